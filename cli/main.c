@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c -- not written yet. */

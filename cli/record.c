@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* record.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* show.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* buf.c -- not written yet. */

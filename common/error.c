@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* error.c -- not written yet. */

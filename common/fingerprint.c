@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* fingerprint.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* log.c -- not written yet. */

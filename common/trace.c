@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* trace.c -- not written yet. */

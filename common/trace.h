@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* trace.h -- the attrace/1 event model: writing event lines, reading traces.
+ *
+ * Writing (used by the shim on hot paths): trace_ev_head() appends the event
+ * envelope and opens the payload object; the caller appends payload fields
+ * with the json_kv_*() writers; trace_ev_tail() closes the line.
+ *
+ * Reading (CLI, collector, replay): a trace_reader walks the zstd frames of a
+ * trace held in memory, splits them into lines, parses each with json-c and
+ * validates the envelope. Errors name the frame and line.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+struct json_object;
+
+#define TRACE_FORMAT   "attrace/1"
+#define TRACE_MAX_LINE (64u << 20) /* longest event line accepted by readers */
+#define TRACE_TS_LEN   32          /* "2026-11-22T04:17:00.123456Z" + NUL fits */
+
+struct trace_head {
+	uint64_t seq;
+	const char *pid; /* logical pid, "0", "0.1", ... */
+	int tid;         /* logical tid */
+	const char *type;
+	int64_t ts_ns; /* wall clock, ns since the epoch */
+	const char *step;
+};
+
+/* Appends {"seq":..,"pid":..,"tid":..,"type":..,"ts":..,"ts_epoch":..,"step":..,"payload":{
+ * @return 0 or a buffer error. */
+int trace_ev_head(struct buf *b, const struct trace_head *h);
+/* Appends }}\n. */
+int trace_ev_tail(struct buf *b);
+/* Formats ns since the epoch as ISO 8601 UTC with microseconds. No libc
+ * time functions (they may read files from inside a hook). */
+void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN]);
+
+/* Event types of attrace/1. */
+extern const char *const trace_types[];
+/* @return 1 when type is one of trace_types. */
+int trace_type_known(const char *type);
+
+/* Checks one parsed line against the attrace/1 envelope: seq (integer >= 0),
+ * pid (string of dot-separated integers starting "0"), tid (integer >= 0),
+ * type (string), ts (string), ts_epoch (number), step (string), payload
+ * (object). Unknown types are accepted (forward compatibility).
+ * @return 0 or -EINVAL with msg naming the first bad field. */
+int trace_validate(struct json_object *ev, char *msg, size_t msglen);
+
+struct trace_reader;
+
+/* Reads the whole file (trace sizes are bounded by disk, and readers need
+ * random access for error offsets). @return NULL with reterr filled. */
+struct trace_reader *trace_reader_open(const char *path, struct at_error *reterr);
+/* Over a caller-owned buffer that must outlive the reader. */
+struct trace_reader *trace_reader_mem(const void *data, size_t len, struct at_error *reterr);
+void trace_reader_free(struct trace_reader *r); /* accepts NULL */
+/* Next event, validated. *ret_ev is owned by the caller (json_object_put).
+ * @return 1, 0 at the end, or a negative errno with reterr naming the frame
+ * and line ("frame 3, line 12: invalid JSON: ..."). An empty input or one
+ * with no events is an error (-ENODATA "no events"). */
+int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev,
+		      struct at_error *reterr);
+
+/* Compares logical pids component by component ("0.2" < "0.10"). */
+int trace_pid_cmp(const char *a, const char *b);

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* zframe.c -- not written yet. */

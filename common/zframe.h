@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* zframe.h -- zstd frames: the unit in which traces are written and read.
+ *
+ * A trace file is a plain concatenation of zstd frames, each holding whole
+ * JSON lines from one process (attrace-trace(5)). The encoder makes one
+ * complete frame (content size and checksum included) per call, so a writer
+ * appends a frame with one write(2) and a crash can only ever leave the last
+ * frame torn. The decoder walks frames in a memory buffer and reports, for a
+ * torn or corrupt frame, which frame and at which byte.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+struct zframe_enc;
+
+/* Creates an encoder whose compression context is allocated once, up front
+ * (ZSTD_initStaticCCtx), so zframe_compress() never allocates for inputs up
+ * to `max_src` bytes: the shim may then flush from a fatal-signal handler.
+ * Larger inputs are compressed as several frames. @return NULL on OOM. */
+struct zframe_enc *zframe_enc_new(int level, size_t max_src);
+void zframe_enc_free(struct zframe_enc *e); /* accepts NULL */
+/* Appends complete frame(s) for src[0..n) to out. out must have room for
+ * zframe_bound(n) more bytes if the caller needs the no-allocation promise.
+ * @return 0 or a negative errno (-EIO for a zstd error). */
+int zframe_compress(struct zframe_enc *e, const void *src, size_t n, struct buf *out);
+size_t zframe_bound(size_t n);
+
+struct zframe_dec {
+	const unsigned char *data;
+	size_t len;
+	size_t off;     /* start of the next frame */
+	int frame;      /* frames decoded so far */
+	size_t max_out; /* cap on one frame's decompressed size (0 = 1 GiB) */
+	void *dctx;     /* ZSTD_DCtx */
+};
+
+/* Decoder over data[0..len) (not copied; must outlive the decoder).
+ * The window is capped (ZSTD_d_windowLogMax 27) and the frame's declared
+ * content size is never trusted. @return 0 or -ENOMEM. */
+int zframe_dec_init(struct zframe_dec *d, const void *data, size_t len, size_t max_out);
+void zframe_dec_release(struct zframe_dec *d); /* accepts NULL */
+/* Decodes the next frame, replacing out's content with it. Skippable frames
+ * are passed over. @return 1 for a frame, 0 at the clean end of input, or a
+ * negative errno with reterr naming the frame and byte offset:
+ * -EBADMSG "not a zstd frame", -EPIPE "truncated", -EFBIG "over the size cap",
+ * -EIO "corrupt". */
+int zframe_dec_next(struct zframe_dec *d, struct buf *out, struct at_error *reterr);
+
+/* @return 1 when data starts with the zstd frame magic. */
+int zframe_is_zstd(const void *data, size_t len);

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* fdtab.c -- not written yet. */

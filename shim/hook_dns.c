@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_dns.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_fs.c -- not written yet. */

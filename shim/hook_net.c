@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_net.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_proc.c -- not written yet. */

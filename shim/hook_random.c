@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_random.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_thread.c -- not written yet. */

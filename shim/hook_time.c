@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_time.c -- not written yet. */

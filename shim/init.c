@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* init.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* real.c -- not written yet. */

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: MIT */
+/* steps.c -- not written yet. */
