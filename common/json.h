@@ -33,7 +33,7 @@ int json_str(struct buf *b, const char *s);           /* NULL writes null */
 int json_strn(struct buf *b, const char *s, size_t n); /* escaped; invalid UTF-8 bytes become U+FFFD */
 int json_int(struct buf *b, int64_t v);
 int json_uint(struct buf *b, uint64_t v);
-int json_bool(struct buf *b, int v);
+int json_boolean(struct buf *b, int v);
 int json_null(struct buf *b);
 /* Fixed-point seconds with 6 decimals from nanoseconds: 1700000000.123456 */
 int json_epoch(struct buf *b, int64_t ns);

@@ -1,2 +1,534 @@
 /* SPDX-License-Identifier: MIT */
-/* init.c -- not written yet. */
+/* init.c -- once-only setup of the shim, and who this process is in the trace.
+ *
+ * The constructor reads ATTRACE_* once (the only place in the shim that reads
+ * the environment), works out the logical pid from ATTRACE_CTX (set by the
+ * parent at spawn/exec) or becomes the root "0", snapshots argv/cwd/env for
+ * agent_start, and starts the recorder. The executable's SHA-256 is computed
+ * on the writer thread, off the program's critical path.
+ */
+#include "shim/shim.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fingerprint.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/trace.h"
+#include "shim/real.h"
+#include "shim/recorder.h"
+
+__thread struct shim_thread shim_tls __attribute__((tls_model("initial-exec"))) = { .tid = -1 };
+struct shim_proc shim_proc;
+struct at_config shim_config = AT_CONFIG_INIT;
+int shim_recording;
+int shim_ready;
+
+extern char **environ;
+
+/* Implemented in hook_proc.c once it exists; optional here. */
+void shim_signals_init(void) __attribute__((weak));
+
+#define MAX_FORWARD 16
+
+static struct {
+	struct buf argv_json; /* ["a","b"] */
+	struct buf env_json;  /* {"K":"v"} */
+	char exe[PATH_MAX];
+	char exe_sha256[FP_HEX_LEN + 1];
+	char cwd[PATH_MAX];
+	const char *via;
+	uint64_t start_seq;
+	char *forward[MAX_FORWARD]; /* "ATTRACE_X=v" entries passed to children */
+	size_t nforward;
+	char *preload; /* LD_PRELOAD at start, for children that lost theirs */
+} st;
+
+static int starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void snapshot_argv(void)
+{
+	char data[65536];
+	ssize_t n = 0;
+	int fd = REAL(open)("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+
+	buf_reset(&st.argv_json);
+	json_arr_open(&st.argv_json);
+	if (fd >= 0) {
+		n = REAL(read)(fd, data, sizeof(data));
+		REAL(close)(fd);
+	}
+	for (ssize_t i = 0; i < n;) {
+		size_t len = strnlen(data + i, (size_t)(n - i));
+		json_strn(&st.argv_json, data + i, len);
+		i += (ssize_t)len + 1;
+	}
+	json_arr_close(&st.argv_json);
+}
+
+static void snapshot_env(void)
+{
+	buf_reset(&st.env_json);
+	json_obj_open(&st.env_json);
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		char name[256];
+		size_t nlen;
+
+		if (!eq)
+			continue;
+		nlen = (size_t)(eq - *e);
+		if (nlen >= sizeof(name))
+			continue;
+		memcpy(name, *e, nlen);
+		name[nlen] = '\0';
+		/* names are escaped too: an environment may hold anything */
+		json_strn(&st.env_json, name, nlen);
+		buf_putc(&st.env_json, ':');
+		if (config_name_is_secret(name))
+			json_str(&st.env_json, "[redacted]");
+		else
+			json_str(&st.env_json, eq + 1);
+	}
+	json_obj_close(&st.env_json);
+}
+
+/* agent_start for this image, at the reserved seq. */
+static void emit_agent_start(void)
+{
+	struct shim_thread *t = &shim_tls;
+	int saved_tid = t->tid;
+	char ts[TRACE_TS_LEN];
+	struct buf *b;
+
+	if (!st.exe_sha256[0] && sha256_file(st.exe, st.exe_sha256) < 0)
+		st.exe_sha256[0] = '\0';
+	t->tid = 0;
+	b = ev_begin_at(t, "agent_start", st.start_seq, shim_proc.start_ns);
+	json_kv_str(b, "format", TRACE_FORMAT);
+	json_kv_str(b, "trace_id", shim_proc.trace_id);
+	json_kv_str(b, "parent", shim_proc.parent[0] ? shim_proc.parent : NULL);
+	json_kv_str(b, "via", st.via);
+	json_key(b, "argv");
+	buf_append(b, st.argv_json.data, st.argv_json.len);
+	json_kv_str(b, "exe", st.exe);
+	json_kv_str(b, "exe_sha256", st.exe_sha256[0] ? st.exe_sha256 : NULL);
+	json_kv_str(b, "cwd", st.cwd);
+	json_key(b, "env");
+	buf_append(b, st.env_json.data, st.env_json.len);
+	json_kv_str(b, "name", shim_config.name);
+	trace_fmt_ts(shim_proc.start_ns, ts);
+	json_kv_str(b, "start", ts);
+	json_kv_int(b, "real_pid", shim_proc.real_pid);
+	ev_end(t);
+	t->tid = saved_tid;
+}
+
+/* ATTRACE_CTX=<lpid>;<parent>;<via>;<seq>;<next_child>;<trace_id>, parent "-" for none */
+static int parse_ctx(const char *ctx)
+{
+	char tmp[512];
+	char *f[6];
+	int n = 0;
+
+	if (!ctx || strlen(ctx) >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, ctx, strlen(ctx) + 1);
+	for (char *p = tmp; p && n < 6; n++) {
+		f[n] = p;
+		p = strchr(p, ';');
+		if (p)
+			*p++ = '\0';
+	}
+	if (n != 6 || strlen(f[0]) >= sizeof(shim_proc.lpid) || strlen(f[5]) != 32)
+		return -EINVAL;
+	snprintf(shim_proc.lpid, sizeof(shim_proc.lpid), "%s", f[0]);
+	snprintf(shim_proc.parent, sizeof(shim_proc.parent), "%s", strcmp(f[1], "-") ? f[1] : "");
+	st.via = strcmp(f[2], "exec") == 0    ? "exec"
+		 : strcmp(f[2], "vfork") == 0 ? "vfork"
+		 : strcmp(f[2], "fork") == 0  ? "fork"
+					      : "spawn";
+	atomic_store(&shim_proc.seq, strtoull(f[3], NULL, 10));
+	atomic_store(&shim_proc.next_child, (int)strtol(f[4], NULL, 10));
+	memcpy(shim_proc.trace_id, f[5], 33);
+	return 0;
+}
+
+static void new_trace_id(void)
+{
+	unsigned char r[16];
+	static const char hex[] = "0123456789abcdef";
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* getrandom is hooked, but busy is set: this is the real call */
+		int64_t now = rec_now_ns();
+		memcpy(r, &now, sizeof(now));
+		pid_t pid = REAL(getpid)();
+		memcpy(r + 8, &pid, sizeof(pid));
+	}
+	for (int i = 0; i < 16; i++) {
+		shim_proc.trace_id[2 * i] = hex[r[i] >> 4];
+		shim_proc.trace_id[2 * i + 1] = hex[r[i] & 15];
+	}
+	shim_proc.trace_id[32] = '\0';
+}
+
+static int set_trace_path(void)
+{
+	char cwd[PATH_MAX];
+	const char *p = shim_config.trace;
+	char dflt[64];
+
+	if (!p || !*p) {
+		int64_t now = rec_now_ns();
+		time_t secs = (time_t)(now / 1000000000);
+		char ts[TRACE_TS_LEN];
+
+		/* attrace-YYMMDD_HHMMSS-PID.jsonl.zst, from the ISO timestamp */
+		trace_fmt_ts((int64_t)secs * 1000000000, ts);
+		snprintf(dflt, sizeof(dflt), "attrace-%.2s%.2s%.2s_%.2s%.2s%.2s-%d.jsonl.zst", ts + 2,
+			 ts + 5, ts + 8, ts + 11, ts + 14, ts + 17, (int)REAL(getpid)());
+		p = dflt;
+	}
+	if (p[0] == '/') {
+		if (strlen(p) >= sizeof(shim_proc.trace_path))
+			return -ENAMETOOLONG;
+		memcpy(shim_proc.trace_path, p, strlen(p) + 1);
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	if ((size_t)snprintf(shim_proc.trace_path, sizeof(shim_proc.trace_path), "%s/%s", cwd, p) >=
+	    sizeof(shim_proc.trace_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void save_forwarded_env(void)
+{
+	for (char **e = environ; e && *e; e++) {
+		if (starts_with(*e, "LD_PRELOAD="))
+			st.preload = strdup(*e + strlen("LD_PRELOAD="));
+		if (!starts_with(*e, "ATTRACE_") || starts_with(*e, "ATTRACE_CTX=") ||
+		    starts_with(*e, "ATTRACE_TRACE=") || st.nforward == MAX_FORWARD)
+			continue;
+		st.forward[st.nforward] = strdup(*e);
+		if (st.forward[st.nforward])
+			st.nforward++;
+	}
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	struct shim_thread *t = &shim_tls;
+	struct at_error err = { 0 };
+	Dl_info info;
+	int root;
+
+	real_init();
+	t->busy = 1;
+	if (config_from_env(&shim_config, environ, &err) < 0) {
+		log_warn("%s; recording disabled", err.msg);
+		shim_config.mode = AT_MODE_OFF;
+	}
+	log_level = shim_config.log_level;
+	if (shim_config.mode == AT_MODE_REPLAY) {
+		log_warn("replay mode is not implemented yet; the program runs unrecorded");
+		shim_config.mode = AT_MODE_OFF;
+	}
+	if (shim_config.mode == AT_MODE_OFF)
+		goto out;
+
+	if (dladdr((void *)shim_init, &info) && info.dli_fname)
+		snprintf(shim_proc.self_path, sizeof(shim_proc.self_path), "%s", info.dli_fname);
+	if (set_trace_path() < 0) {
+		log_warn("cannot resolve the trace path; recording disabled");
+		goto out;
+	}
+	root = parse_ctx(shim_config.ctx) < 0;
+	if (root) {
+		snprintf(shim_proc.lpid, sizeof(shim_proc.lpid), "0");
+		shim_proc.parent[0] = '\0';
+		st.via = "root";
+		new_trace_id();
+	}
+	shim_proc.real_pid = REAL(getpid)();
+	shim_proc.start_ns = rec_now_ns();
+	atomic_store(&shim_proc.next_tid, 1);
+	st.start_seq = atomic_fetch_add(&shim_proc.seq, 1);
+	t->tid = 0;
+
+	save_forwarded_env();
+	snapshot_argv();
+	snapshot_env();
+	if (!getcwd(st.cwd, sizeof(st.cwd)))
+		st.cwd[0] = '\0';
+	if (readlink("/proc/self/exe", st.exe, sizeof(st.exe) - 1) < 0)
+		st.exe[0] = '\0';
+
+	if (rec_init(root, emit_agent_start) < 0) {
+		log_warn("out of memory at start; recording disabled");
+		goto out;
+	}
+	if (shim_signals_init)
+		shim_signals_init();
+	shim_recording = 1;
+out:
+	shim_ready = 1;
+	t->busy = 0;
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	struct shim_thread *t = &shim_tls;
+
+	if (!shim_recording)
+		return;
+	t->busy = 1;
+	rec_finish();
+	t->busy = 0;
+}
+
+void shim_complete_how(int status, int sig, const char *how)
+{
+	struct shim_thread *t = &shim_tls;
+	int was_busy = t->busy;
+	struct buf *b;
+
+	if (!shim_recording || atomic_exchange(&shim_proc.completed, 1))
+		return;
+	t->busy = 1;
+	b = sig ? ev_try_begin(t, "agent_complete") : ev_begin(t, "agent_complete");
+	if (b) {
+		json_kv_str(b, "how", how);
+		if (sig) {
+			json_kv_int(b, "signal", sig);
+			json_kv_str(b, "signame", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+		} else {
+			json_kv_int(b, "status", status & 0xff);
+		}
+		ev_end_noflush(t);
+	}
+	if (sig)
+		rec_flush_from_signal();
+	else
+		shim_flush();
+	t->busy = was_busy;
+}
+
+void shim_complete(int status, int sig)
+{
+	shim_complete_how(status, sig, sig ? "signal" : "exit");
+}
+
+void shim_before_fork(void)
+{
+	struct shim_thread *t = &shim_tls;
+	int was_busy = t->busy;
+
+	if (!shim_recording)
+		return;
+	t->busy = 1;
+	rec_before_fork();
+	t->busy = was_busy;
+}
+
+void shim_after_fork_parent(void)
+{
+	if (shim_recording)
+		rec_after_fork_parent();
+}
+
+void shim_after_fork_child(const char *lpid)
+{
+	struct shim_thread *t = &shim_tls;
+	int was_busy = t->busy;
+
+	if (!shim_recording)
+		return;
+	t->busy = 1;
+	rec_after_fork_child();
+	snprintf(shim_proc.parent, sizeof(shim_proc.parent), "%s", shim_proc.lpid);
+	snprintf(shim_proc.lpid, sizeof(shim_proc.lpid), "%s", lpid);
+	shim_proc.real_pid = REAL(getpid)();
+	shim_proc.start_ns = rec_now_ns();
+	atomic_store(&shim_proc.seq, 0);
+	atomic_store(&shim_proc.next_tid, 1);
+	atomic_store(&shim_proc.next_child, 0);
+	atomic_store(&shim_proc.completed, 0);
+	t->tid = 0;
+	rec_thread_retid(t);
+	st.via = "fork";
+	st.start_seq = atomic_fetch_add(&shim_proc.seq, 1);
+	emit_agent_start();
+	rec_after_fork_child_start();
+	t->busy = was_busy;
+}
+
+void shim_before_exec(void)
+{
+	if (shim_recording)
+		shim_flush();
+}
+
+int shim_new_tid(void)
+{
+	return atomic_fetch_add(&shim_proc.next_tid, 1);
+}
+
+void shim_new_child_lpid(char *out, size_t n)
+{
+	int k = atomic_fetch_add(&shim_proc.next_child, 1) + 1;
+
+	snprintf(out, n, "%s.%d", shim_proc.lpid, k);
+}
+
+/* Arena for shim_child_env: either the caller's arrays or malloc'd ones. */
+struct arena {
+	char *p;
+	size_t left;
+};
+
+static char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *s = a->p;
+
+	va_start(ap, fmt);
+	n = vsnprintf(a->p, a->left, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= a->left)
+		return NULL;
+	a->p += n + 1;
+	a->left -= (size_t)n + 1;
+	return s;
+}
+
+static int preload_has_self(const char *v)
+{
+	size_t n = strlen(shim_proc.self_path);
+
+	for (const char *p = v; p && *p;) {
+		const char *end = p + strcspn(p, ": ");
+		if ((size_t)(end - p) == n && memcmp(p, shim_proc.self_path, n) == 0)
+			return 1;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+char **shim_child_env(char *const *envp, const char *ctx_lpid, uint64_t ctx_seq, char **stack,
+		      size_t stack_n, char *strbuf, size_t strbuf_n)
+{
+	/* Same argument order as the CTX string; "via" and "parent" depend on
+	 * whether the child is this process (exec) or a new one. */
+	int is_exec = strcmp(ctx_lpid, shim_proc.lpid) == 0;
+	const char *via = is_exec ? "exec" : stack ? "vfork" : "spawn";
+	const char *old_preload = NULL;
+	size_t n = 0, cap, strcap;
+	char **env, *heap_str = NULL;
+	struct arena a;
+
+	for (char *const *e = envp; e && *e; e++, n++)
+		if (starts_with(*e, "LD_PRELOAD="))
+			old_preload = *e + strlen("LD_PRELOAD=");
+	cap = n + st.nforward + 4;
+	strcap = 2 * PATH_MAX + 1024 + (old_preload ? strlen(old_preload) : 0) +
+		 (st.preload ? strlen(st.preload) : 0);
+	if (stack) {
+		if (cap > stack_n || strcap > strbuf_n)
+			return NULL;
+		env = stack;
+		a = (struct arena){ strbuf, strbuf_n };
+	} else {
+		env = malloc(cap * sizeof(*env) + strcap);
+		if (!env)
+			return NULL;
+		heap_str = (char *)(env + cap);
+		a = (struct arena){ heap_str, strcap };
+	}
+
+	size_t k = 0;
+	for (char *const *e = envp; e && *e; e++) {
+		if (starts_with(*e, "LD_PRELOAD=") || starts_with(*e, "ATTRACE_"))
+			continue;
+		env[k++] = *e;
+	}
+	for (size_t i = 0; i < st.nforward; i++)
+		env[k++] = st.forward[i];
+	env[k] = arena_printf(&a, "ATTRACE_TRACE=%s", shim_proc.trace_path);
+	if (!env[k])
+		goto fail;
+	k++;
+	if (old_preload && preload_has_self(old_preload))
+		env[k] = arena_printf(&a, "LD_PRELOAD=%s", old_preload);
+	else if (old_preload && *old_preload)
+		env[k] = arena_printf(&a, "LD_PRELOAD=%s:%s",
+				      st.preload && preload_has_self(st.preload) ? st.preload
+										  : shim_proc.self_path,
+				      old_preload);
+	else
+		env[k] = arena_printf(&a, "LD_PRELOAD=%s",
+				      st.preload && preload_has_self(st.preload) ? st.preload
+										  : shim_proc.self_path);
+	if (!env[k])
+		goto fail;
+	k++;
+	env[k] = arena_printf(&a, "ATTRACE_CTX=%s;%s;%s;%" PRIu64 ";%d;%s", ctx_lpid,
+			      is_exec ? (shim_proc.parent[0] ? shim_proc.parent : "-")
+				      : shim_proc.lpid,
+			      via, is_exec ? ctx_seq : 0,
+			      is_exec ? atomic_load(&shim_proc.next_child) : 0, shim_proc.trace_id);
+	if (!env[k])
+		goto fail;
+	env[++k] = NULL;
+	return env;
+fail:
+	if (!stack)
+		free(env);
+	return NULL;
+}
+
+void shim_env_free(char **env)
+{
+	free(env);
+}
+
+const char *shim_intern(const char *s)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct interned {
+		struct interned *next;
+		char s[];
+	} *head;
+	struct interned *i;
+	size_t n = strlen(s);
+
+	pthread_mutex_lock(&lock);
+	for (i = head; i; i = i->next)
+		if (strcmp(i->s, s) == 0)
+			break;
+	if (!i) {
+		i = malloc(sizeof(*i) + n + 1);
+		if (i) {
+			memcpy(i->s, s, n + 1);
+			i->next = head;
+			head = i;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return i ? i->s : NULL;
+}

@@ -1,2 +1,54 @@
 /* SPDX-License-Identifier: MIT */
-/* real.c -- not written yet. */
+/* real.c -- the one table of real libc functions, and the rules of the shim.
+ *
+ * Rules of every file in shim/ (after rr's syscallbuf.c):
+ *
+ * 1. Every real function is resolved here, once, with dlsym(RTLD_NEXT) in
+ *    real_init(). A hook that runs before init (a constructor of another
+ *    library, ld.so's own calls) resolves its symbol on the spot via REAL().
+ *    A pointer that resolves to our own hook is a fatal setup error: it
+ *    would recurse forever.
+ * 2. A hook calls the real function first, then records, then restores errno
+ *    and returns the real result: the program sees exactly what it would see
+ *    without us.
+ * 3. Recording happens only between shim_enter() and shim_leave(): the
+ *    per-thread guard makes every libc call the shim itself makes (trace
+ *    writes, zstd, DNS inside getaddrinfo) pass straight through.
+ * 4. No lock is held across a real call. Per-thread buffers are handed to
+ *    the writer under a per-thread spinlock held only while copying.
+ * 5. The shim never aborts the host. Recording that fails drops events,
+ *    counts them and warns once.
+ */
+#include "shim/real.h"
+
+#include <dlfcn.h>
+#include <string.h>
+#include <unistd.h>
+
+#define REAL_DEFINE(name) name##_fn *real_##name;
+REAL_FUNCS(REAL_DEFINE)
+#undef REAL_DEFINE
+
+void *real_resolve(const char *name, void *self)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+
+	if (p == self) {
+		/* Cannot happen with a sane link map; writing to fd 2 directly
+		 * because nothing else is safe this early. */
+		static const char msg[] = "attrace: fatal: dlsym(RTLD_NEXT) returned the hook itself\n";
+		ssize_t w = write(2, msg, sizeof(msg) - 1);
+		(void)w;
+		_exit(127);
+	}
+	return p;
+}
+
+void real_init(void)
+{
+#define REAL_RESOLVE(name)                                                                         \
+	if (!real_##name)                                                                          \
+		real_##name = (name##_fn *)real_resolve(#name, (void *)name);
+	REAL_FUNCS(REAL_RESOLVE)
+#undef REAL_RESOLVE
+}

@@ -77,6 +77,8 @@ void *real_resolve(const char *name, void *self);
 
 /* real_NAME, resolved now if a hook runs before real_init(). */
 #define REAL(name)                                                                                 \
-	(__builtin_expect(real_##name != NULL, 1)                                                  \
-		 ? real_##name                                                                     \
-		 : (real_##name = (name##_fn *)real_resolve(#name, (void *)name)))
+	(*({                                                                                       \
+		if (__builtin_expect(real_##name == NULL, 0))                                      \
+			real_##name = (name##_fn *)real_resolve(#name, (void *)name);              \
+		real_##name;                                                                       \
+	}))

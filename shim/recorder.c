@@ -1,2 +1,563 @@
 /* SPDX-License-Identifier: MIT */
-/* recorder.c -- not written yet. */
+/* recorder.c -- per-thread event buffers, the writer thread, and flushing.
+ *
+ * Each thread appends event lines to its own struct tbuf under a spinlock
+ * that only the writer ever contends for. Wall-clock reads are stored as a
+ * running batch per thread (first value + zigzag varint deltas) and become a
+ * single `time` event when another event, another clock or a flush closes
+ * the batch: CPython reads the clock once per time.time(), and a million
+ * JSON lines would cost more than the reads themselves.
+ *
+ * The writer thread wakes every 100 ms, gathers every thread's pending
+ * lines into one buffer, compresses it into zstd frames and appends them to
+ * the trace with one write(2) per flush. The trace file is opened for each
+ * flush and closed right after: the shim holds no fd the program could close,
+ * dup2 over or inherit, and frames from several processes stay whole because
+ * O_APPEND writes of a regular file are serialized by the kernel.
+ */
+#include "shim/recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/trace.h"
+#include "common/zframe.h"
+#include "shim/real.h"
+#include "shim/shim.h"
+
+#define FLUSH_PERIOD_NS (100 * 1000 * 1000)
+#define FLUSH_BYTES     (1u << 20)  /* a thread with this much pending flushes itself */
+#define FRAME_MAX_SRC   (4u << 20)  /* lines per frame, uncompressed */
+#define TIME_MAX_DELTAS (64u << 10) /* close a time batch before its deltas pass this */
+
+struct tbuf {
+	atomic_int lock;
+	int tid;
+	int dead; /* thread exited: free after the next drain */
+	struct buf ev;
+	/* the open time batch, if tclk >= 0 */
+	int tclk;
+	uint32_t tcount;
+	int64_t tfirst;
+	int64_t tprev;
+	uint64_t tseq;
+	const char *tstep;
+	unsigned char *tdeltas;
+	size_t tlen;
+	struct tbuf *next;
+};
+
+static const char *const clock_names[SHIM_CLOCK_COUNT] = {
+	[SHIM_CLOCK_REALTIME] = "realtime",
+	[SHIM_CLOCK_REALTIME_COARSE] = "realtime_coarse",
+	[SHIM_CLOCK_TAI] = "tai",
+	[SHIM_CLOCK_GETTIMEOFDAY] = "gettimeofday",
+	[SHIM_CLOCK_TIME] = "time",
+	[SHIM_CLOCK_TIMESPEC_GET] = "timespec_get",
+};
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tbuf *threads;
+static pthread_key_t tbuf_key;
+
+static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+static struct zframe_enc *enc;
+static struct buf frame_in = BUF_INIT;
+static struct buf frame_out = BUF_INIT;
+static int truncate_next; /* the root truncates the trace at its first write */
+static int write_failed;
+static atomic_int dropped;
+static int finished; /* after the final flush every event flushes at once */
+
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t writer_cond;
+static pthread_t writer;
+static int writer_running;
+static int writer_stop;
+static void (*writer_first_task)(void);
+
+static inline void tb_lock(struct tbuf *tb)
+{
+	while (atomic_exchange_explicit(&tb->lock, 1, memory_order_acquire))
+		while (atomic_load_explicit(&tb->lock, memory_order_relaxed))
+			__builtin_ia32_pause();
+}
+
+static inline int tb_trylock(struct tbuf *tb)
+{
+	return !atomic_exchange_explicit(&tb->lock, 1, memory_order_acquire);
+}
+
+static inline void tb_unlock(struct tbuf *tb)
+{
+	atomic_store_explicit(&tb->lock, 0, memory_order_release);
+}
+
+int64_t rec_now_ns(void)
+{
+	struct timespec ts;
+
+	REAL(clock_gettime)(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void tbuf_key_dtor(void *p)
+{
+	struct tbuf *tb = p;
+
+	/* Thread exit: the writer drains and frees it. shim_tls.tb is gone with
+	 * the thread's TLS; a late event in another destructor registers anew. */
+	shim_tls.tb = NULL;
+	__atomic_store_n(&tb->dead, 1, __ATOMIC_RELEASE);
+}
+
+static struct tbuf *tbuf_attach(struct shim_thread *t)
+{
+	struct tbuf *tb = calloc(1, sizeof(*tb));
+
+	if (!tb)
+		return NULL;
+	tb->tclk = -1;
+	if (t->tid < 0)
+		t->tid = shim_new_tid();
+	tb->tid = t->tid;
+	pthread_mutex_lock(&reg_lock);
+	tb->next = threads;
+	threads = tb;
+	pthread_mutex_unlock(&reg_lock);
+	pthread_setspecific(tbuf_key, tb);
+	t->tb = tb;
+	return tb;
+}
+
+static void warn_drop(const char *why)
+{
+	if (atomic_fetch_add(&dropped, 1) == 0)
+		log_warn("recording incomplete: %s; the program continues untraced where needed",
+			 why);
+}
+
+static void head(struct buf *b, uint64_t seq, int tid, const char *type, int64_t ts,
+		 const char *step)
+{
+	struct trace_head h = {
+		.seq = seq,
+		.pid = shim_proc.lpid,
+		.tid = tid,
+		.type = type,
+		.ts_ns = ts,
+		.step = step ? step : "root",
+	};
+	trace_ev_head(b, &h);
+}
+
+/* Appends the open time batch as one event. Caller holds tb's lock. */
+static void time_close(struct tbuf *tb)
+{
+	struct buf *b = &tb->ev;
+
+	if (tb->tclk < 0)
+		return;
+	head(b, tb->tseq, tb->tid, "time", tb->tfirst, tb->tstep);
+	json_kv_str(b, "clock", clock_names[tb->tclk]);
+	json_kv_int(b, "count", tb->tcount);
+	json_kv_int(b, "first_ns", tb->tfirst);
+	json_key(b, "deltas_b64");
+	buf_putc(b, '"');
+	b64_encode(b, tb->tdeltas, tb->tlen);
+	buf_putc(b, '"');
+	trace_ev_tail(b);
+	tb->tclk = -1;
+	tb->tlen = 0;
+}
+
+void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
+{
+	struct tbuf *tb = t->tb;
+	uint64_t z;
+	unsigned char *p;
+
+	if (__builtin_expect(!tb, 0)) {
+		tb = tbuf_attach(t);
+		if (!tb)
+			return warn_drop("out of memory");
+	}
+	tb_lock(tb);
+	if (__builtin_expect(tb->tclk != (int)clk || tb->tlen + 10 > TIME_MAX_DELTAS, 0)) {
+		time_close(tb);
+		if (!tb->tdeltas) {
+			tb->tdeltas = malloc(TIME_MAX_DELTAS);
+			if (!tb->tdeltas) {
+				tb_unlock(tb);
+				return warn_drop("out of memory");
+			}
+		}
+		tb->tclk = clk;
+		tb->tcount = 1;
+		tb->tfirst = tb->tprev = ns;
+		tb->tseq = atomic_fetch_add(&shim_proc.seq, 1);
+		tb->tstep = t->step;
+		tb_unlock(tb);
+		return;
+	}
+	/* zigzag, then LEB128: small forward steps take one or two bytes */
+	z = ((uint64_t)(ns - tb->tprev) << 1) ^ (uint64_t)((ns - tb->tprev) >> 63);
+	p = tb->tdeltas + tb->tlen;
+	while (z >= 0x80) {
+		*p++ = (unsigned char)(z | 0x80);
+		z >>= 7;
+	}
+	*p++ = (unsigned char)z;
+	tb->tlen = (size_t)(p - tb->tdeltas);
+	tb->tprev = ns;
+	tb->tcount++;
+	tb_unlock(tb);
+}
+
+struct buf *ev_begin(struct shim_thread *t, const char *type)
+{
+	struct tbuf *tb = t->tb;
+
+	if (__builtin_expect(!tb, 0)) {
+		tb = tbuf_attach(t);
+		if (!tb) {
+			/* Out of memory: write into a scratch buffer that is dropped. */
+			static __thread struct buf scratch;
+			warn_drop("out of memory");
+			buf_reset(&scratch);
+			return &scratch;
+		}
+	}
+	tb_lock(tb);
+	time_close(tb);
+	head(&tb->ev, atomic_fetch_add(&shim_proc.seq, 1), t->tid, type, rec_now_ns(), t->step);
+	return &tb->ev;
+}
+
+struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
+{
+	struct tbuf *tb = t->tb;
+
+	if (!tb) {
+		tb = tbuf_attach(t);
+		if (!tb) {
+			static __thread struct buf scratch;
+			warn_drop("out of memory");
+			buf_reset(&scratch);
+			return &scratch;
+		}
+	}
+	tb_lock(tb);
+	time_close(tb);
+	head(&tb->ev, seq, t->tid, type, ts_ns, t->step);
+	return &tb->ev;
+}
+
+struct buf *ev_try_begin(struct shim_thread *t, const char *type)
+{
+	struct tbuf *tb = t->tb;
+
+	if (!tb)
+		return ev_begin(t, type);
+	if (!tb_trylock(tb))
+		return NULL;
+	time_close(tb);
+	head(&tb->ev, atomic_fetch_add(&shim_proc.seq, 1), t->tid, type, rec_now_ns(), t->step);
+	return &tb->ev;
+}
+
+void ev_end_noflush(struct shim_thread *t)
+{
+	struct tbuf *tb = t->tb;
+
+	if (!tb)
+		return;
+	trace_ev_tail(&tb->ev);
+	tb_unlock(tb);
+}
+
+void rec_thread_retid(struct shim_thread *t)
+{
+	if (t->tb)
+		t->tb->tid = t->tid;
+}
+
+void ev_end(struct shim_thread *t)
+{
+	struct tbuf *tb = t->tb;
+	size_t pending;
+
+	if (__builtin_expect(!tb, 0))
+		return;
+	trace_ev_tail(&tb->ev);
+	pending = tb->ev.len;
+	tb_unlock(tb);
+	if (__builtin_expect(pending >= FLUSH_BYTES || finished, 0))
+		shim_flush();
+}
+
+/* Appends a frame's worth of lines to the trace file. Caller holds wlock. */
+static void write_frames(void)
+{
+	size_t off = 0;
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
+	int fd;
+
+	if (frame_in.len == 0)
+		return;
+	buf_reset(&frame_out);
+	while (off < frame_in.len) {
+		size_t n = frame_in.len - off;
+
+		/* frames hold whole lines: cut at the last newline that fits */
+		if (n > FRAME_MAX_SRC) {
+			const char *nl = memrchr(frame_in.data + off, '\n', FRAME_MAX_SRC);
+			n = nl ? (size_t)(nl - (frame_in.data + off)) + 1 : n;
+		}
+		if (zframe_compress(enc, frame_in.data + off, n, &frame_out) < 0) {
+			warn_drop("zstd compression failed");
+			break;
+		}
+		off += n;
+	}
+	buf_reset(&frame_in);
+	if (frame_out.len == 0)
+		return;
+	if (truncate_next)
+		flags |= O_TRUNC;
+	fd = REAL(open)(shim_proc.trace_path, flags, 0600);
+	if (fd < 0) {
+		if (!write_failed++)
+			log_warn("cannot write trace '%s': %s; events are being dropped",
+				 shim_proc.trace_path, strerror(errno));
+		return;
+	}
+	truncate_next = 0;
+	for (size_t done = 0; done < frame_out.len;) {
+		ssize_t w = REAL(write)(fd, frame_out.data + done, frame_out.len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!write_failed++)
+				log_warn("cannot write trace '%s': %s", shim_proc.trace_path,
+					 strerror(errno));
+			break;
+		}
+		done += (size_t)w;
+	}
+	REAL(close)(fd);
+}
+
+/* Moves every thread's pending lines into frame_in. Caller holds wlock.
+ * With `try`, skips threads whose lock is taken (signal-handler path). */
+static void gather(int try)
+{
+	struct tbuf **pp, *tb;
+
+	if (try ? pthread_mutex_trylock(&reg_lock) : pthread_mutex_lock(&reg_lock))
+		return;
+	for (pp = &threads; (tb = *pp);) {
+		int dead;
+
+		if (try) {
+			if (!tb_trylock(tb)) {
+				pp = &tb->next;
+				continue;
+			}
+		} else {
+			tb_lock(tb);
+		}
+		time_close(tb);
+		if (tb->ev.len && buf_append(&frame_in, tb->ev.data, tb->ev.len) < 0)
+			warn_drop("out of memory");
+		buf_reset(&tb->ev);
+		dead = __atomic_load_n(&tb->dead, __ATOMIC_ACQUIRE);
+		tb_unlock(tb);
+		if (dead && !try) {
+			*pp = tb->next;
+			buf_release(&tb->ev);
+			free(tb->tdeltas);
+			free(tb);
+			continue;
+		}
+		pp = &tb->next;
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void shim_flush(void)
+{
+	struct shim_thread *t = &shim_tls;
+	int was_busy = t->busy;
+
+	if (!enc)
+		return;
+	t->busy = 1;
+	pthread_mutex_lock(&wlock);
+	gather(0);
+	write_frames();
+	pthread_mutex_unlock(&wlock);
+	t->busy = was_busy;
+}
+
+void rec_flush_from_signal(void)
+{
+	struct shim_thread *t = &shim_tls;
+	int was_busy = t->busy;
+
+	if (!enc || pthread_mutex_trylock(&wlock))
+		return;
+	t->busy = 1;
+	gather(1);
+	write_frames();
+	pthread_mutex_unlock(&wlock);
+	t->busy = was_busy;
+}
+
+static void *writer_main(void *arg)
+{
+	struct timespec deadline;
+
+	(void)arg;
+	shim_tls.busy = 1; /* everything this thread does is the shim's own */
+	if (writer_first_task) {
+		writer_first_task();
+		writer_first_task = NULL;
+	}
+	pthread_mutex_lock(&writer_lock);
+	while (!writer_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += FLUSH_PERIOD_NS;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline);
+		if (writer_stop)
+			break;
+		pthread_mutex_unlock(&writer_lock);
+		shim_flush();
+		pthread_mutex_lock(&writer_lock);
+	}
+	pthread_mutex_unlock(&writer_lock);
+	return NULL;
+}
+
+static void writer_start(void)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+
+	if (writer_running)
+		return;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&writer_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	writer_stop = 0;
+	/* The writer must never take the program's signals. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (REAL(pthread_create)(&writer, NULL, writer_main, NULL) == 0)
+		writer_running = 1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void writer_halt(void)
+{
+	if (!writer_running)
+		return;
+	pthread_mutex_lock(&writer_lock);
+	writer_stop = 1;
+	pthread_cond_signal(&writer_cond);
+	pthread_mutex_unlock(&writer_lock);
+	pthread_join(writer, NULL);
+	writer_running = 0;
+}
+
+int rec_init(int truncate, void (*first_task)(void))
+{
+	enc = zframe_enc_new(3, FRAME_MAX_SRC);
+	if (!enc)
+		return -ENOMEM;
+	/* Reserve room once so that the signal path rarely allocates. */
+	buf_reserve(&frame_in, 256u << 10);
+	buf_reserve(&frame_out, zframe_bound(256u << 10));
+	pthread_key_create(&tbuf_key, tbuf_key_dtor);
+	truncate_next = truncate;
+	writer_first_task = first_task;
+	writer_start();
+	if (!writer_running && first_task) {
+		writer_first_task = NULL;
+		first_task();
+	}
+	return 0;
+}
+
+void rec_finish(void)
+{
+	writer_halt();
+	if (writer_first_task) {
+		writer_first_task();
+		writer_first_task = NULL;
+	}
+	finished = 1;
+	shim_flush();
+}
+
+void rec_before_fork(void)
+{
+	writer_halt();
+	if (writer_first_task) {
+		writer_first_task();
+		writer_first_task = NULL;
+	}
+	shim_flush();
+	pthread_mutex_lock(&wlock);
+	pthread_mutex_lock(&reg_lock);
+}
+
+void rec_after_fork_parent(void)
+{
+	pthread_mutex_unlock(&reg_lock);
+	pthread_mutex_unlock(&wlock);
+	writer_start();
+}
+
+void rec_after_fork_child(void)
+{
+	struct shim_thread *t = &shim_tls;
+	struct tbuf *tb = t->tb;
+
+	/* Only this thread exists now. Other threads' buffers belong to the
+	 * parent (and were flushed before fork): forget them, leaking a little
+	 * rather than touching memory whose owners vanished mid-operation. */
+	pthread_mutex_init(&reg_lock, NULL);
+	pthread_mutex_init(&wlock, NULL);
+	pthread_mutex_init(&writer_lock, NULL);
+	threads = NULL;
+	truncate_next = 0;
+	writer_running = 0;
+	if (tb) {
+		atomic_store(&tb->lock, 0);
+		buf_reset(&tb->ev);
+		tb->tclk = -1;
+		tb->tlen = 0;
+		tb->next = NULL;
+		tb->dead = 0;
+		threads = tb;
+	}
+}
+
+void rec_after_fork_child_start(void)
+{
+	writer_start();
+}

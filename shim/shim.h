@@ -29,6 +29,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 #include "common/config.h"
@@ -36,6 +37,7 @@
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 struct tbuf;
+struct step_frame;
 
 /* Per-thread state. Lives in static TLS (initial-exec: the shim is only ever
  * preloaded), so it must stay small; buffers hang off `tb` on the heap. */
@@ -44,6 +46,7 @@ struct shim_thread {
 	int tid;            /* logical tid; -1 until the thread first enters */
 	unsigned next_conn; /* per-thread connection counter: conn ids "tid.k" */
 	const char *step;   /* active step name (interned, never freed) */
+	struct step_frame *steps; /* steps.c: the stack of open steps */
 	struct tbuf *tb;    /* pending events; registered with the writer */
 };
 
@@ -116,6 +119,8 @@ void shim_flush(void);
 /* Emits agent_complete once: exit status (signal 0) or fatal signal. Then
  * flushes synchronously. */
 void shim_complete(int status, int sig);
+/* The same, naming how the process ended: "main", "exit", "_exit", "signal". */
+void shim_complete_how(int status, int sig, const char *how);
 
 /* Fork support (hook_proc.c): stop the writer thread before fork(2) so the
  * child starts with no other threads and the parent looks single-threaded;

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* recorder.h -- the recorder's lifecycle, used by init.c (events: shim.h). */
+#pragma once
+
+#include <stdint.h>
+
+/* Sets up the encoder and starts the writer thread, which runs first_task
+ * (building agent_start, which hashes the executable) off the program's
+ * critical path. `truncate`: the first write truncates the trace (root).
+ * @return 0 or -ENOMEM. */
+int rec_init(int truncate, void (*first_task)(void));
+/* Stops the writer and writes everything; later events flush at once. */
+void rec_finish(void);
+/* Fork protocol: stop the writer and take the locks; then release them in
+ * the parent, or reset to a single thread in the child (which then restarts
+ * the writer with rec_after_fork_child_start once its state is set). */
+void rec_before_fork(void);
+void rec_after_fork_parent(void);
+void rec_after_fork_child(void);
+void rec_after_fork_child_start(void);
+/* Best effort from a fatal-signal handler: skips anything locked. */
+void rec_flush_from_signal(void);
+/* Wall clock through the real clock_gettime. */
+int64_t rec_now_ns(void);
+
+struct shim_thread;
+struct buf;
+/* ev_begin with an explicit seq and timestamp (agent_start's reserved seq). */
+struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns);
+/* ev_begin that gives up (NULL) instead of waiting for the thread's lock:
+ * for a fatal-signal handler that may have interrupted the shim itself. */
+struct buf *ev_try_begin(struct shim_thread *t, const char *type);
+/* ev_end without the size-triggered flush. */
+void ev_end_noflush(struct shim_thread *t);
+/* After fork: the surviving thread's buffer takes its new logical tid. */
+void rec_thread_retid(struct shim_thread *t);
