@@ -16,8 +16,8 @@
 
 enum fd_kind {
 	FD_NONE = 0,
-	FD_TCP,     /* AF_INET/AF_INET6 SOCK_STREAM */
-	FD_UDP,     /* AF_INET/AF_INET6 SOCK_DGRAM */
+	FD_TCP, /* AF_INET/AF_INET6 SOCK_STREAM */
+	FD_UDP, /* AF_INET/AF_INET6 SOCK_DGRAM */
 	FD_URANDOM, /* /dev/urandom or /dev/random opened for reading */
 };
 

@@ -1,2 +1,103 @@
 /* SPDX-License-Identifier: MIT */
-/* hook_time.c -- not written yet. */
+/* hook_time.c -- wall-clock reads: clock_gettime, gettimeofday, time, timespec_get.
+ *
+ * This is the hottest path of the shim: Python's time.time() is one
+ * clock_gettime(CLOCK_REALTIME), and programs call it millions of times. So
+ * each hook is the real call, one branch that decides "record or not", the
+ * guard, and rec_time(), which appends a varint delta to a per-thread buffer
+ * (recorder.c). Nothing else: no errno save/restore, no event envelope.
+ *
+ * errno: the real call succeeded before we record (a failed read is never
+ * recorded), so errno still holds the program's value; rec_time() is
+ * required not to touch it (its slow path, which emits an event, saves and
+ * restores errno itself). That is what lets the hook skip the two
+ * __errno_location() calls on every read.
+ *
+ * Every entry point is a separate hook because glibc's time() and
+ * timespec_get() do not go through the clock_gettime symbol (time() even has
+ * its own vDSO entry). Monotonic, boot-time and CPU-time clocks are not
+ * recorded: replay serves the real ones, so timeouts keep working.
+ */
+#include <stdint.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "shim/real.h"
+#include "shim/shim.h"
+
+#define NS_PER_SEC 1000000000LL
+
+/* Clock ids 0..31 in two bits each: 0 = not recorded, else SHIM_CLOCK_* + 1.
+ * One shift and mask turn a clockid into "record as what", so the common
+ * clocks cost one predictable branch. Negative ids (per-process and
+ * per-thread CPU clocks) become large when cast to unsigned and fall out. */
+#define CLK_SLOT(id, shim) ((uint64_t)((shim) + 1) << (2 * (id)))
+#define WALL_MAP                                                                                   \
+	(CLK_SLOT(CLOCK_REALTIME, SHIM_CLOCK_REALTIME) |                                           \
+	 CLK_SLOT(CLOCK_REALTIME_COARSE, SHIM_CLOCK_REALTIME_COARSE) |                             \
+	 CLK_SLOT(CLOCK_TAI, SHIM_CLOCK_TAI))
+
+_Static_assert(CLOCK_TAI < 32 && CLOCK_REALTIME_COARSE < 32, "clock ids fit the map");
+_Static_assert(SHIM_CLOCK_TAI + 1 <= 3, "shim clocks fit two bits");
+
+static inline unsigned wall_slot(clockid_t clk)
+{
+	unsigned u = (unsigned)clk;
+
+	/* Branch-free: compiles to a cmov, not a second branch. */
+	return u < 32 ? (unsigned)(WALL_MAP >> (2 * u)) & 3 : 0;
+}
+
+static inline void record(enum shim_clock clk, int64_t ns)
+{
+	struct shim_thread *t = shim_enter();
+
+	if (__builtin_expect(t == NULL, 0))
+		return;
+	rec_time(t, clk, ns);
+	shim_leave(t);
+}
+
+SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	int r = REAL(clock_gettime)(clk, ts);
+	unsigned slot = wall_slot(clk);
+
+	/* One test covers "not a wall clock" and "the call failed". */
+	if (__builtin_expect((slot == 0) | (r != 0), 0))
+		return r;
+	record((enum shim_clock)(slot - 1), (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec);
+	return r;
+}
+
+SHIM_EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	int r = REAL(gettimeofday)(tv, tz);
+
+	/* tv may be NULL when only the (obsolete) timezone is asked for. */
+	if (__builtin_expect(r != 0 || tv == NULL, 0))
+		return r;
+	record(SHIM_CLOCK_GETTIMEOFDAY, (int64_t)tv->tv_sec * NS_PER_SEC + tv->tv_usec * 1000LL);
+	return r;
+}
+
+SHIM_EXPORT time_t time(time_t *tloc)
+{
+	time_t r = REAL(time)(tloc);
+
+	if (__builtin_expect(r == (time_t)-1, 0))
+		return r;
+	record(SHIM_CLOCK_TIME, (int64_t)r * NS_PER_SEC);
+	return r;
+}
+
+SHIM_EXPORT int timespec_get(struct timespec *ts, int base)
+{
+	int r = REAL(timespec_get)(ts, base);
+
+	/* Returns base on success, 0 on failure; TIME_UTC is the only wall base. */
+	if (__builtin_expect(r != TIME_UTC, 0))
+		return r;
+	record(SHIM_CLOCK_TIMESPEC_GET, (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec);
+	return r;
+}

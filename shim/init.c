@@ -7,8 +7,6 @@
  * agent_start, and starts the recorder. The executable's SHA-256 is computed
  * on the writer thread, off the program's critical path.
  */
-#include "shim/shim.h"
-
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +23,7 @@
 #include "common/trace.h"
 #include "shim/real.h"
 #include "shim/recorder.h"
+#include "shim/shim.h"
 
 __thread struct shim_thread shim_tls __attribute__((tls_model("initial-exec"))) = { .tid = -1 };
 struct shim_proc shim_proc;
@@ -41,7 +40,7 @@ void shim_signals_init(void) __attribute__((weak));
 
 static struct {
 	struct buf argv_json; /* ["a","b"] */
-	struct buf env_json;  /* {"K":"v"} */
+	struct buf env_json; /* {"K":"v"} */
 	char exe[PATH_MAX];
 	char exe_sha256[FP_HEX_LEN + 1];
 	char cwd[PATH_MAX];
@@ -197,8 +196,8 @@ static int set_trace_path(void)
 
 		/* attrace-YYMMDD_HHMMSS-PID.jsonl.zst, from the ISO timestamp */
 		trace_fmt_ts((int64_t)secs * 1000000000, ts);
-		snprintf(dflt, sizeof(dflt), "attrace-%.2s%.2s%.2s_%.2s%.2s%.2s-%d.jsonl.zst", ts + 2,
-			 ts + 5, ts + 8, ts + 11, ts + 14, ts + 17, (int)REAL(getpid)());
+		snprintf(dflt, sizeof(dflt), "attrace-%.2s%.2s%.2s_%.2s%.2s%.2s-%d.jsonl.zst",
+			 ts + 2, ts + 5, ts + 8, ts + 11, ts + 14, ts + 17, (int)REAL(getpid)());
 		p = dflt;
 	}
 	if (p[0] == '/') {
@@ -400,7 +399,8 @@ struct arena {
 	size_t left;
 };
 
-static char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *arena_printf(struct arena *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static char *arena_printf(struct arena *a, const char *fmt, ...)
 {
 	va_list ap;
@@ -477,13 +477,15 @@ char **shim_child_env(char *const *envp, const char *ctx_lpid, uint64_t ctx_seq,
 		env[k] = arena_printf(&a, "LD_PRELOAD=%s", old_preload);
 	else if (old_preload && *old_preload)
 		env[k] = arena_printf(&a, "LD_PRELOAD=%s:%s",
-				      st.preload && preload_has_self(st.preload) ? st.preload
-										  : shim_proc.self_path,
+				      st.preload && preload_has_self(st.preload)
+					      ? st.preload
+					      : shim_proc.self_path,
 				      old_preload);
 	else
 		env[k] = arena_printf(&a, "LD_PRELOAD=%s",
-				      st.preload && preload_has_self(st.preload) ? st.preload
-										  : shim_proc.self_path);
+				      st.preload && preload_has_self(st.preload)
+					      ? st.preload
+					      : shim_proc.self_path);
 	if (!env[k])
 		goto fail;
 	k++;
@@ -513,7 +515,7 @@ const char *shim_intern(const char *s)
 	static struct interned {
 		struct interned *next;
 		char s[];
-	} *head;
+	} * head;
 	struct interned *i;
 	size_t n = strlen(s);
 

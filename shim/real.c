@@ -36,7 +36,8 @@ void *real_resolve(const char *name, void *self)
 	if (p == self) {
 		/* Cannot happen with a sane link map; writing to fd 2 directly
 		 * because nothing else is safe this early. */
-		static const char msg[] = "attrace: fatal: dlsym(RTLD_NEXT) returned the hook itself\n";
+		static const char msg[] =
+			"attrace: fatal: dlsym(RTLD_NEXT) returned the hook itself\n";
 		ssize_t w = write(2, msg, sizeof(msg) - 1);
 		(void)w;
 		_exit(127);
@@ -46,8 +47,8 @@ void *real_resolve(const char *name, void *self)
 
 void real_init(void)
 {
-#define REAL_RESOLVE(name)                                                                         \
-	if (!real_##name)                                                                          \
+#define REAL_RESOLVE(name) \
+	if (!real_##name)  \
 		real_##name = (name##_fn *)real_resolve(#name, (void *)name);
 	REAL_FUNCS(REAL_RESOLVE)
 #undef REAL_RESOLVE

@@ -34,8 +34,8 @@
 #include "shim/shim.h"
 
 #define FLUSH_PERIOD_NS (100 * 1000 * 1000)
-#define FLUSH_BYTES     (1u << 20)  /* a thread with this much pending flushes itself */
-#define FRAME_MAX_SRC   (4u << 20)  /* lines per frame, uncompressed */
+#define FLUSH_BYTES	(1u << 20) /* a thread with this much pending flushes itself */
+#define FRAME_MAX_SRC	(4u << 20) /* lines per frame, uncompressed */
 #define TIME_MAX_DELTAS (64u << 10) /* close a time batch before its deltas pass this */
 
 struct tbuf {
@@ -56,12 +56,9 @@ struct tbuf {
 };
 
 static const char *const clock_names[SHIM_CLOCK_COUNT] = {
-	[SHIM_CLOCK_REALTIME] = "realtime",
-	[SHIM_CLOCK_REALTIME_COARSE] = "realtime_coarse",
-	[SHIM_CLOCK_TAI] = "tai",
-	[SHIM_CLOCK_GETTIMEOFDAY] = "gettimeofday",
-	[SHIM_CLOCK_TIME] = "time",
-	[SHIM_CLOCK_TIMESPEC_GET] = "timespec_get",
+	[SHIM_CLOCK_REALTIME] = "realtime", [SHIM_CLOCK_REALTIME_COARSE] = "realtime_coarse",
+	[SHIM_CLOCK_TAI] = "tai",	    [SHIM_CLOCK_GETTIMEOFDAY] = "gettimeofday",
+	[SHIM_CLOCK_TIME] = "time",	    [SHIM_CLOCK_TIMESPEC_GET] = "timespec_get",
 };
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

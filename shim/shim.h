@@ -42,29 +42,29 @@ struct step_frame;
 /* Per-thread state. Lives in static TLS (initial-exec: the shim is only ever
  * preloaded), so it must stay small; buffers hang off `tb` on the heap. */
 struct shim_thread {
-	int busy;           /* reentrancy guard */
-	int tid;            /* logical tid; -1 until the thread first enters */
+	int busy; /* reentrancy guard */
+	int tid; /* logical tid; -1 until the thread first enters */
 	unsigned next_conn; /* per-thread connection counter: conn ids "tid.k" */
-	const char *step;   /* active step name (interned, never freed) */
+	const char *step; /* active step name (interned, never freed) */
 	struct step_frame *steps; /* steps.c: the stack of open steps */
-	struct tbuf *tb;    /* pending events; registered with the writer */
+	struct tbuf *tb; /* pending events; registered with the writer */
 };
 
 extern __thread struct shim_thread shim_tls __attribute__((tls_model("initial-exec")));
 
 /* Process state, set by init.c; reset in a fork child by shim_after_fork(). */
 struct shim_proc {
-	char lpid[96];           /* logical pid: "0", "0.1", "0.1.2" */
-	pid_t real_pid;          /* getpid() of this process image */
-	atomic_uint_fast64_t seq;      /* next event seq */
-	atomic_int next_tid;     /* next logical tid to hand out */
-	atomic_int next_child;   /* children spawned so far (the k in "lpid.k") */
-	char trace_id[33];       /* 32 hex digits, shared by every process of a trace */
-	char trace_path[4096];   /* absolute */
-	char self_path[4096];    /* path of libattrace.so, for LD_PRELOAD in children */
-	char parent[96];         /* parent's logical pid, "" for the root */
-	int64_t start_ns;        /* wall clock at process start */
-	atomic_int completed;    /* agent_complete emitted */
+	char lpid[96]; /* logical pid: "0", "0.1", "0.1.2" */
+	pid_t real_pid; /* getpid() of this process image */
+	atomic_uint_fast64_t seq; /* next event seq */
+	atomic_int next_tid; /* next logical tid to hand out */
+	atomic_int next_child; /* children spawned so far (the k in "lpid.k") */
+	char trace_id[33]; /* 32 hex digits, shared by every process of a trace */
+	char trace_path[4096]; /* absolute */
+	char self_path[4096]; /* path of libattrace.so, for LD_PRELOAD in children */
+	char parent[96]; /* parent's logical pid, "" for the root */
+	int64_t start_ns; /* wall clock at process start */
+	atomic_int completed; /* agent_complete emitted */
 };
 
 extern struct shim_proc shim_proc;

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* steps.c -- the public steps API (attrace.h): named scopes that label events. */
-#include "shim/attrace.h"
-
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
+#include "shim/attrace.h"
 #include "shim/shim.h"
 
 struct step_frame {
@@ -77,7 +76,8 @@ SHIM_EXPORT int attrace_step_end(const char *result_json)
 			struct json_object *o = json_tokener_parse(result_json);
 			json_key(b, "result");
 			if (o)
-				buf_puts(b, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+				buf_puts(b,
+					 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 			else
 				json_str(b, result_json);
 			json_object_put(o);
