@@ -12,8 +12,11 @@
  * recorded by the read hooks), and any other fd loses a stale kind left by a
  * close the shim never saw (fclose, closedir and friends close internally).
  */
-/* The fortified inline wrappers of <fcntl.h> would clash with our definitions. */
+/* The fortified inline wrappers of <fcntl.h> would clash with our
+ * definitions, and with _FILE_OFFSET_BITS=64 (meson's default) the headers
+ * rename open to open64 and so on: we define every symbol by its own name. */
 #undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,22 +44,14 @@ struct flag_name {
  * O_DIRECTORY bit and O_SYNC the O_DSYNC bit, and a flag is named only when
  * all its bits are set, after which they are removed. */
 static const struct flag_name flag_names[] = {
-	{ O_TMPFILE, "O_TMPFILE" },
-	{ O_SYNC, "O_SYNC" },
-	{ O_CREAT, "O_CREAT" },
-	{ O_EXCL, "O_EXCL" },
-	{ O_NOCTTY, "O_NOCTTY" },
-	{ O_TRUNC, "O_TRUNC" },
-	{ O_APPEND, "O_APPEND" },
-	{ O_NONBLOCK, "O_NONBLOCK" },
-	{ O_DSYNC, "O_DSYNC" },
-	{ O_ASYNC, "O_ASYNC" },
-	{ O_DIRECT, "O_DIRECT" },
-	{ KERNEL_O_LARGEFILE, "O_LARGEFILE" },
-	{ O_DIRECTORY, "O_DIRECTORY" },
-	{ O_NOFOLLOW, "O_NOFOLLOW" },
-	{ O_NOATIME, "O_NOATIME" },
-	{ O_CLOEXEC, "O_CLOEXEC" },
+	{ O_TMPFILE, "O_TMPFILE" },	{ O_SYNC, "O_SYNC" },
+	{ O_CREAT, "O_CREAT" },		{ O_EXCL, "O_EXCL" },
+	{ O_NOCTTY, "O_NOCTTY" },	{ O_TRUNC, "O_TRUNC" },
+	{ O_APPEND, "O_APPEND" },	{ O_NONBLOCK, "O_NONBLOCK" },
+	{ O_DSYNC, "O_DSYNC" },		{ O_ASYNC, "O_ASYNC" },
+	{ O_DIRECT, "O_DIRECT" },	{ KERNEL_O_LARGEFILE, "O_LARGEFILE" },
+	{ O_DIRECTORY, "O_DIRECTORY" }, { O_NOFOLLOW, "O_NOFOLLOW" },
+	{ O_NOATIME, "O_NOATIME" },	{ O_CLOEXEC, "O_CLOEXEC" },
 	{ O_PATH, "O_PATH" },
 };
 
@@ -193,14 +188,14 @@ out:
 }
 
 /* Reads open's optional mode argument exactly when glibc's own open does. */
-#define OPEN_MODE(flags, last, ret_mode)                                                           \
-	do {                                                                                       \
-		if (__OPEN_NEEDS_MODE(flags)) {                                                    \
-			va_list ap_;                                                               \
-			va_start(ap_, last);                                                       \
-			*(ret_mode) = (mode_t)va_arg(ap_, int);                                    \
-			va_end(ap_);                                                               \
-		}                                                                                  \
+#define OPEN_MODE(flags, last, ret_mode)                        \
+	do {                                                    \
+		if (__OPEN_NEEDS_MODE(flags)) {                 \
+			va_list ap_;                            \
+			va_start(ap_, last);                    \
+			*(ret_mode) = (mode_t)va_arg(ap_, int); \
+			va_end(ap_);                            \
+		}                                               \
 	} while (0)
 
 SHIM_EXPORT int open(const char *path, int flags, ...)
@@ -301,7 +296,8 @@ SHIM_EXPORT int __open_2(const char *path, int flags)
 	int fd = REAL(__open_2)(path, flags);
 
 	return open_done(
-		&(struct open_call){ .fn = "__open_2", .dirfd = AT_FDCWD, .path = path, .flags = flags },
+		&(struct open_call){
+			.fn = "__open_2", .dirfd = AT_FDCWD, .path = path, .flags = flags },
 		fd);
 }
 
@@ -309,11 +305,10 @@ SHIM_EXPORT int __open64_2(const char *path, int flags)
 {
 	int fd = REAL(__open64_2)(path, flags);
 
-	return open_done(&(struct open_call){ .fn = "__open64_2",
-					      .dirfd = AT_FDCWD,
-					      .path = path,
-					      .flags = flags },
-			 fd);
+	return open_done(
+		&(struct open_call){
+			.fn = "__open64_2", .dirfd = AT_FDCWD, .path = path, .flags = flags },
+		fd);
 }
 
 SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
@@ -321,7 +316,8 @@ SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 	int fd = REAL(__openat_2)(dirfd, path, flags);
 
 	return open_done(
-		&(struct open_call){ .fn = "__openat_2", .dirfd = dirfd, .path = path, .flags = flags },
+		&(struct open_call){
+			.fn = "__openat_2", .dirfd = dirfd, .path = path, .flags = flags },
 		fd);
 }
 
@@ -329,11 +325,10 @@ SHIM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
 	int fd = REAL(__openat64_2)(dirfd, path, flags);
 
-	return open_done(&(struct open_call){ .fn = "__openat64_2",
-					      .dirfd = dirfd,
-					      .path = path,
-					      .flags = flags },
-			 fd);
+	return open_done(
+		&(struct open_call){
+			.fn = "__openat64_2", .dirfd = dirfd, .path = path, .flags = flags },
+		fd);
 }
 
 /* fopen's fd is not classified: see hook_random.c on FILE* reads. A stale
