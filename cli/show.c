@@ -1,2 +1,623 @@
 /* SPDX-License-Identifier: MIT */
-/* show.c -- not written yet. */
+/* show.c -- attrace show: a trace as a readable timeline, or canonical JSONL. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/fingerprint.h"
+#include "common/json.h"
+#include "common/trace.h"
+
+#define PREVIEW_MAX 60 /* printable characters of a byte preview */
+#define ARGV_MAX    80 /* characters of a command line */
+
+static int arg_json;
+
+static void usage(FILE *f)
+{
+	fputs("Usage: attrace show [--json] TRACE\n"
+	      "\n"
+	      "Print TRACE as a readable timeline: a header (trace id, processes,\n"
+	      "duration, fingerprint), then one line per event with its time from the\n"
+	      "start of the trace, logical pid/tid and a summary.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -j, --json    print the canonical form instead (JSON Lines, the input of\n"
+	      "                the fingerprint; see attrace-trace(5))\n"
+	      "  -h, --help    show this help and exit\n",
+	      f);
+}
+
+/* A small set of strings, for counting distinct pids and threads. */
+struct strset {
+	char **s;
+	size_t n;
+};
+
+static int strset_add(struct strset *set, const char *s)
+{
+	char **p;
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (strcmp(set->s[i], s) == 0)
+			return 0;
+	p = realloc(set->s, (set->n + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	set->s = p;
+	p[set->n] = strdup(s);
+	if (!p[set->n])
+		return -ENOMEM;
+	set->n++;
+	return 1;
+}
+
+static void strset_release(struct strset *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		free(set->s[i]);
+	free(set->s);
+	set->s = NULL;
+	set->n = 0;
+}
+
+static struct json_object *member(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+/* Member as a string, or NULL when absent or not a string. */
+static const char *mstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = member(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static int64_t mint(struct json_object *o, const char *key, int64_t dflt)
+{
+	struct json_object *v = member(o, key);
+
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
+}
+
+static int mhas(struct json_object *o, const char *key)
+{
+	return member(o, key) != NULL;
+}
+
+void cli_trace_release(struct cli_trace *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->n; i++)
+		json_object_put(t->ev[i]);
+	free(t->ev);
+	fp_free(t->fp);
+	memset(t, 0, sizeof(*t));
+}
+
+int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reterr)
+{
+	struct strset pids = { 0 }, threads = { 0 };
+	struct json_object *ev = NULL, **p;
+	struct trace_reader *rd = NULL;
+	size_t cap = 0;
+	char key[128];
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	t->fp = fp_new();
+	if (!t->fp) {
+		r = -ENOMEM;
+		goto out;
+	}
+	rd = trace_reader_open(path, reterr);
+	if (!rd) {
+		r = -EIO;
+		goto out;
+	}
+	for (;;) {
+		r = trace_reader_next(rd, &ev, reterr);
+		if (r <= 0)
+			break;
+		if (t->n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			p = realloc(t->ev, cap * sizeof(*p));
+			if (!p) {
+				r = -ENOMEM;
+				goto out;
+			}
+			t->ev = p;
+		}
+		t->ev[t->n++] = ev;
+		r = fp_add(t->fp, ev);
+		ev = NULL;
+		if (r < 0)
+			goto out;
+		snprintf(key, sizeof(key), "%s/%" PRId64, mstr(t->ev[t->n - 1], "pid"),
+			 mint(t->ev[t->n - 1], "tid", 0));
+		r = strset_add(&pids, mstr(t->ev[t->n - 1], "pid"));
+		if (r >= 0)
+			r = strset_add(&threads, key);
+		if (r < 0)
+			goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = fp_final(t->fp, t->fp_hex);
+	if (r < 0)
+		goto out;
+	t->nproc = pids.n;
+	t->nthread = threads.n;
+	r = 0;
+out:
+	if (r < 0 && reterr && !reterr->msg[0])
+		snprintf(reterr->msg, sizeof(reterr->msg), "%s", strerror(-r));
+	if (r < 0)
+		cli_trace_release(t);
+	json_object_put(ev);
+	trace_reader_free(rd);
+	strset_release(&pids);
+	strset_release(&threads);
+	return r;
+}
+
+/* Appends a printable, escaped preview of p[0..n), quoted, at most
+ * PREVIEW_MAX characters inside the quotes. */
+static void preview(struct buf *o, const unsigned char *p, size_t n)
+{
+	size_t i, shown = 0;
+
+	buf_putc(o, '"');
+	for (i = 0; i < n && shown < PREVIEW_MAX; i++) {
+		unsigned char c = p[i];
+
+		if (c == '\n') {
+			buf_puts(o, "\\n");
+		} else if (c == '\r') {
+			buf_puts(o, "\\r");
+		} else if (c == '\t') {
+			buf_puts(o, "\\t");
+		} else if (c == '"' || c == '\\') {
+			buf_putc(o, '\\');
+			buf_putc(o, c);
+		} else if (c >= 0x20 && c < 0x7f) {
+			buf_putc(o, c);
+		} else {
+			buf_printf(o, "\\x%02x", c);
+			shown += 3;
+		}
+		shown += c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? 1 : 2;
+	}
+	buf_putc(o, '"');
+	if (i < n)
+		buf_puts(o, "...");
+}
+
+/* " 78 B \"GET / ...\"" from payload member key or key_b64. */
+static void bytes_summary(struct buf *o, struct json_object *pl, const char *key, int64_t n)
+{
+	struct buf raw = BUF_INIT;
+	char k64[64];
+	const char *s;
+
+	s = mstr(pl, key);
+	if (n >= 0)
+		buf_printf(o, " %" PRId64 " B", n);
+	if (s) {
+		buf_putc(o, ' ');
+		preview(o, (const unsigned char *)s, strlen(s));
+		return;
+	}
+	snprintf(k64, sizeof(k64), "%s_b64", key);
+	s = mstr(pl, k64);
+	if (s && b64_decode(&raw, s, strlen(s)) == 0 && raw.len) {
+		buf_putc(o, ' ');
+		preview(o, (const unsigned char *)raw.data, raw.len);
+	}
+	buf_release(&raw);
+}
+
+/* Appends the strings of an array joined by sep, shell-ish, truncated. */
+static void join_array(struct buf *o, struct json_object *arr, const char *sep, size_t max)
+{
+	size_t i, n, start = o->len;
+	struct json_object *v;
+
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(arr, i);
+		if (i)
+			buf_puts(o, sep);
+		if (json_object_is_type(v, json_type_string))
+			buf_puts(o, json_object_get_string(v));
+		else if (json_object_is_type(v, json_type_object))
+			buf_puts(o, mstr(v, "addr") ? mstr(v, "addr") : "?");
+		else
+			buf_puts(o, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+		if (o->len - start > max) {
+			o->len = start + max;
+			o->data[o->len] = '\0';
+			buf_puts(o, "...");
+			return;
+		}
+	}
+}
+
+static void result_errno(struct buf *o, struct json_object *pl, const char *ok)
+{
+	const char *e = mstr(pl, "errno");
+
+	buf_printf(o, " -> %s", e ? e : ok);
+}
+
+static void sum_socket(struct buf *o, struct json_object *pl)
+{
+	const char *op = mstr(pl, "op"), *peer = mstr(pl, "peer"), *proto = mstr(pl, "proto");
+	const char *conn = mstr(pl, "conn");
+	int64_t n = mint(pl, "n", 0);
+
+	if (!op)
+		op = "?";
+	if (strcmp(op, "connect") == 0 || strcmp(op, "connect_result") == 0) {
+		buf_printf(o, "connect %s%s", peer ? peer : "?",
+			   proto && strcmp(proto, "udp") == 0 ? " udp" : "");
+		result_errno(o, pl, "ok");
+		if (strcmp(op, "connect_result") == 0)
+			buf_puts(o, " (completed)");
+	} else if (strcmp(op, "accept") == 0) {
+		buf_printf(o, "accept from %s", peer ? peer : "?");
+		result_errno(o, pl, "ok");
+	} else if (strcmp(op, "send") == 0 || strcmp(op, "recv") == 0) {
+		buf_puts(o, op);
+		if (mhas(pl, "errno")) {
+			result_errno(o, pl, "");
+		} else if (strcmp(op, "recv") == 0 && n == 0) {
+			buf_puts(o, " EOF");
+		} else {
+			bytes_summary(o, pl, "data", n);
+		}
+		if (peer && proto && strcmp(proto, "udp") == 0)
+			buf_printf(o, " %s %s", strcmp(op, "send") == 0 ? "to" : "from", peer);
+	} else if (strcmp(op, "shutdown") == 0) {
+		buf_printf(o, "shutdown %s", mstr(pl, "how") ? mstr(pl, "how") : "?");
+	} else {
+		buf_puts(o, op);
+		if (mhas(pl, "errno"))
+			result_errno(o, pl, "");
+	}
+	if (conn)
+		buf_printf(o, "  [conn %s]", conn);
+}
+
+static void sum_dns(struct buf *o, struct json_object *pl)
+{
+	const char *fn = mstr(pl, "fn"), *err;
+	struct json_object *ans;
+
+	if (!fn)
+		fn = "?";
+	buf_printf(o, "dns %s(", fn);
+	if (strcmp(fn, "getnameinfo") == 0)
+		buf_printf(o, "%s, %" PRId64, mstr(pl, "addr") ? mstr(pl, "addr") : "?",
+			   mint(pl, "port", 0));
+	else
+		buf_printf(o, "\"%s\"", mstr(pl, "name") ? mstr(pl, "name") : "?");
+	buf_puts(o, ") -> ");
+	err = mstr(pl, "error") ? mstr(pl, "error") : mstr(pl, "h_errno");
+	if (err) {
+		buf_puts(o, err);
+		return;
+	}
+	if (strcmp(fn, "getnameinfo") == 0) {
+		buf_puts(o, mstr(pl, "host") ? mstr(pl, "host") : "?");
+		if (mstr(pl, "service"))
+			buf_printf(o, ", %s", mstr(pl, "service"));
+		return;
+	}
+	ans = member(pl, "answers");
+	if (!ans)
+		ans = member(pl, "addrs");
+	if (ans && json_object_array_length(ans) == 0)
+		buf_puts(o, "(no addresses)");
+	else if (ans) {
+		/* getaddrinfo repeats each address per socktype: print each once. */
+		struct strset seen = { 0 };
+		size_t i, k = 0, n = json_object_array_length(ans);
+
+		for (i = 0; i < n; i++) {
+			struct json_object *a = json_object_array_get_idx(ans, i);
+			const char *s = json_object_is_type(a, json_type_string)
+						? json_object_get_string(a)
+						: mstr(a, "addr");
+			if (!s || strset_add(&seen, s) != 1)
+				continue;
+			if (k++ == 8) {
+				buf_puts(o, ", ...");
+				break;
+			}
+			buf_printf(o, "%s%s", k > 1 ? ", " : "", s);
+		}
+		strset_release(&seen);
+	}
+}
+
+static void sum_file(struct buf *o, struct json_object *pl)
+{
+	const char *fn = mstr(pl, "fn"), *flags = mstr(pl, "flags");
+
+	buf_printf(o, "file %s %s", fn ? fn : "open", mstr(pl, "path") ? mstr(pl, "path") : "?");
+	if (flags)
+		buf_printf(o, " %s", flags);
+	if (mstr(pl, "mode"))
+		buf_printf(o, " mode %s", mstr(pl, "mode"));
+	if (mhas(pl, "errno"))
+		result_errno(o, pl, "");
+	else if (mhas(pl, "fd"))
+		buf_printf(o, " -> fd %" PRId64, mint(pl, "fd", -1));
+	else
+		buf_puts(o, " -> ok");
+}
+
+static void sum_spawn(struct buf *o, struct json_object *pl)
+{
+	const char *op = mstr(pl, "op"), *child = mstr(pl, "child");
+
+	buf_puts(o, "spawn");
+	if (op && strcmp(op, "fork") != 0 && strcmp(op, "vfork") != 0 && strcmp(op, "exec") != 0 &&
+	    strcmp(op, "system") != 0)
+		; /* posix_spawn(p): the arguments say it all */
+	else if (op)
+		buf_printf(o, " %s", op);
+	if (child)
+		buf_printf(o, " %s", child);
+	if (member(pl, "argv")) {
+		buf_putc(o, ' ');
+		join_array(o, member(pl, "argv"), " ", ARGV_MAX);
+	} else if (mstr(pl, "path")) {
+		buf_printf(o, " %s", mstr(pl, "path"));
+	}
+	if (mhas(pl, "errno"))
+		result_errno(o, pl, "");
+}
+
+static void sum_start(struct buf *o, struct json_object *pl)
+{
+	const char *via = mstr(pl, "via"), *parent = mstr(pl, "parent");
+
+	buf_puts(o, "start ");
+	join_array(o, member(pl, "argv"), " ", ARGV_MAX);
+	if (via && strcmp(via, "root") != 0)
+		buf_printf(o, "  (%s from %s)", via, parent ? parent : "?");
+}
+
+static void sum_complete(struct buf *o, struct json_object *pl)
+{
+	const char *how = mstr(pl, "how");
+
+	if (mhas(pl, "signal")) {
+		if (mstr(pl, "signame"))
+			buf_printf(o, "exit: killed by %s", mstr(pl, "signame"));
+		else
+			buf_printf(o, "exit: killed by signal %" PRId64, mint(pl, "signal", 0));
+		return;
+	}
+	buf_printf(o, "exit status %" PRId64, mint(pl, "status", 0));
+	if (how && strcmp(how, "main") != 0)
+		buf_printf(o, " (%s)", how);
+}
+
+static void sum_step(struct buf *o, const char *type, struct json_object *pl)
+{
+	struct json_object *res = member(pl, "result");
+	const char *s;
+
+	buf_printf(o, "%s %s %s", type, mstr(pl, "phase") ? mstr(pl, "phase") : "?",
+		   mstr(pl, "name") ? mstr(pl, "name") : "?");
+	if (res) {
+		s = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN);
+		buf_puts(o, " -> ");
+		preview(o, (const unsigned char *)s, strlen(s));
+	}
+}
+
+static void sum_other(struct buf *o, const char *type, struct json_object *pl)
+{
+	const char *s = json_object_to_json_string_ext(pl, JSON_C_TO_STRING_PLAIN);
+
+	buf_printf(o, "%s ", type);
+	preview(o, (const unsigned char *)s, strlen(s));
+}
+
+static void summarize(struct buf *o, const char *type, struct json_object *pl)
+{
+	if (strcmp(type, "socket_call") == 0) {
+		sum_socket(o, pl);
+	} else if (strcmp(type, "dns") == 0) {
+		sum_dns(o, pl);
+	} else if (strcmp(type, "file_open") == 0) {
+		sum_file(o, pl);
+	} else if (strcmp(type, "random") == 0) {
+		buf_printf(o, "random %s", mstr(pl, "source") ? mstr(pl, "source") : "?");
+		if (mhas(pl, "errno"))
+			result_errno(o, pl, "");
+		else
+			buf_printf(o, " %" PRId64 " B", mint(pl, "n", 0));
+	} else if (strcmp(type, "time") == 0) {
+		buf_printf(o, "time %s x%" PRId64, mstr(pl, "clock") ? mstr(pl, "clock") : "?",
+			   mint(pl, "count", 1));
+	} else if (strcmp(type, "thread_start") == 0) {
+		buf_printf(o, "thread start -> tid %" PRId64, mint(pl, "child_tid", -1));
+	} else if (strcmp(type, "process_spawn") == 0) {
+		sum_spawn(o, pl);
+	} else if (strcmp(type, "agent_start") == 0) {
+		sum_start(o, pl);
+	} else if (strcmp(type, "agent_complete") == 0) {
+		sum_complete(o, pl);
+	} else if (strcmp(type, "network_call") == 0) {
+		buf_printf(o, "http %s %s -> %" PRId64,
+			   mstr(pl, "method") ? mstr(pl, "method") : "?",
+			   mstr(pl, "url") ? mstr(pl, "url") : "?", mint(pl, "status", 0));
+	} else if (strcmp(type, "observation") == 0 || strcmp(type, "tool_call") == 0) {
+		sum_step(o, type, pl);
+	} else if (strcmp(type, "error") == 0) {
+		buf_printf(o, "error %s", mstr(pl, "what") ? mstr(pl, "what") : "?");
+		if (mhas(pl, "dropped"))
+			buf_printf(o, " (%" PRId64 " events dropped)", mint(pl, "dropped", 0));
+	} else {
+		sum_other(o, type, pl);
+	}
+}
+
+/* Event time in microseconds since the epoch. */
+static int64_t ev_us(struct json_object *ev)
+{
+	struct json_object *v = member(ev, "ts_epoch");
+
+	return v ? (int64_t)llround(json_object_get_double(v) * 1e6) : 0;
+}
+
+struct row {
+	int64_t us;
+	size_t idx;
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->us != y->us)
+		return x->us < y->us ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int print_timeline(const struct cli_trace *t)
+{
+	struct json_object *root = NULL, *ev;
+	struct buf line = BUF_INIT;
+	struct row *rows;
+	const char *s, *step;
+	int64_t t0;
+	size_t i;
+	char who[64];
+
+	rows = calloc(t->n, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++) {
+		rows[i].us = ev_us(t->ev[i]);
+		rows[i].idx = i;
+		s = mstr(t->ev[i], "type");
+		if (!root && s && strcmp(s, "agent_start") == 0 &&
+		    strcmp(mstr(t->ev[i], "pid"), "0") == 0)
+			root = member(t->ev[i], "payload");
+	}
+	qsort(rows, t->n, sizeof(*rows), row_cmp);
+	t0 = rows[0].us;
+
+	printf("trace       %s\n",
+	       mstr(root, "trace_id") ? mstr(root, "trace_id") : "(no root agent_start)");
+	if (mstr(root, "name"))
+		printf("name        %s\n", mstr(root, "name"));
+	printf("processes   %zu, threads %zu, events %zu\n", t->nproc, t->nthread, t->n);
+	printf("duration    %.3f s\n", (double)(rows[t->n - 1].us - t0) / 1e6);
+	printf("fingerprint %.16s\n\n", t->fp_hex);
+	printf("%11s  %-9s %s\n", "TIME (s)", "PID/TID", "EVENT");
+
+	for (i = 0; i < t->n; i++) {
+		ev = t->ev[rows[i].idx];
+		buf_reset(&line);
+		s = mstr(ev, "type");
+		summarize(&line, s ? s : "?", member(ev, "payload"));
+		step = mstr(ev, "step");
+		if (step && strcmp(step, "root") != 0)
+			buf_printf(&line, "  {step %s}", step);
+		snprintf(who, sizeof(who), "%s/%" PRId64, mstr(ev, "pid"), mint(ev, "tid", 0));
+		printf("%11.6f  %-9s %s\n", (double)(rows[i].us - t0) / 1e6, who,
+		       line.data ? line.data : "");
+	}
+	buf_release(&line);
+	free(rows);
+	return 0;
+}
+
+int verb_show(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct at_error err = { 0 };
+	struct buf out = BUF_INIT;
+	struct cli_trace t = { 0 };
+	int c, r, ret = CLI_EXIT_FAILURE;
+
+	while ((c = getopt_long(argc, argv, "jh", options, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			arg_json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			return cli_usage_error("show");
+		}
+	}
+	if (argc - optind != 1) {
+		fputs(argc - optind < 1 ? "attrace: show: no trace given\n"
+					: "attrace: show: one trace at a time\n",
+		      stderr);
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	r = cli_trace_load(argv[optind], &t, &err);
+	if (r < 0) {
+		cli_trace_error(argv[optind], r, &err);
+		goto out;
+	}
+	if (arg_json) {
+		r = fp_canonical(t.fp, &out);
+		if (r < 0) {
+			cli_error("%s: %s", argv[optind], strerror(-r));
+			goto out;
+		}
+		fwrite(out.data, 1, out.len, stdout);
+	} else {
+		r = print_timeline(&t);
+		if (r < 0) {
+			cli_error("%s: %s", argv[optind], strerror(-r));
+			goto out;
+		}
+	}
+	if (fflush(stdout) != 0)
+		goto out;
+	ret = EXIT_SUCCESS;
+out:
+	buf_release(&out);
+	cli_trace_release(&t);
+	return ret;
+}

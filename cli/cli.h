@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* cli.h -- the verbs of the attrace command and what they share.
+ *
+ * main.c parses the global options and hands each verb its own argv, with
+ * argv[0] the verb's name. A verb returns the process exit status: its
+ * command's own status for record, else EXIT_SUCCESS, CLI_EXIT_FAILURE (1:
+ * bad trace, I/O error, after one "attrace: " line on stderr) or
+ * CLI_EXIT_USAGE (2: usage error, after the usage text on stderr).
+ */
+#pragma once
+
+#include <stdio.h>
+
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE	 2
+
+#ifndef ATTRACE_VERSION
+#define ATTRACE_VERSION "unknown"
+#endif
+
+int verb_record(int argc, char **argv);
+int verb_show(int argc, char **argv);
+int verb_fingerprint(int argc, char **argv);
+
+/* "attrace: " + message + newline on stderr, written at once. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For a verb's `default:` getopt case: getopt already printed the reason;
+ * this adds "Try 'attrace VERB --help'." and returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *verb);
+
+struct at_error;
+struct json_object;
+struct fp;
+
+/* A whole trace in memory, as show and record's summary need it. */
+struct cli_trace {
+	struct json_object **ev; /* events in file order, validated */
+	size_t n;
+	size_t nproc; /* distinct logical pids */
+	size_t nthread; /* distinct (pid, tid) */
+	struct fp *fp; /* every event added */
+	char fp_hex[64 + 1]; /* full fingerprint */
+};
+
+/* Reads and validates every event of path, counts processes and threads and
+ * computes the fingerprint. @return 0, or a negative errno with reterr set
+ * (-ENODATA for a trace with no events). t is released on failure. */
+int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reterr);
+void cli_trace_release(struct cli_trace *t); /* accepts NULL */
+/* Reports a failure to read a trace: "attrace: cannot read 'PATH': MSG",
+ * with MSG from reterr or, when empty, strerror(-r). */
+void cli_trace_error(const char *path, int r, const struct at_error *err);
