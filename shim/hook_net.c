@@ -11,6 +11,12 @@
  * record between shim_enter() and shim_leave(), restore errno, return the
  * real result. Nothing here changes what the program sees.
  */
+/* The hooks must carry the plain libc names: with _FILE_OFFSET_BITS=64
+ * (meson's default) glibc's headers rename fcntl to fcntl64, and fortify
+ * turns read/recv into inline wrappers. */
+#undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,6 +30,7 @@
 
 #include "common/json.h"
 #include "shim/fdtab.h"
+#include "shim/hooks.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 
@@ -35,11 +42,11 @@
 struct sock {
 	struct fd_obj obj; /* first: the fd table hands this pointer back */
 	enum fd_kind kind; /* FD_TCP or FD_UDP */
-	int family;
-	atomic_int nonblock; /* informational: SOCK_NONBLOCK / F_SETFL O_NONBLOCK */
-	atomic_int pending;  /* a connect returned EINPROGRESS; SO_ERROR not read yet */
-	char conn[32];       /* "T.K", immutable */
-	pthread_mutex_t lock; /* guards peer and local, which connect may rewrite */
+	int family; /* AF_INET or AF_INET6 */
+	atomic_int nonblock; /* informational: SOCK_NONBLOCK, F_SETFL O_NONBLOCK */
+	atomic_int pending; /* a connect is in progress; its outcome not read yet */
+	char conn[32]; /* "T.K", immutable */
+	pthread_mutex_t lock; /* guards peer and local: connect may rewrite them */
 	char peer[ADDR_MAX];
 	char local[ADDR_MAX];
 };
@@ -48,18 +55,1036 @@ struct sock {
 
 #define E(x) [x] = #x
 static const char *const errno_names[] = {
-	E(EPERM),        E(ENOENT),       E(ESRCH),           E(EINTR),        E(EIO),
-	E(ENXIO),        E(E2BIG),        E(ENOEXEC),         E(EBADF),        E(ECHILD),
-	E(EAGAIN),       E(ENOMEM),       E(EACCES),          E(EFAULT),       E(EBUSY),
-	E(EEXIST),       E(EXDEV),        E(ENODEV),          E(ENOTDIR),      E(EISDIR),
-	E(EINVAL),       E(ENFILE),       E(EMFILE),          E(ENOTTY),       E(EFBIG),
-	E(ENOSPC),       E(ESPIPE),       E(EROFS),           E(EMLINK),       E(EPIPE),
-	E(ERANGE),       E(ENAMETOOLONG), E(ENOSYS),          E(ENOTEMPTY),    E(ELOOP),
-	E(ENOTSOCK),     E(EDESTADDRREQ), E(EMSGSIZE),        E(EPROTOTYPE),   E(ENOPROTOOPT),
-	E(EPROTONOSUPPORT), E(ESOCKTNOSUPPORT), E(EOPNOTSUPP), E(EPFNOSUPPORT), E(EAFNOSUPPORT),
-	E(EADDRINUSE),   E(EADDRNOTAVAIL), E(ENETDOWN),       E(ENETUNREACH),  E(ENETRESET),
-	E(ECONNABORTED), E(ECONNRESET),   E(ENOBUFS),         E(EISCONN),      E(ENOTCONN),
-	E(ESHUTDOWN),    E(ETIMEDOUT),    E(ECONNREFUSED),    E(EHOSTDOWN),    E(EHOSTUNREACH),
-	E(EALREADY),     E(EINPROGRESS),  E(ENOTSUP_PLACEHOLDER_UNUSED_),
+	E(EPERM),	    E(ENOENT),		E(ESRCH),	 E(EINTR),	  E(EIO),
+	E(ENXIO),	    E(E2BIG),		E(ENOEXEC),	 E(EBADF),	  E(ECHILD),
+	E(EAGAIN),	    E(ENOMEM),		E(EACCES),	 E(EFAULT),	  E(EBUSY),
+	E(EEXIST),	    E(EXDEV),		E(ENODEV),	 E(ENOTDIR),	  E(EISDIR),
+	E(EINVAL),	    E(ENFILE),		E(EMFILE),	 E(ENOTTY),	  E(EFBIG),
+	E(ENOSPC),	    E(ESPIPE),		E(EROFS),	 E(EMLINK),	  E(EPIPE),
+	E(ERANGE),	    E(ENAMETOOLONG),	E(ENOSYS),	 E(ENOTEMPTY),	  E(ELOOP),
+	E(ENOTSOCK),	    E(EDESTADDRREQ),	E(EMSGSIZE),	 E(EPROTOTYPE),	  E(ENOPROTOOPT),
+	E(EPROTONOSUPPORT), E(ESOCKTNOSUPPORT), E(EOPNOTSUPP),	 E(EPFNOSUPPORT), E(EAFNOSUPPORT),
+	E(EADDRINUSE),	    E(EADDRNOTAVAIL),	E(ENETDOWN),	 E(ENETUNREACH),  E(ENETRESET),
+	E(ECONNABORTED),    E(ECONNRESET),	E(ENOBUFS),	 E(EISCONN),	  E(ENOTCONN),
+	E(ESHUTDOWN),	    E(ETIMEDOUT),	E(ECONNREFUSED), E(EHOSTDOWN),	  E(EHOSTUNREACH),
+	E(EALREADY),	    E(EINPROGRESS),	E(EPROTO),	 E(EBADMSG),	  E(EOVERFLOW),
+	E(ENONET),	    E(ENODATA),		E(ETIME),	 E(ECANCELED),	  E(EREMOTEIO),
+	E(ENOMEDIUM),	    E(EDQUOT),
 };
 #undef E
+
+const char *shim_errno_name(int e)
+{
+	const char *s = NULL;
+
+	if (e >= 0 && (size_t)e < sizeof(errno_names) / sizeof(errno_names[0]))
+		s = errno_names[e];
+	/* The table covers what sockets and resolvers return; glibc >= 2.32
+	 * names the rest. */
+	if (!s)
+		s = strerrorname_np(e);
+	return s ? s : "EUNKNOWN";
+}
+
+/* ---- small formatting helpers (no sprintf: see STYLE.md) ---- */
+
+/* Appends src to dst[0..cap) at *pos, always NUL-terminating, truncating. */
+static void put(char *dst, size_t cap, size_t *pos, const char *src)
+{
+	while (*src && *pos + 1 < cap)
+		dst[(*pos)++] = *src++;
+	dst[*pos] = '\0';
+}
+
+static void put_uint(char *dst, size_t cap, size_t *pos, unsigned long v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp) - 1;
+
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && i);
+	put(dst, cap, pos, tmp + i);
+}
+
+/* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into
+ * out (ADDR_MAX bytes). Anything else (AF_UNSPEC, short length) gives "". */
+static void fmt_addr(char *out, const struct sockaddr *sa, socklen_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	size_t pos = 0;
+
+	out[0] = '\0';
+	if (!sa || len < (socklen_t)sizeof(sa_family_t))
+		return;
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		if (!inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
+			return;
+		put(out, ADDR_MAX, &pos, host);
+		put(out, ADDR_MAX, &pos, ":");
+		put_uint(out, ADDR_MAX, &pos, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		if (!inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
+			return;
+		put(out, ADDR_MAX, &pos, "[");
+		put(out, ADDR_MAX, &pos, host);
+		put(out, ADDR_MAX, &pos, "]:");
+		put_uint(out, ADDR_MAX, &pos, ntohs(in6->sin6_port));
+	}
+}
+
+static void fmt_sockname(char *out, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		fmt_addr(out, (struct sockaddr *)&ss, len);
+	else
+		out[0] = '\0';
+}
+
+static void fmt_peername(char *out, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		fmt_addr(out, (struct sockaddr *)&ss, len);
+	else
+		out[0] = '\0';
+}
+
+/* ---- per-socket objects ---- */
+
+static void sock_release(struct fd_obj *o)
+{
+	struct sock *s = (struct sock *)o;
+
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* The thread's logical tid, for conn ids. */
+static int thread_tid(struct shim_thread *t)
+{
+	/* A thread that has not emitted anything yet may not have one; the
+	 * recorder hands out the same id when the thread first records. */
+	if (t->tid < 0)
+		t->tid = shim_new_tid();
+	return t->tid;
+}
+
+/* A new object for a socket of `kind` created (or accepted) by thread t.
+ * @return it with one reference (the caller's), or NULL on OOM. */
+static struct sock *sock_new(struct shim_thread *t, enum fd_kind kind, int family, int nonblock)
+{
+	struct sock *s = calloc(1, sizeof(*s));
+	size_t pos = 0;
+
+	if (!s)
+		return NULL;
+	atomic_init(&s->obj.refs, 1);
+	s->obj.release = sock_release;
+	s->kind = kind;
+	s->family = family;
+	atomic_init(&s->nonblock, nonblock);
+	atomic_init(&s->pending, 0);
+	pthread_mutex_init(&s->lock, NULL);
+	put_uint(s->conn, sizeof(s->conn), &pos, (unsigned long)thread_tid(t));
+	put(s->conn, sizeof(s->conn), &pos, ".");
+	put_uint(s->conn, sizeof(s->conn), &pos, ++t->next_conn);
+	return s;
+}
+
+/* @return fd's socket with a new reference (drop with fdtab_put), or NULL
+ * when fd is not one of ours. */
+static struct sock *sock_get(int fd)
+{
+	struct fd_obj *o = fdtab_get(fd);
+
+	/* The kind byte and the object are not read atomically together:
+	 * check the object really is ours. */
+	if (o && o->release != sock_release) {
+		fdtab_put(o);
+		return NULL;
+	}
+	return (struct sock *)o;
+}
+
+static void sock_set_addrs(struct sock *s, const char *peer, const char *local)
+{
+	pthread_mutex_lock(&s->lock);
+	if (peer)
+		memcpy(s->peer, peer, ADDR_MAX);
+	if (local)
+		memcpy(s->local, local, ADDR_MAX);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void sock_addrs(struct sock *s, char *peer, char *local)
+{
+	pthread_mutex_lock(&s->lock);
+	if (peer)
+		memcpy(peer, s->peer, ADDR_MAX);
+	if (local)
+		memcpy(local, s->local, ADDR_MAX);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Enters the shim for a call on fd. @return fd's socket (referenced) with
+ * *ret_t holding the guard, or NULL with nothing held. */
+static struct sock *enter_sock(int fd, struct shim_thread **ret_t)
+{
+	struct shim_thread *t = shim_enter();
+	struct sock *s;
+
+	if (!t)
+		return NULL;
+	s = sock_get(fd);
+	if (!s) {
+		shim_leave(t);
+		return NULL;
+	}
+	*ret_t = t;
+	return s;
+}
+
+static void leave_sock(struct shim_thread *t, struct sock *s)
+{
+	fdtab_put(&s->obj);
+	shim_leave(t);
+}
+
+/* ---- event writers ---- */
+
+/* Opens a socket_call event with the fields every op has. peer and local
+ * are written when non-empty. */
+static struct buf *ev_sock(struct shim_thread *t, struct sock *s, const char *op, const char *fn,
+			   const char *peer, const char *local, long n)
+{
+	struct buf *b = ev_begin(t, "socket_call");
+
+	json_kv_str(b, "op", op);
+	json_kv_str(b, "conn", s->conn);
+	json_kv_str(b, "proto", s->kind == FD_TCP ? "tcp" : "udp");
+	json_kv_str(b, "fn", fn);
+	if (peer && *peer)
+		json_kv_str(b, "peer", peer);
+	if (local && *local)
+		json_kv_str(b, "local", local);
+	json_kv_int(b, "n", n);
+	return b;
+}
+
+static void ev_sock_end(struct shim_thread *t, struct buf *b, long n, int err)
+{
+	if (n < 0)
+		json_kv_str(b, "errno", shim_errno_name(err));
+	ev_end(t);
+}
+
+/* Writes the first n bytes spread over iov as data/data_b64. */
+static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t n)
+{
+	char stack[GATHER_STACK];
+	char *p;
+	size_t i, off = 0;
+
+	if (!n)
+		return;
+	if (iovcnt && iov[0].iov_len >= n) {
+		json_kv_bytes(b, "data", iov[0].iov_base, n);
+		return;
+	}
+	/* The UTF-8 check and base64 need the bytes in one piece. */
+	p = n <= sizeof(stack) ? stack : malloc(n);
+	if (!p)
+		return;
+	for (i = 0; i < iovcnt && off < n; i++) {
+		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
+
+		if (k)
+			memcpy(p + off, iov[i].iov_base, k);
+		off += k;
+	}
+	if (off)
+		json_kv_bytes(b, "data", p, off);
+	if (p != stack)
+		free(p);
+}
+
+static size_t iov_total(const struct iovec *iov, size_t iovcnt)
+{
+	size_t i, sum = 0;
+
+	for (i = 0; i < iovcnt; i++)
+		sum += iov[i].iov_len;
+	return sum;
+}
+
+/* One data transfer on socket s, already entered.
+ * out: 1 for send, 0 for recv. r, err: the real call's result and errno.
+ * iov/iovcnt: the caller's buffers; the first min(r, their size) bytes are
+ * recorded (recv with MSG_TRUNC may return more than fits).
+ * sa/salen: the datagram's destination (send) or source (recv), if any. */
+static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char *fn, long r,
+		     int err, const struct iovec *iov, size_t iovcnt, const struct sockaddr *sa,
+		     socklen_t salen, int flags)
+{
+	char peer[ADDR_MAX] = "";
+	size_t n = 0;
+	struct buf *b;
+
+	if (s->kind == FD_UDP) {
+		/* On UDP the peer belongs to each datagram; a connected
+		 * socket's comes from connect. */
+		if (sa && salen)
+			fmt_addr(peer, sa, salen);
+		if (!peer[0])
+			sock_addrs(s, peer, NULL);
+	}
+	/* TCP recv with MSG_TRUNC discards the data without copying it. */
+	if (r > 0 && !(!out && s->kind == FD_TCP && (flags & MSG_TRUNC))) {
+		n = iov_total(iov, iovcnt);
+		if ((size_t)r < n)
+			n = (size_t)r;
+	}
+	b = ev_sock(t, s, out ? "send" : "recv", fn, peer, NULL, r);
+	kv_iov(b, iov, iovcnt, n);
+	/* A peeked receive leaves the bytes queued: the next receive returns
+	 * them again, and a replay must know. */
+	if (!out && (flags & MSG_PEEK))
+		json_kv_bool(b, "peek", 1);
+	ev_sock_end(t, b, r, err);
+}
+
+/* Records one single-buffer transfer on fd. */
+static void rec_buf(int fd, int out, const char *fn, long r, int err, const void *p, size_t cap,
+		    const struct sockaddr *sa, socklen_t salen, int flags)
+{
+	struct shim_thread *t;
+	struct sock *s = enter_sock(fd, &t);
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = cap };
+
+	if (!s)
+		return;
+	rec_xfer(t, s, out, fn, r, err, &iov, 1, sa, salen, flags);
+	leave_sock(t, s);
+}
+
+static void rec_iov(int fd, int out, const char *fn, long r, int err, const struct iovec *iov,
+		    size_t iovcnt, const struct sockaddr *sa, socklen_t salen, int flags)
+{
+	struct shim_thread *t;
+	struct sock *s = enter_sock(fd, &t);
+
+	if (!s)
+		return;
+	rec_xfer(t, s, out, fn, r, err, iov, iovcnt, sa, salen, flags);
+	leave_sock(t, s);
+}
+
+/* An event with no data: connect_result, shutdown, close and friends. */
+static void rec_simple(struct shim_thread *t, struct sock *s, const char *op, const char *fn,
+		       const char *peer, const char *local, long r, int err, const char *how)
+{
+	struct buf *b = ev_sock(t, s, op, fn, peer, local, r);
+
+	if (how)
+		json_kv_str(b, "how", how);
+	ev_sock_end(t, b, r, err);
+}
+
+/* ---- fd table upkeep ---- */
+
+/* fd is about to be closed or replaced: drop it from the table, and tell
+ * the trace if it was a socket of ours. Done before the real call: once the
+ * kernel frees the number, another thread's socket() may reuse it and we
+ * must not clear that one. @return fd's socket (referenced) when it was one
+ * of ours, for close_done() to report, else NULL. */
+static struct sock *close_begin(int fd)
+{
+	struct sock *s;
+
+	if (fdtab_kind(fd) == FD_NONE)
+		return NULL;
+	s = fdtab_is_sock(fd) ? sock_get(fd) : NULL;
+	fdtab_clear(fd);
+	return s;
+}
+
+static void close_done(struct sock *s, const char *fn, long r, int err)
+{
+	struct shim_thread *t;
+
+	if (!s)
+		return;
+	t = shim_enter();
+	if (t) {
+		rec_simple(t, s, "close", fn, NULL, NULL, r, err, NULL);
+		shim_leave(t);
+	}
+	fdtab_put(&s->obj);
+}
+
+/* newfd now refers to oldfd's file (after dup*, F_DUPFD*). */
+static void dup_done(int oldfd, int newfd)
+{
+	if (fdtab_kind(oldfd) != FD_NONE || fdtab_kind(newfd) != FD_NONE)
+		fdtab_dup(oldfd, newfd);
+}
+
+/* ---- socket, connect, accept ---- */
+
+SHIM_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd = REAL(socket)(domain, type, protocol);
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	enum fd_kind kind = FD_NONE;
+	struct shim_thread *t;
+	struct sock *s;
+	int saved;
+
+	if (fd < 0)
+		return fd;
+	saved = errno;
+	/* A stale entry means we missed a close (fclose of an fdopen'ed
+	 * socket closes inside libc): forget it. */
+	if (fdtab_kind(fd) != FD_NONE)
+		fdtab_clear(fd);
+	if (domain == AF_INET || domain == AF_INET6) {
+		/* Only plain TCP and UDP: not SCTP, ICMP ping or UDP-Lite. */
+		if (base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
+			kind = FD_TCP;
+		else if (base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))
+			kind = FD_UDP;
+	}
+	if (kind == FD_NONE)
+		goto out;
+	/* Sockets the shim itself opens (collector uploads, resolver lookups
+	 * inside getaddrinfo) are made under the guard and never tracked. */
+	t = shim_enter();
+	if (!t)
+		goto out;
+	s = sock_new(t, kind, domain, !!(type & SOCK_NONBLOCK));
+	if (s) {
+		fdtab_set(fd, kind, &s->obj);
+		fdtab_put(&s->obj);
+	}
+	shim_leave(t);
+out:
+	errno = saved;
+	return fd;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int r = REAL(connect)(fd, addr, len);
+	char peer[ADDR_MAX], local[ADDR_MAX] = "";
+	struct shim_thread *t;
+	struct sock *s;
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	s = enter_sock(fd, &t);
+	if (!s)
+		goto out;
+	/* AF_UNSPEC on UDP dissolves the association: peer becomes "". */
+	fmt_addr(peer, addr, len);
+	if (r == 0 || (saved == EISCONN && atomic_load(&s->pending))) {
+		/* Connected (a repeated connect after EINPROGRESS answers
+		 * EISCONN once the handshake finished). */
+		atomic_store(&s->pending, 0);
+		fmt_sockname(local, fd);
+	} else if (saved == EINPROGRESS || (saved == EINTR && s->kind == FD_TCP)) {
+		/* The handshake goes on in the kernel; the program learns the
+		 * outcome from SO_ERROR (recorded as connect_result). */
+		atomic_store(&s->pending, 1);
+	}
+	sock_set_addrs(s, peer, local);
+	rec_simple(t, s, "connect", "connect", peer, local, r, saved, NULL);
+	leave_sock(t, s);
+out:
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)
+{
+	int r = REAL(getsockopt)(fd, level, optname, optval, optlen);
+	char peer[ADDR_MAX], local[ADDR_MAX] = "";
+	struct shim_thread *t;
+	struct sock *s;
+	int saved, soerr;
+
+	if (level != SOL_SOCKET || optname != SO_ERROR || !fdtab_is_sock(fd))
+		return r;
+	if (r != 0 || !optval || !optlen || *optlen < (socklen_t)sizeof(int))
+		return r;
+	saved = errno;
+	s = enter_sock(fd, &t);
+	if (!s)
+		goto out;
+	if (!atomic_load(&s->pending))
+		goto leave;
+	memcpy(&soerr, optval, sizeof(soerr));
+	if (soerr == 0) {
+		/* SO_ERROR is also 0 while the handshake is still running:
+		 * only a socket with a peer has connected. */
+		fmt_peername(peer, fd);
+		if (!peer[0])
+			goto leave;
+		fmt_sockname(local, fd);
+	}
+	/* Only one thread reports the outcome. */
+	if (!atomic_exchange(&s->pending, 0))
+		goto leave;
+	if (soerr == 0)
+		sock_set_addrs(s, NULL, local);
+	sock_addrs(s, peer, NULL);
+	rec_simple(t, s, "connect_result", "getsockopt", peer, local, soerr ? -1 : 0, soerr, NULL);
+leave:
+	leave_sock(t, s);
+out:
+	errno = saved;
+	return r;
+}
+
+static void rec_accept(int lfd, int fd, const char *fn, int flags, int err)
+{
+	char peer[ADDR_MAX], local[ADDR_MAX];
+	struct shim_thread *t;
+	struct sock *ls, *s;
+
+	if (fd >= 0 && fdtab_kind(fd) != FD_NONE)
+		fdtab_clear(fd);
+	ls = enter_sock(lfd, &t);
+	if (!ls)
+		return;
+	if (fd < 0) {
+		rec_simple(t, ls, "accept", fn, NULL, NULL, -1, err, NULL);
+		goto leave;
+	}
+	s = sock_new(t, ls->kind, ls->family, !!(flags & SOCK_NONBLOCK));
+	if (!s)
+		goto leave;
+	/* The program's own addr buffer may be NULL or short: ask the kernel. */
+	fmt_peername(peer, fd);
+	fmt_sockname(local, fd);
+	sock_set_addrs(s, peer, local);
+	fdtab_set(fd, s->kind, &s->obj);
+	rec_simple(t, s, "accept", fn, peer, local, 0, 0, NULL);
+	fdtab_put(&s->obj);
+leave:
+	leave_sock(t, ls);
+}
+
+SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int r = REAL(accept)(fd, addr, len);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_accept(fd, r, "accept", 0, saved);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int r = REAL(accept4)(fd, addr, len, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_accept(fd, r, "accept4", flags, saved);
+	errno = saved;
+	return r;
+}
+
+/* ---- sending ---- */
+
+SHIM_EXPORT ssize_t send(int fd, const void *p, size_t n, int flags)
+{
+	ssize_t r = REAL(send)(fd, p, n, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 1, "send", r, saved, p, n, NULL, 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *p, size_t n, int flags, const struct sockaddr *addr,
+			   socklen_t alen)
+{
+	ssize_t r = REAL(sendto)(fd, p, n, flags, addr, alen);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 1, "sendto", r, saved, p, n, addr, alen, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t r = REAL(sendmsg)(fd, msg, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_iov(fd, 1, "sendmsg", r, saved, msg->msg_iov, msg->msg_iovlen, msg->msg_name,
+		msg->msg_namelen, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+	int r = REAL(sendmmsg)(fd, vec, vlen, flags);
+	struct shim_thread *t;
+	struct sock *s;
+	int saved, i;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	s = enter_sock(fd, &t);
+	if (!s)
+		goto out;
+	if (r < 0)
+		rec_xfer(t, s, 1, "sendmmsg", -1, saved, NULL, 0, NULL, 0, flags);
+	/* One event per message the kernel took. */
+	for (i = 0; i < r; i++) {
+		const struct msghdr *m = &vec[i].msg_hdr;
+
+		rec_xfer(t, s, 1, "sendmmsg", vec[i].msg_len, 0, m->msg_iov, m->msg_iovlen,
+			 m->msg_name, m->msg_namelen, flags);
+	}
+	leave_sock(t, s);
+out:
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *p, size_t n)
+{
+	ssize_t r;
+	int saved;
+
+	/* Hot path: every program writes files; ours is a byte load. */
+	if (!fdtab_is_sock(fd))
+		return REAL(write)(fd, p, n);
+	r = REAL(write)(fd, p, n);
+	saved = errno;
+	rec_buf(fd, 1, "write", r, saved, p, n, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t r;
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return REAL(writev)(fd, iov, iovcnt);
+	r = REAL(writev)(fd, iov, iovcnt);
+	saved = errno;
+	rec_iov(fd, 1, "writev", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+/* ---- receiving ---- */
+
+SHIM_EXPORT ssize_t recv(int fd, void *p, size_t n, int flags)
+{
+	ssize_t r = REAL(recv)(fd, p, n, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 0, "recv", r, saved, p, n, NULL, 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *p, size_t n, size_t buflen, int flags)
+{
+	ssize_t r = REAL(__recv_chk)(fd, p, n, buflen, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 0, "__recv_chk", r, saved, p, n, NULL, 0, flags);
+	errno = saved;
+	return r;
+}
+
+/* The source address the kernel wrote, or NULL. */
+static const struct sockaddr *src_addr(const struct sockaddr *addr, const socklen_t *alen,
+				       socklen_t *ret_len)
+{
+	*ret_len = 0;
+	if (!addr || !alen)
+		return NULL;
+	*ret_len = *alen;
+	return addr;
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockaddr *addr,
+			     socklen_t *alen)
+{
+	ssize_t r = REAL(recvfrom)(fd, p, n, flags, addr, alen);
+	const struct sockaddr *sa;
+	socklen_t salen;
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	sa = r >= 0 ? src_addr(addr, alen, &salen) : NULL;
+	rec_buf(fd, 0, "recvfrom", r, saved, p, n, sa, sa ? salen : 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int flags,
+				   struct sockaddr *addr, socklen_t *alen)
+{
+	ssize_t r = REAL(__recvfrom_chk)(fd, p, n, buflen, flags, addr, alen);
+	const struct sockaddr *sa;
+	socklen_t salen;
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	sa = r >= 0 ? src_addr(addr, alen, &salen) : NULL;
+	rec_buf(fd, 0, "__recvfrom_chk", r, saved, p, n, sa, sa ? salen : 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r = REAL(recvmsg)(fd, msg, flags);
+	int saved;
+
+	/* MSG_ERRQUEUE reads queued errors and timestamps, not data. */
+	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
+		return r;
+	saved = errno;
+	rec_iov(fd, 0, "recvmsg", r, saved, msg->msg_iov, msg->msg_iovlen,
+		r >= 0 ? msg->msg_name : NULL, r >= 0 ? msg->msg_namelen : 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+			 struct timespec *tmo)
+{
+	int r = REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
+	struct shim_thread *t;
+	struct sock *s;
+	int saved, i;
+
+	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
+		return r;
+	saved = errno;
+	s = enter_sock(fd, &t);
+	if (!s)
+		goto out;
+	if (r < 0)
+		rec_xfer(t, s, 0, "recvmmsg", -1, saved, NULL, 0, NULL, 0, flags);
+	/* One event per datagram received. */
+	for (i = 0; i < r; i++) {
+		const struct msghdr *m = &vec[i].msg_hdr;
+
+		rec_xfer(t, s, 0, "recvmmsg", vec[i].msg_len, 0, m->msg_iov, m->msg_iovlen,
+			 m->msg_name, m->msg_namelen, flags);
+	}
+	leave_sock(t, s);
+out:
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+	ssize_t r;
+	int saved;
+
+	/* Hot path: every program reads files; ours is a byte load. */
+	if (kind == FD_NONE)
+		return REAL(read)(fd, p, n);
+	r = REAL(read)(fd, p, n);
+	if (kind == FD_URANDOM) {
+		rec_urandom_read(fd, p, r);
+		return r;
+	}
+	saved = errno;
+	rec_buf(fd, 0, "read", r, saved, p, n, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *p, size_t n, size_t buflen)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+	ssize_t r;
+	int saved;
+
+	if (kind == FD_NONE)
+		return REAL(__read_chk)(fd, p, n, buflen);
+	r = REAL(__read_chk)(fd, p, n, buflen);
+	if (kind == FD_URANDOM) {
+		rec_urandom_read(fd, p, r);
+		return r;
+	}
+	saved = errno;
+	rec_buf(fd, 0, "__read_chk", r, saved, p, n, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+/* Hands a readv of a random device to hook_random.c, one call per iovec
+ * that received bytes (hooks.h). */
+static void urandom_readv(int fd, const struct iovec *iov, int iovcnt, ssize_t r)
+{
+	int i;
+
+	if (r <= 0) {
+		rec_urandom_read(fd, iovcnt > 0 ? iov[0].iov_base : NULL, r);
+		return;
+	}
+	for (i = 0; i < iovcnt && r > 0; i++) {
+		size_t k = iov[i].iov_len < (size_t)r ? iov[i].iov_len : (size_t)r;
+
+		if (k)
+			rec_urandom_read(fd, iov[i].iov_base, (ssize_t)k);
+		r -= (ssize_t)k;
+	}
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+	ssize_t r;
+	int saved;
+
+	if (kind == FD_NONE)
+		return REAL(readv)(fd, iov, iovcnt);
+	r = REAL(readv)(fd, iov, iovcnt);
+	saved = errno;
+	if (kind == FD_URANDOM)
+		urandom_readv(fd, iov, iovcnt, r);
+	else
+		rec_iov(fd, 0, "readv", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+/* ---- shutdown, close, dup ---- */
+
+SHIM_EXPORT int shutdown(int fd, int how)
+{
+	int r = REAL(shutdown)(fd, how);
+	struct shim_thread *t;
+	struct sock *s;
+	const char *hs;
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	s = enter_sock(fd, &t);
+	if (!s)
+		goto out;
+	hs = how == SHUT_RD	? "SHUT_RD"
+	     : how == SHUT_WR	? "SHUT_WR"
+	     : how == SHUT_RDWR ? "SHUT_RDWR"
+				: "?";
+	rec_simple(t, s, "shutdown", "shutdown", NULL, NULL, r, saved, hs);
+	leave_sock(t, s);
+out:
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	struct sock *s;
+	int r, saved;
+
+	if (fdtab_kind(fd) == FD_NONE)
+		return REAL(close)(fd);
+	s = close_begin(fd);
+	r = REAL(close)(fd);
+	saved = errno;
+	close_done(s, "close", r, saved);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	int r = REAL(close_range)(first, last, flags);
+	unsigned int fd, end;
+	int saved;
+
+	/* CLOSE_RANGE_CLOEXEC only marks the fds; they stay open. */
+	if (r != 0 || (flags & CLOSE_RANGE_CLOEXEC) || first >= FDTAB_MAX)
+		return r;
+	saved = errno;
+	/* No events: close_range runs before exec or in daemons' cleanup,
+	 * where the sockets are long done with. */
+	end = last < FDTAB_MAX - 1 ? last : FDTAB_MAX - 1;
+	for (fd = first; fd <= end; fd++)
+		if (fdtab_kind((int)fd) != FD_NONE)
+			fdtab_clear((int)fd);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int dup(int fd)
+{
+	int r = REAL(dup)(fd);
+	int saved;
+
+	if (r < 0 || (fdtab_kind(fd) == FD_NONE && fdtab_kind(r) == FD_NONE))
+		return r;
+	saved = errno;
+	dup_done(fd, r);
+	errno = saved;
+	return r;
+}
+
+/* dup2 and dup3 close newfd first when it is open: record that close.
+ * Consumes the reference on `closed`. */
+static int dup_onto(int oldfd, int newfd, int r, const char *fn, struct sock *closed)
+{
+	int saved = errno;
+
+	if (r >= 0) {
+		dup_done(oldfd, newfd);
+		close_done(closed, fn, 0, 0);
+	} else if (closed) {
+		fdtab_put(&closed->obj);
+	}
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int dup2(int oldfd, int newfd)
+{
+	struct sock *closed = NULL;
+	int r;
+
+	if (fdtab_kind(oldfd) == FD_NONE && fdtab_kind(newfd) == FD_NONE)
+		return REAL(dup2)(oldfd, newfd);
+	/* dup2(fd, fd) is a no-op that leaves fd open. */
+	if (oldfd != newfd && fdtab_is_sock(newfd))
+		closed = sock_get(newfd);
+	r = REAL(dup2)(oldfd, newfd);
+	if (oldfd == newfd) {
+		fdtab_put(closed ? &closed->obj : NULL);
+		return r;
+	}
+	return dup_onto(oldfd, newfd, r, "dup2", closed);
+}
+
+SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	struct sock *closed = NULL;
+	int r;
+
+	if (fdtab_kind(oldfd) == FD_NONE && fdtab_kind(newfd) == FD_NONE)
+		return REAL(dup3)(oldfd, newfd, flags);
+	/* dup3(fd, fd) fails with EINVAL and changes nothing. */
+	if (oldfd != newfd && fdtab_is_sock(newfd))
+		closed = sock_get(newfd);
+	r = REAL(dup3)(oldfd, newfd, flags);
+	return dup_onto(oldfd, newfd, r, "dup3", closed);
+}
+
+/* fcntl's third argument is an int, a long or a pointer depending on cmd;
+ * like glibc itself we read it as one pointer-sized value and pass it on,
+ * which is correct for every command on the ABIs we support. */
+static int fcntl_impl(fcntl_fn *real, int fd, int cmd, void *arg)
+{
+	int r = real(fd, cmd, arg);
+	struct sock *s;
+	int saved;
+
+	if (r < 0)
+		return r;
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		if (fdtab_kind(fd) == FD_NONE && fdtab_kind(r) == FD_NONE)
+			return r;
+		saved = errno;
+		dup_done(fd, r);
+		errno = saved;
+		break;
+	case F_SETFL:
+		if (!fdtab_is_sock(fd))
+			return r;
+		saved = errno;
+		s = sock_get(fd);
+		if (s) {
+			atomic_store(&s->nonblock, !!((long)arg & O_NONBLOCK));
+			fdtab_put(&s->obj);
+		}
+		errno = saved;
+		break;
+	default:
+		break;
+	}
+	return r;
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_impl(REAL(fcntl), fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_impl(REAL(fcntl64), fd, cmd, arg);
+}

@@ -39,10 +39,10 @@ int close_range(unsigned int first, unsigned int last, int flags);
 /* X(name): every hooked libc function. Keep grouped by hook file. */
 #define REAL_FUNCS(X)                                                                              \
 	/* hook_net.c */                                                                           \
-	X(socket)                                                                                  \
+	X(socket) X(__read_chk)                                                                    \
 	X(connect) X(accept) X(accept4) X(send) X(sendto) X(sendmsg) X(sendmmsg) X(recv)           \
 		X(recvfrom) X(recvmsg) X(recvmmsg) X(read) X(write) X(readv) X(writev) X(shutdown) \
-			X(close) X(close_range) X(dup) X(dup2) X(dup3) X(fcntl) X(__read_chk)      \
+			X(close) X(close_range) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64)         \
 				X(__recv_chk) X(__recvfrom_chk) X(getsockopt) /* hook_dns.c */     \
 		X(getaddrinfo) X(gethostbyname) X(gethostbyname_r) X(gethostbyname2)               \
 			X(gethostbyname2_r) X(getnameinfo) /* hook_time.c */                       \

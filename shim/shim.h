@@ -150,3 +150,7 @@ void shim_new_child_lpid(char *out, size_t n);
 
 /* Step API (attrace.h) state. */
 const char *shim_intern(const char *s);
+
+/* Symbolic name of an errno value ("ECONNREFUSED") for event payloads;
+ * never NULL ("EUNKNOWN" for values libc cannot name). hook_net.c. */
+const char *shim_errno_name(int e);
