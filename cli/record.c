@@ -313,7 +313,7 @@ int verb_record(int argc, char **argv)
 	}
 	if (!arg_output) {
 		now = time(NULL);
-		localtime_r(&now, &tm);
+		gmtime_r(&now, &tm); /* UTC, as the shim names its default trace */
 		snprintf(defname, sizeof(defname),
 			 "attrace-%02d%02d%02d_%02d%02d%02d-%ld.jsonl.zst", tm.tm_year % 100,
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,

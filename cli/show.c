@@ -385,12 +385,7 @@ static void sum_spawn(struct buf *o, struct json_object *pl)
 {
 	const char *op = mstr(pl, "op"), *child = mstr(pl, "child");
 
-	buf_puts(o, "spawn");
-	if (op && strcmp(op, "fork") != 0 && strcmp(op, "vfork") != 0 && strcmp(op, "exec") != 0 &&
-	    strcmp(op, "system") != 0)
-		; /* posix_spawn(p): the arguments say it all */
-	else if (op)
-		buf_printf(o, " %s", op);
+	buf_printf(o, "spawn %s", op ? op : "?");
 	if (child)
 		buf_printf(o, " %s", child);
 	if (member(pl, "argv")) {
