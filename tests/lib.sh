@@ -336,6 +336,26 @@ jq_count()
 	zstdcat "$1" | jq -s "[.[] | select($2)] | length"
 }
 
+# jq definitions to prefix filters with (test_jq T "$JQ_DEFS ..."):
+#   data        the bytes of a socket_call or random event (base64 decoded;
+#               binary shows as U+FFFD), "" when none
+#   conns       one object per (pid, conn) of socket_call events, in seq
+#               order: {pid, conn, proto, tids, peer, ops, errnos, sent,
+#               received} where sent/received join the data of successful
+#               sends/receives
+#   of_type(T)  the events of type T
+JQ_DEFS='def data: if .payload.data then .payload.data
+		elif .payload.data_b64 then (.payload.data_b64 | @base64d) else "" end;
+	def of_type(t): .[] | select(.type == t);
+	def conns: [.[] | select(.type == "socket_call")] | group_by([.pid, .payload.conn])
+		| map(sort_by(.seq) | {pid: .[0].pid, conn: .[0].payload.conn,
+			proto: .[0].payload.proto, tids: (map(.tid) | unique),
+			peer: (map(.payload.peer // empty) | first),
+			ops: map(.payload.op), errnos: map(.payload.errno // empty),
+			sent: (map(select(.payload.op == "send" and .payload.n > 0) | data) | add // ""),
+			received: (map(select(.payload.op == "recv" and .payload.n > 0) | data) | add // "")});
+	'
+
 # ---- assertions: each prints what it expected and what it got --------------
 
 test_cmp()

@@ -1,0 +1,166 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# t0009: the shim is transparent.
+#
+# Serves: tests/servers/http-server.py on 127.0.0.1:$PORT; a closed port
+#         $CLOSED (bound, then closed, by the test).
+# Runs:   errnos.py: a blocking connect to the closed port (ECONNREFUSED);
+#         non-blocking: connect_ex gives EINPROGRESS, recv before data gives
+#         EAGAIN, select() says writable, SO_ERROR 0, a full request/response,
+#         then a recv at end of file gives b""; prints every result.
+#         curl fetching 100000 binary bytes to stdout; a python printing
+#         random-looking binary; the same runs with ATTRACE_MODE=off.
+# Must see: output byte-identical to bare runs; the errnos recorded as the
+#         program saw them; no file_open of the trace file or of /proc/self/exe
+#         (the shim's own I/O); with ATTRACE_MODE=off no trace file at all.
+. "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+
+start_http_server
+CLOSED=$($PYTHON -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+
+cat >errnos.py <<'PY'
+import errno
+import select
+import socket
+import sys
+
+port, closed = int(sys.argv[1]), int(sys.argv[2])
+
+
+def name(e):
+    return errno.errorcode.get(e, str(e))
+
+
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", closed))
+    print("blocking connect: ok?!")
+except OSError as e:
+    print("blocking connect:", name(e.errno))
+s.close()
+
+s = socket.socket()
+s.setblocking(False)
+print("connect_ex:", name(s.connect_ex(("127.0.0.1", port))))
+_, w, _ = select.select([], [s], [], 10)
+print("writable:", bool(w))
+print("SO_ERROR:", s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+try:
+    s.recv(100)
+    print("recv: data?!")
+except BlockingIOError as e:
+    print("recv before data:", name(e.errno))
+s.send(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+resp = b""
+while True:
+    r, _, _ = select.select([s], [], [], 10)
+    if not r:
+        print("timeout")
+        break
+    chunk = s.recv(65536)
+    if not chunk:
+        print("eof")
+        break
+    resp += chunk
+print("body:", resp.split(b"\r\n\r\n", 1)[1].decode().strip())
+print("nonblocking:", s.getblocking())
+s.close()
+PY
+
+cat >binary.py <<'PY'
+import sys
+sys.stdout.buffer.write(bytes(range(256)) * 40 + b"\xff\xfe\x00tail")
+PY
+
+test_expect_success 'bare: errnos as the kernel gives them' '
+	run_bare bare-errno $PYTHON errnos.py $PORT $CLOSED &&
+	cat >expect <<-EOF &&
+	blocking connect: ECONNREFUSED
+	connect_ex: EINPROGRESS
+	writable: True
+	SO_ERROR: 0
+	recv before data: EAGAIN
+	eof
+	body: hello from attrace
+	nonblocking: False
+	EOF
+	test_cmp expect bare-errno.out
+'
+
+test_expect_success SHIM 'shim: the program sees the same errnos and results' '
+	run_shim errno $PYTHON errnos.py $PORT $CLOSED &&
+	test_same_run bare-errno errno &&
+	test_cmp bare-errno.err errno.err
+'
+
+test_expect_success SHIM 'the refused connect is recorded with ECONNREFUSED' '
+	test_jq errno.trace "[.[] | select(.type == \"socket_call\" and .payload.op == \"connect\"
+		and .payload.peer == \"127.0.0.1:$CLOSED\")]
+		| length == 1 and .[0].payload.n == -1 and .[0].payload.errno == \"ECONNREFUSED\""
+'
+
+test_expect_success SHIM 'non-blocking connect and EAGAIN recv are recorded' '
+	test_jq errno.trace "$JQ_DEFS [conns[] | select(.peer == \"127.0.0.1:$PORT\")]
+		| length == 1 and .[0].ops[0] == \"connect\"
+		and .[0].errnos[0] == \"EINPROGRESS\"
+		and (.[0].errnos | index(\"EAGAIN\") != null)
+		and (.[0].received | endswith(\"hello from attrace\n\"))
+		and .[0].ops[-1] == \"close\"" &&
+	test_jq errno.trace "[.[] | select(.type == \"socket_call\" and .payload.errno == \"EAGAIN\")]
+		| all(.payload.op == \"recv\" and .payload.n == -1)" &&
+	test_jq errno.trace "[.[] | select(.type == \"socket_call\" and .payload.op == \"recv\"
+		and .payload.n == 0)] | length == 1"
+'
+
+test_expect_success CURL 'bare: curl writes 100000 binary bytes' '
+	run_bare bare-bin curl -s "http://127.0.0.1:$PORT/bytes?n=100000" &&
+	test_equal 100000 "$(wc -c <bare-bin.out)"
+'
+
+test_expect_success CURL,SHIM 'shim: curl output byte-identical, stderr identical' '
+	run_shim bin curl -s "http://127.0.0.1:$PORT/bytes?n=100000" &&
+	test_same_run bare-bin bin &&
+	test_cmp bare-bin.err bin.err
+'
+
+test_expect_success CURL,SHIM 'binary bytes received are in the trace, base64, in full' '
+	test_jq bin.trace "[.[] | select(.type == \"socket_call\" and .payload.op == \"recv\"
+		and .payload.n > 0)] | (map(.payload.n) | add) > 100000
+		and any(.payload.data_b64 != null)" &&
+	jq_trace bin.trace "[.[] | select(.type == \"socket_call\" and .payload.op == \"recv\"
+		and .payload.n > 0)] | sort_by(.seq) | .[] | .payload.data_b64 // (.payload.data | @base64)" |
+		jq -r . | while read -r b; do printf "%s" "$b" | base64 -d; done >received &&
+	tail -c 100000 received >received.body &&
+	test_cmp bare-bin.out received.body
+'
+
+test_expect_success SHIM 'python binary stdout byte-identical' '
+	run_bare bare-py $PYTHON binary.py &&
+	run_shim py $PYTHON binary.py &&
+	test_same_run bare-py py &&
+	test_cmp bare-py.err py.err
+'
+
+test_expect_success CURL,SHIM 'the shim'\''s own I/O is not recorded' '
+	test_jq bin.trace "[.[] | select(.type == \"file_open\" and ((.payload.path | endswith(\"bin.trace\"))
+		or (.payload.path | startswith(\"/proc/self\"))
+		or (.payload.path | endswith(\"libattrace.so\"))))] | length == 0" &&
+	test_jq errno.trace "[.[] | select(.type == \"file_open\" and (.payload.path | endswith(\"errno.trace\")))] | length == 0" &&
+	test_jq bin.trace "[.[] | select(.type == \"socket_call\" and (.payload.peer // \"\" | test(\":$PORT\$\") | not)
+		and .payload.op == \"connect\")] | length == 0"
+'
+
+test_expect_success CURL,SHIM 'ATTRACE_MODE=off: same output, no trace written' '
+	rm -f off.trace &&
+	(ATTRACE_MODE=off && export ATTRACE_MODE &&
+		run_shim off curl -s "http://127.0.0.1:$PORT/bytes?n=100000") &&
+	test_same_run bare-bin off &&
+	test_cmp bare-bin.err off.err &&
+	! test -e off.trace &&
+	(ATTRACE_MODE=off && export ATTRACE_MODE &&
+		run_shim off-py $PYTHON errnos.py $PORT $CLOSED) &&
+	test_same_run bare-errno off-py &&
+	! test -e off-py.trace
+'
+
+test_done
