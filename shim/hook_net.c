@@ -441,6 +441,17 @@ static void dup_done(int oldfd, int newfd)
 		fdtab_dup(oldfd, newfd);
 }
 
+/* A new fd's number still has an entry: we missed its close (fclose of an
+ * fdopen'ed socket closes inside libc, closefrom uses an internal
+ * close_range). Forget it, keeping errno. */
+static void stale_clear(int fd)
+{
+	int saved = errno;
+
+	fdtab_clear(fd);
+	errno = saved;
+}
+
 /* ---- socket, connect, accept ---- */
 
 SHIM_EXPORT int socket(int domain, int type, int protocol)
@@ -455,10 +466,8 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	if (fd < 0)
 		return fd;
 	saved = errno;
-	/* A stale entry means we missed a close (fclose of an fdopen'ed
-	 * socket closes inside libc): forget it. */
 	if (fdtab_kind(fd) != FD_NONE)
-		fdtab_clear(fd);
+		stale_clear(fd);
 	if (domain == AF_INET || domain == AF_INET6) {
 		/* Only plain TCP and UDP: not SCTP, ICMP ping or UDP-Lite. */
 		if (base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP))
@@ -498,8 +507,9 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	s = enter_sock(fd, &t);
 	if (!s)
 		goto out;
-	/* AF_UNSPEC on UDP dissolves the association: peer becomes "". */
-	fmt_addr(peer, addr, len);
+	/* AF_UNSPEC on UDP dissolves the association: peer becomes "".
+	 * EFAULT may mean addr itself is bad: do not look at it then. */
+	fmt_addr(peer, r < 0 && saved == EFAULT ? NULL : addr, len);
 	if (r == 0 || (saved == EISCONN && atomic_load(&s->pending))) {
 		/* Connected (a repeated connect after EINPROGRESS answers
 		 * EISCONN once the handshake finished). */
@@ -565,8 +575,6 @@ static void rec_accept(int lfd, int fd, const char *fn, int flags, int err)
 	struct shim_thread *t;
 	struct sock *ls, *s;
 
-	if (fd >= 0 && fdtab_kind(fd) != FD_NONE)
-		fdtab_clear(fd);
 	ls = enter_sock(lfd, &t);
 	if (!ls)
 		return;
@@ -593,6 +601,9 @@ SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 	int r = REAL(accept)(fd, addr, len);
 	int saved;
 
+	/* A stale entry means we missed a close: the number is a new socket. */
+	if (r >= 0 && fdtab_kind(r) != FD_NONE)
+		stale_clear(r);
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
@@ -606,6 +617,9 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 	int r = REAL(accept4)(fd, addr, len, flags);
 	int saved;
 
+	/* A stale entry means we missed a close: the number is a new socket. */
+	if (r >= 0 && fdtab_kind(r) != FD_NONE)
+		stale_clear(r);
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
@@ -638,7 +652,9 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *p, size_t n, int flags, const str
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	rec_buf(fd, 1, "sendto", r, saved, p, n, addr, alen, flags);
+	/* EFAULT may mean addr itself is bad: do not look at it then. */
+	rec_buf(fd, 1, "sendto", r, saved, p, n, r < 0 && saved == EFAULT ? NULL : addr, alen,
+		flags);
 	errno = saved;
 	return r;
 }
@@ -651,8 +667,12 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	rec_iov(fd, 1, "sendmsg", r, saved, msg->msg_iov, msg->msg_iovlen, msg->msg_name,
-		msg->msg_namelen, flags);
+	/* On failure msg may be the reason (EFAULT): do not look at it. */
+	if (r < 0)
+		rec_iov(fd, 1, "sendmsg", r, saved, NULL, 0, NULL, 0, flags);
+	else
+		rec_iov(fd, 1, "sendmsg", r, saved, msg->msg_iov, msg->msg_iovlen, msg->msg_name,
+			msg->msg_namelen, flags);
 	errno = saved;
 	return r;
 }
@@ -742,30 +762,36 @@ SHIM_EXPORT ssize_t __recv_chk(int fd, void *p, size_t n, size_t buflen, int fla
 	return r;
 }
 
-/* The source address the kernel wrote, or NULL. */
-static const struct sockaddr *src_addr(const struct sockaddr *addr, const socklen_t *alen,
-				       socklen_t *ret_len)
+/* How many bytes of a source-address buffer the kernel may have filled.
+ * It sets the length to the address's full size even when it truncated the
+ * address to the caller's buffer, so the size the caller offered must be
+ * read before the call. Only UDP records source addresses, so TCP (the
+ * common case) never touches the caller's length. */
+static socklen_t name_cap(int fd, const socklen_t *len)
 {
-	*ret_len = 0;
-	if (!addr || !alen)
-		return NULL;
-	*ret_len = *alen;
-	return addr;
+	if (!len || fdtab_kind(fd) != FD_UDP)
+		return 0;
+	return *len;
+}
+
+/* The filled part of a source-address buffer: min(offered, written). */
+static socklen_t name_len(socklen_t cap, socklen_t written)
+{
+	return written < cap ? written : cap;
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockaddr *addr,
 			     socklen_t *alen)
 {
+	socklen_t cap = addr ? name_cap(fd, alen) : 0;
 	ssize_t r = REAL(recvfrom)(fd, p, n, flags, addr, alen);
-	const struct sockaddr *sa;
-	socklen_t salen;
 	int saved;
 
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	sa = r >= 0 ? src_addr(addr, alen, &salen) : NULL;
-	rec_buf(fd, 0, "recvfrom", r, saved, p, n, sa, sa ? salen : 0, flags);
+	rec_buf(fd, 0, "recvfrom", r, saved, p, n, r >= 0 && cap ? addr : NULL,
+		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
 	errno = saved;
 	return r;
 }
@@ -773,22 +799,22 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockad
 SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int flags,
 				   struct sockaddr *addr, socklen_t *alen)
 {
+	socklen_t cap = addr ? name_cap(fd, alen) : 0;
 	ssize_t r = REAL(__recvfrom_chk)(fd, p, n, buflen, flags, addr, alen);
-	const struct sockaddr *sa;
-	socklen_t salen;
 	int saved;
 
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	sa = r >= 0 ? src_addr(addr, alen, &salen) : NULL;
-	rec_buf(fd, 0, "__recvfrom_chk", r, saved, p, n, sa, sa ? salen : 0, flags);
+	rec_buf(fd, 0, "__recvfrom_chk", r, saved, p, n, r >= 0 && cap ? addr : NULL,
+		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
 	errno = saved;
 	return r;
 }
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	socklen_t cap = msg && msg->msg_name ? name_cap(fd, &msg->msg_namelen) : 0;
 	ssize_t r = REAL(recvmsg)(fd, msg, flags);
 	int saved;
 
@@ -796,20 +822,34 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
 		return r;
 	saved = errno;
-	rec_iov(fd, 0, "recvmsg", r, saved, msg->msg_iov, msg->msg_iovlen,
-		r >= 0 ? msg->msg_name : NULL, r >= 0 ? msg->msg_namelen : 0, flags);
+	/* On failure msg may be the reason (EFAULT): do not look at it. */
+	if (r < 0)
+		rec_iov(fd, 0, "recvmsg", r, saved, NULL, 0, NULL, 0, flags);
+	else
+		rec_iov(fd, 0, "recvmsg", r, saved, msg->msg_iov, msg->msg_iovlen,
+			cap ? msg->msg_name : NULL, name_len(cap, msg->msg_namelen), flags);
 	errno = saved;
 	return r;
 }
 
+/* recvmmsg takes at most UIO_MAXIOV (1024) messages per call. */
+#define MMSG_MAX 1024
+
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
 			 struct timespec *tmo)
 {
-	int r = REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
+	socklen_t cap[MMSG_MAX];
+	unsigned int i, ncap = 0;
 	struct shim_thread *t;
 	struct sock *s;
-	int saved, i;
+	int r, saved;
 
+	if (vec && fdtab_kind(fd) == FD_UDP) {
+		ncap = vlen < MMSG_MAX ? vlen : MMSG_MAX;
+		for (i = 0; i < ncap; i++)
+			cap[i] = vec[i].msg_hdr.msg_name ? vec[i].msg_hdr.msg_namelen : 0;
+	}
+	r = REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
 	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
 		return r;
 	saved = errno;
@@ -819,11 +859,12 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 	if (r < 0)
 		rec_xfer(t, s, 0, "recvmmsg", -1, saved, NULL, 0, NULL, 0, flags);
 	/* One event per datagram received. */
-	for (i = 0; i < r; i++) {
+	for (i = 0; r > 0 && i < (unsigned int)r; i++) {
 		const struct msghdr *m = &vec[i].msg_hdr;
+		socklen_t c = i < ncap ? cap[i] : 0;
 
 		rec_xfer(t, s, 0, "recvmmsg", vec[i].msg_len, 0, m->msg_iov, m->msg_iovlen,
-			 m->msg_name, m->msg_namelen, flags);
+			 c ? m->msg_name : NULL, name_len(c, m->msg_namelen), flags);
 	}
 	leave_sock(t, s);
 out:
