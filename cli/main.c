@@ -91,9 +91,12 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	static char prog[64];
 	const char *name;
 	size_t i;
 	int c, first;
+
+	argv[0] = (char *)"attrace";
 
 	/* "+": stop at the verb, so that its options (and CMD's) are its own. */
 	while ((c = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
@@ -128,6 +131,9 @@ int main(int argc, char **argv)
 		/* Each verb parses its own argv from the start (glibc: optind 0
 		 * re-initialises getopt). */
 		first = optind;
+		/* getopt names the program in its messages: "attrace record: ..." */
+		snprintf(prog, sizeof(prog), "attrace %s", name);
+		argv[first] = prog;
 		optind = 0;
 		return verbs[i].run(argc - first, argv + first);
 	}

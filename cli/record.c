@@ -65,11 +65,13 @@ static int find_shim(char ret_path[PATH_MAX])
 	const char *env = getenv("ATTRACE_LIB");
 	char *slash;
 	ssize_t n;
+	int r;
 
 	if (env && *env) {
 		if (access(env, R_OK) < 0) {
-			cli_error("ATTRACE_LIB: cannot read '%s': %s", env, strerror(errno));
-			return -errno;
+			r = -errno;
+			cli_error("ATTRACE_LIB: cannot read '%s': %s", env, strerror(-r));
+			return r;
 		}
 		if (!realpath(env, ret_path))
 			return -errno;
@@ -99,17 +101,19 @@ static int find_shim(char ret_path[PATH_MAX])
  * absolute path. */
 static int create_trace(const char *path, char ret_abs[PATH_MAX])
 {
-	int fd;
+	int fd, r;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
-		cli_error("cannot create '%s': %s", path, strerror(errno));
-		return -errno;
+		r = -errno;
+		cli_error("cannot create '%s': %s", path, strerror(-r));
+		return r;
 	}
 	close(fd);
 	if (!realpath(path, ret_abs)) {
-		cli_error("cannot resolve '%s': %s", path, strerror(errno));
-		return -errno;
+		r = -errno;
+		cli_error("cannot resolve '%s': %s", path, strerror(-r));
+		return r;
 	}
 	return 0;
 }
@@ -173,8 +177,9 @@ static pid_t spawn(char **cmd)
 	ssize_t n;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		cli_error("pipe: %s", strerror(errno));
-		return -errno;
+		err = errno;
+		cli_error("pipe: %s", strerror(err));
+		return -err;
 	}
 	sigemptyset(&block);
 	for (i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
@@ -202,8 +207,15 @@ static pid_t spawn(char **cmd)
 	}
 	child_pid = pid;
 	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
+	for (i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++) {
+		struct sigaction cur;
+
+		/* An ignored signal (nohup, a background job's SIGINT) stays
+		 * ignored: CMD inherited that too. */
+		if (sigaction(fwd_signals[i], NULL, &cur) == 0 && cur.sa_handler == SIG_IGN)
+			continue;
 		sigaction(fwd_signals[i], &sa, NULL);
+	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	do

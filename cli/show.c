@@ -182,36 +182,47 @@ out:
 	return r;
 }
 
-/* Appends a printable, escaped preview of p[0..n), quoted, at most
- * PREVIEW_MAX characters inside the quotes. */
-static void preview(struct buf *o, const unsigned char *p, size_t n)
+/* Appends a printable, escaped preview of p[0..n), at most PREVIEW_MAX
+ * characters, in double quotes unless `bare` (then quotes are not escaped:
+ * for text that is JSON already). */
+static void preview_text(struct buf *o, const unsigned char *p, size_t n, int bare)
 {
 	size_t i, shown = 0;
 
-	buf_putc(o, '"');
-	for (i = 0; i < n && shown < PREVIEW_MAX; i++) {
+	if (!bare)
+		buf_putc(o, '"');
+	for (i = 0; i < n; i++) {
 		unsigned char c = p[i];
+		char esc[8];
+		size_t w;
 
-		if (c == '\n') {
-			buf_puts(o, "\\n");
-		} else if (c == '\r') {
-			buf_puts(o, "\\r");
-		} else if (c == '\t') {
-			buf_puts(o, "\\t");
-		} else if (c == '"' || c == '\\') {
-			buf_putc(o, '\\');
-			buf_putc(o, c);
-		} else if (c >= 0x20 && c < 0x7f) {
-			buf_putc(o, c);
-		} else {
-			buf_printf(o, "\\x%02x", c);
-			shown += 3;
-		}
-		shown += c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? 1 : 2;
+		if (c == '\n')
+			memcpy(esc, "\\n", 3);
+		else if (c == '\r')
+			memcpy(esc, "\\r", 3);
+		else if (c == '\t')
+			memcpy(esc, "\\t", 3);
+		else if ((c == '"' && !bare) || c == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c >= 0x20 && c < 0x7f)
+			snprintf(esc, sizeof(esc), "%c", c);
+		else
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+		w = strlen(esc);
+		if (shown + w > PREVIEW_MAX)
+			break;
+		buf_append(o, esc, w);
+		shown += w;
 	}
-	buf_putc(o, '"');
+	if (!bare)
+		buf_putc(o, '"');
 	if (i < n)
 		buf_puts(o, "...");
+}
+
+static void preview(struct buf *o, const unsigned char *p, size_t n)
+{
+	preview_text(o, p, n, 0);
 }
 
 /* " 78 B \"GET / ...\"" from payload member key or key_b64. */
@@ -434,7 +445,7 @@ static void sum_step(struct buf *o, const char *type, struct json_object *pl)
 	if (res) {
 		s = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN);
 		buf_puts(o, " -> ");
-		preview(o, (const unsigned char *)s, strlen(s));
+		preview_text(o, (const unsigned char *)s, strlen(s), 1);
 	}
 }
 
@@ -443,7 +454,7 @@ static void sum_other(struct buf *o, const char *type, struct json_object *pl)
 	const char *s = json_object_to_json_string_ext(pl, JSON_C_TO_STRING_PLAIN);
 
 	buf_printf(o, "%s ", type);
-	preview(o, (const unsigned char *)s, strlen(s));
+	preview_text(o, (const unsigned char *)s, strlen(s), 1);
 }
 
 static void summarize(struct buf *o, const char *type, struct json_object *pl)
