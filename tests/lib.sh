@@ -131,15 +131,16 @@ command -v perl >/dev/null 2>&1 && perl -MHTTP::Tiny -e 1 2>/dev/null && test_se
 [ -x "$PYTHON" ] && test_set_prereq PYTHON
 command -v cc >/dev/null 2>&1 && test_set_prereq CC
 # SHIM and CLI are always there in a meson run (the tests depend on them): a
-# missing build is an error, not a reason to skip. ATTRACE_TEST_BARE_ONLY=1
-# runs only the bare halves, for working on tests before the shim exists.
-if [ "${ATTRACE_TEST_BARE_ONLY:-0}" != 1 ]; then
+# missing build is an error, not a reason to skip. ATTRACE_TEST_PARTIAL=1
+# skips the tests that need whichever of the two is not built, for working on
+# tests before both exist.
+if [ "${ATTRACE_TEST_PARTIAL:-0}" != 1 ]; then
 	for f_ in "$ATTRACE_LIB" "$ATTRACE_BIN"; do
 		[ -f "$f_" ] || { echo "Bail out! $f_ does not exist (build first)"; exit 1; }
 	done
-	test_set_prereq SHIM
-	test_set_prereq CLI
 fi
+[ -f "$ATTRACE_LIB" ] && test_set_prereq SHIM
+[ -x "$ATTRACE_BIN" ] && test_set_prereq CLI
 
 # Scripts cannot do anything without these: skip the whole script.
 test_skip_all()
@@ -410,7 +411,7 @@ test_count()
 		echo "test_count: cannot read $1"
 		return 1
 	}
-	if ! [ "$got_" "$3" "$4" ]; then
+	if ! test "$got_" "$3" "$4"; then
 		echo "test_count: events matching: $2"
 		echo "test_count: expected count $3 $4, got $got_"
 		zstdcat "$1" >"$TRASH/.jq-events" 2>/dev/null
