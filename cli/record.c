@@ -118,7 +118,30 @@ static int create_trace(const char *path, char ret_abs[PATH_MAX])
 	return 0;
 }
 
-/* LD_PRELOAD for the child: [ATTRACE_ASAN_PRELOAD:]shim[:existing]. */
+/* Appends the entries of an LD_PRELOAD value (separated by ':' or ' ') to b,
+ * skipping those equal to a or c. */
+static int append_preload(struct buf *b, const char *list, const char *a, const char *c)
+{
+	const char *p = list, *end;
+	size_t n;
+	int r = 0;
+
+	while (r == 0 && p && *p) {
+		end = p + strcspn(p, ": ");
+		n = (size_t)(end - p);
+		if (n && !(a && strlen(a) == n && memcmp(a, p, n) == 0) &&
+		    !(c && strlen(c) == n && memcmp(c, p, n) == 0)) {
+			if (b->len)
+				r = buf_putc(b, ':');
+			if (r == 0)
+				r = buf_append(b, p, n);
+		}
+		p = *end ? end + 1 : end;
+	}
+	return r;
+}
+
+/* LD_PRELOAD for the child: [ATTRACE_ASAN_PRELOAD:]shim[:existing], each once. */
 static int setup_env(const char *shim, const char *trace)
 {
 	const char *asan = getenv("ATTRACE_ASAN_PRELOAD");
@@ -126,18 +149,14 @@ static int setup_env(const char *shim, const char *trace)
 	struct buf b = BUF_INIT;
 	int r = 0;
 
-	if (asan && *asan) {
-		r = buf_puts(&b, asan);
-		if (r == 0)
-			r = buf_putc(&b, ':');
-	}
+	if (asan && !*asan)
+		asan = NULL;
+	if (asan)
+		r = append_preload(&b, asan, NULL, NULL);
 	if (r == 0)
-		r = buf_puts(&b, shim);
-	if (r == 0 && old && *old) {
-		r = buf_putc(&b, ':');
-		if (r == 0)
-			r = buf_puts(&b, old);
-	}
+		r = append_preload(&b, shim, NULL, NULL);
+	if (r == 0 && old)
+		r = append_preload(&b, old, asan, shim);
 	if (r < 0)
 		goto out;
 	if (setenv("LD_PRELOAD", b.data, 1) < 0 || setenv("ATTRACE_MODE", "record", 1) < 0 ||
