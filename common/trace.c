@@ -1,2 +1,473 @@
 /* SPDX-License-Identifier: MIT */
-/* trace.c -- not written yet. */
+/* trace.c -- the attrace/1 event model: event envelopes, timestamps, the trace reader. */
+#include "common/trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/zframe.h"
+
+/* Events nest payload -> answers -> object; tool_call results are any JSON. */
+#define TRACE_JSON_DEPTH 64
+
+const char *const trace_types[] = {
+	"agent_start", "agent_complete", "socket_call", "network_call", "dns",
+	"time",	       "random",	 "file_open",	"thread_start", "process_spawn",
+	"observation", "tool_call",	 "error",	"governance",	NULL,
+};
+
+int trace_type_known(const char *type)
+{
+	size_t i;
+
+	if (!type)
+		return 0;
+	for (i = 0; trace_types[i]; i++)
+		if (strcmp(type, trace_types[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
+{
+	/* Floor divisions, so that times before 1970 come out right too. */
+	int64_t us = ns / 1000 - (ns % 1000 < 0);
+	int64_t secs = us / 1000000 - (us % 1000000 < 0);
+	int64_t usec = us - secs * 1000000;
+	int64_t days = secs / 86400 - (secs % 86400 < 0);
+	int64_t sod = secs - days * 86400;
+	/* civil_from_days (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms") */
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	int64_t y = yoe + era * 400 + (m <= 2);
+	unsigned uy = (unsigned)(y < 0 ? 0 : y > 9999 ? 9999 : y);
+	int i;
+
+	/* YYYY-MM-DDTHH:MM:SS.uuuuuuZ */
+	put2(out, uy / 100);
+	put2(out + 2, uy % 100);
+	out[4] = '-';
+	put2(out + 5, m);
+	out[7] = '-';
+	put2(out + 8, d);
+	out[10] = 'T';
+	put2(out + 11, (unsigned)(sod / 3600));
+	out[13] = ':';
+	put2(out + 14, (unsigned)(sod / 60 % 60));
+	out[16] = ':';
+	put2(out + 17, (unsigned)(sod % 60));
+	out[19] = '.';
+	for (i = 25; i >= 20; i--) {
+		out[i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	out[26] = 'Z';
+	out[27] = '\0';
+}
+
+int trace_ev_head(struct buf *b, const struct trace_head *h)
+{
+	char ts[TRACE_TS_LEN];
+	size_t start = b->len;
+	int r;
+
+	trace_fmt_ts(h->ts_ns, ts);
+	r = json_obj_open(b);
+	if (r >= 0)
+		r = json_key(b, "seq");
+	if (r >= 0)
+		r = json_uint(b, h->seq);
+	if (r >= 0)
+		r = json_kv_str(b, "pid", h->pid);
+	if (r >= 0)
+		r = json_kv_int(b, "tid", h->tid);
+	if (r >= 0)
+		r = json_kv_str(b, "type", h->type);
+	if (r >= 0)
+		r = json_key(b, "ts");
+	if (r >= 0)
+		r = json_strn(b, ts, 27);
+	if (r >= 0)
+		r = json_key(b, "ts_epoch");
+	if (r >= 0)
+		r = json_epoch(b, h->ts_ns);
+	if (r >= 0)
+		r = json_kv_str(b, "step", h->step ? h->step : "root");
+	if (r >= 0)
+		r = json_key(b, "payload");
+	if (r >= 0)
+		r = json_obj_open(b);
+	if (r < 0 && b->data) {
+		/* Never leave half an envelope behind. */
+		b->len = start;
+		b->data[start] = '\0';
+	}
+	return r;
+}
+
+int trace_ev_tail(struct buf *b)
+{
+	return buf_append(b, "}}\n", 3);
+}
+
+static int pid_valid(const char *s)
+{
+	size_t comp = 0;
+
+	if (s[0] != '0')
+		return 0;
+	s++;
+	while (*s) {
+		if (*s != '.' || s[1] < '1' || s[1] > '9')
+			return 0;
+		s += 2;
+		while (*s >= '0' && *s <= '9')
+			s++;
+		if (++comp > 64)
+			return 0;
+	}
+	return 1;
+}
+
+static void set_msg(char *msg, size_t msglen, const char *what, const char *field)
+{
+	size_t n = 0;
+
+	if (!msg || !msglen)
+		return;
+	/* "<what> \"<field>\"" without stdio's %s formatting on a hot path */
+	while (*what && n + 1 < msglen)
+		msg[n++] = *what++;
+	if (field) {
+		const char *q = " \"";
+
+		while (*q && n + 1 < msglen)
+			msg[n++] = *q++;
+		while (*field && n + 1 < msglen)
+			msg[n++] = *field++;
+		if (n + 1 < msglen)
+			msg[n++] = '"';
+	}
+	msg[n] = '\0';
+}
+
+int trace_validate(struct json_object *ev, char *msg, size_t msglen)
+{
+	static const struct {
+		const char *key;
+		enum json_type type;
+	} fields[] = {
+		{ "seq", json_type_int },     { "pid", json_type_string },
+		{ "tid", json_type_int },     { "type", json_type_string },
+		{ "ts", json_type_string },   { "ts_epoch", json_type_double },
+		{ "step", json_type_string }, { "payload", json_type_object },
+	};
+	struct json_object *v;
+	size_t i;
+
+	if (!json_object_is_type(ev, json_type_object)) {
+		set_msg(msg, msglen, "not a JSON object", NULL);
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		enum json_type t;
+
+		if (!json_object_object_get_ex(ev, fields[i].key, &v)) {
+			set_msg(msg, msglen, "missing", fields[i].key);
+			return -EINVAL;
+		}
+		t = json_object_get_type(v);
+		/* ts_epoch is any number ("1795321020" parses as an int) */
+		if (t != fields[i].type &&
+		    !(fields[i].type == json_type_double && t == json_type_int)) {
+			set_msg(msg, msglen, "wrong type for", fields[i].key);
+			return -EINVAL;
+		}
+	}
+	json_object_object_get_ex(ev, "seq", &v);
+	if (json_object_get_int64(v) < 0) {
+		set_msg(msg, msglen, "negative", "seq");
+		return -EINVAL;
+	}
+	json_object_object_get_ex(ev, "tid", &v);
+	if (json_object_get_int64(v) < 0 || json_object_get_int64(v) > INT_MAX) {
+		set_msg(msg, msglen, "out of range:", "tid");
+		return -EINVAL;
+	}
+	json_object_object_get_ex(ev, "pid", &v);
+	if (!pid_valid(json_object_get_string(v))) {
+		set_msg(msg, msglen, "malformed logical pid in", "pid");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int trace_pid_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		size_t la, lb;
+		int c;
+
+		if (!*a)
+			return -1; /* a prefix comes first: "0" < "0.1" */
+		if (!*b)
+			return 1;
+		while (*a == '0' && a[1] >= '0' && a[1] <= '9')
+			a++;
+		while (*b == '0' && b[1] >= '0' && b[1] <= '9')
+			b++;
+		for (la = 0; a[la] && a[la] != '.'; la++)
+			;
+		for (lb = 0; b[lb] && b[lb] != '.'; lb++)
+			;
+		/* Without leading zeros, a longer number is a larger one. */
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		c = memcmp(a, b, la);
+		if (c)
+			return c < 0 ? -1 : 1;
+		a += la;
+		b += lb;
+		if (*a == '.')
+			a++;
+		if (*b == '.')
+			b++;
+	}
+	return 0;
+}
+
+struct trace_reader {
+	unsigned char *owned; /* file contents for trace_reader_open() */
+	size_t len;
+	struct zframe_dec dec;
+	struct buf frame; /* the current frame, decompressed */
+	size_t pos; /* next line in frame */
+	long line; /* lines read in the current frame */
+	int frame_no; /* data frames seen */
+	unsigned long events;
+	struct json_tokener *tok;
+	int err; /* sticky error for failures that end the walk */
+	struct at_error saved;
+};
+
+struct trace_reader *trace_reader_mem(const void *data, size_t len, struct at_error *reterr)
+{
+	struct trace_reader *r;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto oom;
+	r->len = len;
+	buf_init(&r->frame, 0);
+	r->tok = json_tokener_new_ex(TRACE_JSON_DEPTH);
+	if (!r->tok)
+		goto oom;
+	json_tokener_set_flags(r->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	if (zframe_dec_init(&r->dec, data, len, 0) < 0)
+		goto oom;
+	return r;
+oom:
+	trace_reader_free(r);
+	at_error_set(reterr, 0, 0, 0, "out of memory");
+	return NULL;
+}
+
+struct trace_reader *trace_reader_open(const char *path, struct at_error *reterr)
+{
+	struct trace_reader *r = NULL;
+	unsigned char *data = NULL, *p;
+	size_t len = 0, cap;
+	struct stat st;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		at_error_set(reterr, 0, 0, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		goto fail;
+	}
+	/* The size is a hint: a recorder may still be appending frames. */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
+	data = malloc(cap);
+	if (!data) {
+		e = ENOMEM;
+		goto fail;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			if (cap > SIZE_MAX / 2) {
+				e = EFBIG;
+				goto fail;
+			}
+			p = realloc(data, cap * 2);
+			if (!p) {
+				e = ENOMEM;
+				goto fail;
+			}
+			data = p;
+			cap *= 2;
+		}
+		n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	fd = -1;
+	r = trace_reader_mem(data, len, reterr);
+	if (!r) {
+		free(data);
+		return NULL;
+	}
+	r->owned = data;
+	return r;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	at_error_set(reterr, 0, 0, 0, "cannot read: %s", strerror(e));
+	return NULL;
+}
+
+void trace_reader_free(struct trace_reader *r)
+{
+	if (!r)
+		return;
+	zframe_dec_release(&r->dec);
+	buf_release(&r->frame);
+	if (r->tok)
+		json_tokener_free(r->tok);
+	free(r->owned);
+	free(r);
+}
+
+static int fail_sticky(struct trace_reader *r, int err, struct at_error *reterr)
+{
+	r->err = err;
+	if (reterr)
+		*reterr = r->saved;
+	return err;
+}
+
+/* Parses one line; @return 1 with *ret_ev, or a negative errno with reterr. */
+static int parse_line(struct trace_reader *r, char *s, size_t n, size_t off,
+		      struct json_object **ret_ev, struct at_error *reterr)
+{
+	struct json_object *ev;
+	enum json_tokener_error jerr;
+	char msg[200];
+	size_t end;
+
+	/* Parse with a terminating NUL (over the '\n', or the buffer's own NUL),
+	 * so the tokener knows the input ends there. */
+	s[n] = '\0';
+	json_tokener_reset(r->tok);
+	ev = json_tokener_parse_ex(r->tok, s, (int)n + 1);
+	jerr = json_tokener_get_error(r->tok);
+	if (!ev || jerr != json_tokener_success) {
+		const char *why = jerr == json_tokener_continue ? "unexpected end of data"
+								: json_tokener_error_desc(jerr);
+
+		if (ev)
+			json_object_put(ev);
+		at_error_set(reterr, r->frame_no, r->line, off,
+			     "frame %d, line %ld: invalid JSON: %s", r->frame_no, r->line, why);
+		return -EBADMSG;
+	}
+	for (end = json_tokener_get_parse_end(r->tok); end < n && s[end]; end++) {
+		if (s[end] != ' ' && s[end] != '\t' && s[end] != '\r') {
+			json_object_put(ev);
+			at_error_set(
+				reterr, r->frame_no, r->line, off,
+				"frame %d, line %ld: invalid JSON: trailing data after the value",
+				r->frame_no, r->line);
+			return -EBADMSG;
+		}
+	}
+	if (trace_validate(ev, msg, sizeof(msg)) < 0) {
+		json_object_put(ev);
+		at_error_set(reterr, r->frame_no, r->line, off,
+			     "frame %d, line %ld: not an attrace/1 event: %s", r->frame_no, r->line,
+			     msg);
+		return -EINVAL;
+	}
+	*ret_ev = ev;
+	return 1;
+}
+
+int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struct at_error *reterr)
+{
+	for (;;) {
+		char *s, *nl;
+		size_t n, frame_off;
+		int k;
+
+		if (r->err)
+			return fail_sticky(r, r->err, reterr);
+		if (r->pos >= r->frame.len) {
+			k = zframe_dec_next(&r->dec, &r->frame, &r->saved);
+			if (k < 0)
+				return fail_sticky(r, k, reterr);
+			if (k == 0) {
+				if (r->events)
+					return 0;
+				at_error_set(&r->saved, 0, 0, 0,
+					     r->len == 0 ? "empty trace" : "no events");
+				return fail_sticky(r, -ENODATA, reterr);
+			}
+			r->frame_no = r->dec.frame;
+			r->pos = 0;
+			r->line = 0;
+			continue;
+		}
+		s = r->frame.data + r->pos;
+		nl = memchr(s, '\n', r->frame.len - r->pos);
+		/* A frame's last line may lack its newline: accept it. */
+		n = nl ? (size_t)(nl - s) : r->frame.len - r->pos;
+		frame_off = r->pos;
+		r->pos += n + (nl ? 1 : 0);
+		r->line++;
+		if (n == 0 || (n == 1 && s[0] == '\r'))
+			continue; /* blank lines carry nothing */
+		if (n > TRACE_MAX_LINE) {
+			at_error_set(reterr, r->frame_no, r->line, frame_off,
+				     "frame %d, line %ld: line longer than %u bytes", r->frame_no,
+				     r->line, TRACE_MAX_LINE);
+			return -E2BIG;
+		}
+		k = parse_line(r, s, n, frame_off, ret_ev, reterr);
+		if (k > 0)
+			r->events++;
+		return k;
+	}
+}
