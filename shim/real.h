@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,7 +56,8 @@ int close_range(unsigned int first, unsigned int last, int flags);
 		X(pthread_create) /* hook_proc.c */                                                \
 		X(fork) X(posix_spawn) X(posix_spawnp) X(execve) X(execv) X(execvp) X(execvpe)     \
 			X(fexecve) X(system) X(exit) X(_exit) X(_Exit) X(__libc_start_main)        \
-				X(sigaction) X(signal) /* used by the shim itself, never hooked */ \
+				X(sigaction) X(signal) X(waitpid) X(wait) X(wait4) X(waitid)     \
+		/* used by the shim itself, never hooked */                                        \
 		X(nanosleep) X(getpid)
 
 #define REAL_DECLARE(name)                  \
