@@ -36,8 +36,9 @@
  *   thread_start    child_tid
  *   process_spawn   op, child, path, argv, errno
  *   observation,
- *   tool_call       name, phase, result (any JSON, objects' keys sorted,
- *                   doubles as %.17g)
+ *   tool_call       name, phase, result (any JSON, objects' keys sorted
+ *                   bytewise, doubles as the shortest %.15g..%.17g that
+ *                   reads back exactly, non-finite ones as null)
  *   network_call    method, url
  *   error           what (the count dropped depends on timing)
  *   unknown types   nothing: the type alone
@@ -405,9 +406,16 @@ static int canon_value(struct buf *b, struct json_object *v)
 		double d = json_object_get_double(v);
 		char tmp[40];
 
+		int prec;
+
 		if (!isfinite(d))
 			return json_null(b);
-		snprintf(tmp, sizeof(tmp), "%.17g", d);
+		/* the shortest of %.15g..%.17g that reads back as the same double */
+		for (prec = 15; prec <= 17; prec++) {
+			snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+			if (strtod(tmp, NULL) == d)
+				break;
+		}
 		r = json_null(b); /* writes the separator; then replace "null" */
 		if (r < 0)
 			return r;

@@ -281,7 +281,8 @@ struct trace_reader *trace_reader_mem(const void *data, size_t len, struct at_er
 	r->tok = json_tokener_new_ex(TRACE_JSON_DEPTH);
 	if (!r->tok)
 		goto oom;
-	json_tokener_set_flags(r->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(r->tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+					       JSON_TOKENER_VALIDATE_UTF8);
 	if (zframe_dec_init(&r->dec, data, len, 0) < 0)
 		goto oom;
 	return r;

@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* test-trace.c -- unit tests for common/trace.c: envelopes, timestamps, validation, the reader. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/json.h"
+#include "common/trace.h"
+#include "common/zframe.h"
+#include "tap.h"
+
+#define EV(seq)                                                                                \
+	"{\"seq\":" #seq                                                                       \
+	",\"pid\":\"0\",\"tid\":0,\"type\":\"random\",\"ts\":\"2026-11-22T04:17:00.000001Z\"," \
+	"\"ts_epoch\":1795321020.000001,\"step\":\"root\",\"payload\":{\"source\":\"getrandom\",\"n\":4}}\n"
+
+static void test_fmt_ts(void)
+{
+	static const struct {
+		int64_t ns;
+		const char *want;
+	} cases[] = {
+		{ 0, "1970-01-01T00:00:00.000000Z" },
+		{ 1795321020000001000LL, "2026-11-22T04:17:00.000001Z" },
+		{ 1795321020123456999LL, "2026-11-22T04:17:00.123456Z" },
+		{ 951782400000000000LL, "2000-02-29T00:00:00.000000Z" },
+		{ 1709251199999999000LL, "2024-02-29T23:59:59.999999Z" },
+		{ -1, "1969-12-31T23:59:59.999999Z" },
+		{ -86400000000000LL, "1969-12-31T00:00:00.000000Z" },
+		{ 4102444800000000000LL, "2100-01-01T00:00:00.000000Z" },
+	};
+	unsigned s = 7;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char ts[TRACE_TS_LEN];
+
+		trace_fmt_ts(cases[i].ns, ts);
+		tap_streq(ts, cases[i].want, "trace_fmt_ts");
+	}
+	/* against gmtime_r over 10000 random instants from 1902 to 2106 */
+	for (i = 0; i < 10000; i++) {
+		char ts[TRACE_TS_LEN], want[64];
+		time_t t;
+		struct tm tm;
+
+		s = s * 1103515245u + 12345u;
+		t = (time_t)(int32_t)s * 2 + (time_t)(s & 1);
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.000000Z", &tm);
+		trace_fmt_ts((int64_t)t * 1000000000, ts);
+		if (strcmp(ts, want) != 0) {
+			if (ok)
+				printf("# %lld: got %s want %s\n", (long long)t, ts, want);
+			ok = 0;
+		}
+	}
+	tap_ok(ok, "trace_fmt_ts agrees with gmtime_r on 10000 instants");
+}
+
+static void test_head(void)
+{
+	struct trace_head h = {
+		.seq = 7,
+		.pid = "0.1",
+		.tid = 2,
+		.type = "socket_call",
+		.ts_ns = 1795321020004100000LL,
+		.step = "fetch \"x\"",
+	};
+	struct buf b = BUF_INIT;
+	struct json_object *o;
+	char msg[128];
+
+	buf_puts(&b, EV(0));
+	trace_ev_head(&b, &h);
+	json_kv_str(&b, "op", "close");
+	trace_ev_tail(&b);
+	tap_streq(
+		b.data + strlen(EV(0)),
+		"{\"seq\":7,\"pid\":\"0.1\",\"tid\":2,\"type\":\"socket_call\",\"ts\":\"2026-11-22T04:17:00.004100Z\","
+		"\"ts_epoch\":1795321020.004100,\"step\":\"fetch \\\"x\\\"\",\"payload\":{\"op\":\"close\"}}\n",
+		"trace_ev_head + payload + trace_ev_tail, after another line");
+	o = json_tokener_parse(b.data + strlen(EV(0)));
+	tap_ok(o && trace_validate(o, msg, sizeof(msg)) == 0, "the line parses and validates");
+	json_object_put(o);
+	buf_release(&b);
+
+	h.step = NULL;
+	h.seq = 0;
+	trace_ev_head(&b, &h);
+	trace_ev_tail(&b);
+	tap_ok(strstr(b.data, "\"step\":\"root\",\"payload\":{}}\n") != NULL,
+	       "a NULL step is \"root\"");
+	buf_release(&b);
+
+	buf_init(&b, 40);
+	tap_ok(trace_ev_head(&b, &h) == -E2BIG && b.len == 0,
+	       "a head that does not fit leaves nothing");
+	buf_release(&b);
+}
+
+static void test_validate(void)
+{
+	static const struct {
+		const char *line, *msg;
+	} cases[] = {
+		{ "{\"seq\":0,\"pid\":\"0\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}",
+		  NULL },
+		{ "{\"seq\":0,\"pid\":\"0.1.12\",\"tid\":3,\"type\":\"time\",\"ts\":\"t\",\"ts_epoch\":1.5,\"step\":\"s\",\"payload\":{}}",
+		  NULL },
+		{ "[1,2]", "not a JSON object" },
+		{ "{\"pid\":\"0\"}", "missing \"seq\"" },
+		{ "{\"seq\":\"1\",\"pid\":\"0\"}", "wrong type for \"seq\"" },
+		{ "{\"seq\":0,\"pid\":\"0\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\"}",
+		  "missing \"payload\"" },
+		{ "{\"seq\":0,\"pid\":\"0\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":\"1\",\"step\":\"root\",\"payload\":{}}",
+		  "wrong type for \"ts_epoch\"" },
+		{ "{\"seq\":-1,\"pid\":\"0\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}",
+		  "negative \"seq\"" },
+		{ "{\"seq\":0,\"pid\":\"0\",\"tid\":-2,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}",
+		  "out of range: \"tid\"" },
+		{ "{\"seq\":0,\"pid\":\"1\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}",
+		  "malformed logical pid in \"pid\"" },
+		{ "{\"seq\":0,\"pid\":\"0.01\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}",
+		  "malformed logical pid in \"pid\"" },
+		{ "{\"seq\":0,\"pid\":\"0.\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}",
+		  "malformed logical pid in \"pid\"" },
+		{ "{\"seq\":0,\"pid\":\"0\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":[]}",
+		  "wrong type for \"payload\"" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *o = json_tokener_parse(cases[i].line);
+		char msg[128] = "";
+		int r = trace_validate(o, msg, sizeof(msg));
+
+		if (cases[i].msg)
+			tap_ok(r == -EINVAL && strcmp(msg, cases[i].msg) == 0, "trace_validate: %s",
+			       cases[i].msg);
+		else
+			tap_ok(r == 0, "trace_validate accepts case %zu (%s)", i, msg);
+		json_object_put(o);
+	}
+}
+
+static void test_types_pids(void)
+{
+	static const struct {
+		const char *a, *b;
+		int want;
+	} cases[] = {
+		{ "0", "0", 0 },       { "0", "0.1", -1 },	  { "0.2", "0.10", -1 },
+		{ "0.10", "0.9", 1 },  { "0.1.2", "0.1.10", -1 }, { "0.1", "0.1.1", -1 },
+		{ "0.3", "0.2.5", 1 }, { "0.12.1", "0.12.1", 0 }, { "0.100", "0.99", 1 },
+	};
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int c = trace_pid_cmp(cases[i].a, cases[i].b),
+		    d = trace_pid_cmp(cases[i].b, cases[i].a);
+
+		tap_ok((c > 0) - (c < 0) == cases[i].want && (d > 0) - (d < 0) == -cases[i].want,
+		       "trace_pid_cmp(%s, %s) = %d, and antisymmetric", cases[i].a, cases[i].b,
+		       cases[i].want);
+	}
+	while (trace_types[n])
+		n++;
+	tap_ok(n == 14, "14 event types");
+	tap_ok(trace_type_known("socket_call") && trace_type_known("governance") &&
+		       !trace_type_known("socket") && !trace_type_known(NULL),
+	       "trace_type_known");
+}
+
+/* Compresses each of frames[] (NULL-ended) as one zstd frame. */
+static void make_trace(struct buf *out, const char *const *frames)
+{
+	struct zframe_enc *e = zframe_enc_new(3, 0);
+
+	for (; *frames; frames++)
+		zframe_compress(e, *frames, strlen(*frames), out);
+	zframe_enc_free(e);
+}
+
+struct result {
+	int events, err;
+	struct at_error e;
+};
+
+static struct result read_all(const void *data, size_t len)
+{
+	struct result res = { 0 };
+	struct trace_reader *r = trace_reader_mem(data, len, &res.e);
+	struct json_object *ev;
+	int k;
+
+	while ((k = trace_reader_next(r, &ev, &res.e)) == 1) {
+		res.events++;
+		json_object_put(ev);
+	}
+	res.err = k;
+	trace_reader_free(r);
+	return res;
+}
+
+static void test_reader(void)
+{
+	static const struct {
+		const char *what;
+		const char *frames[4];
+		int events, err;
+		const char *msg;
+	} cases[] = {
+		{ "two frames", { EV(0) EV(1), EV(2), NULL }, 3, 0, NULL },
+		{ "blank lines and a last line without newline",
+		  { EV(0) "\n" EV(1),
+		    "\n"
+		    "{\"seq\":2,\"pid\":\"0\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}",
+		    NULL },
+		  3,
+		  0,
+		  NULL },
+		{ "invalid JSON line",
+		  { EV(0), EV(1) "{\"seq\":2,\"pid\":\n", NULL },
+		  2,
+		  -EBADMSG,
+		  "frame 2, line 2: invalid JSON: unexpected end of data" },
+		{ "bad token",
+		  { EV(0) "{\"seq\":2,,}\n", NULL },
+		  1,
+		  -EBADMSG,
+		  "frame 1, line 2: invalid JSON: " },
+		{ "trailing data",
+		  { EV(0) EV(1) "{} {}\n", NULL },
+		  2,
+		  -EBADMSG,
+		  "frame 1, line 3: invalid JSON: trailing data after the value" },
+		{ "trailing blanks and CRLF",
+		  { "{\"seq\":0,\"pid\":\"0\",\"tid\":0,\"type\":\"x\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{}}  \r\n",
+		    NULL },
+		  1,
+		  0,
+		  NULL },
+		{ "missing field",
+		  { "{\"pid\":\"0\",\"tid\":0}\n", NULL },
+		  0,
+		  -EINVAL,
+		  "frame 1, line 1: not an attrace/1 event: missing \"seq\"" },
+		{ "not an object",
+		  { EV(0) EV(1) EV(2) "42\n", NULL },
+		  3,
+		  -EINVAL,
+		  "frame 1, line 4: not an attrace/1 event: not a JSON object" },
+		{ "invalid UTF-8 in JSON",
+		  { "{\"seq\":0,\"pid\":\"\xff\"}\n", NULL },
+		  0,
+		  -EBADMSG,
+		  "frame 1, line 1: invalid JSON: " },
+		{ "frames without events", { "\n", "\n\n", NULL }, 0, -ENODATA, "no events" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf t = BUF_INIT;
+		struct result res;
+
+		make_trace(&t, cases[i].frames);
+		res = read_all(t.data, t.len);
+		tap_ok(res.events == cases[i].events && res.err == cases[i].err,
+		       "reader, %s: %d events, returns %d", cases[i].what, res.events, res.err);
+		if (cases[i].msg)
+			tap_ok(strncmp(res.e.msg, cases[i].msg, strlen(cases[i].msg)) == 0,
+			       "reader, %s: message '%s'", cases[i].what, res.e.msg);
+		buf_release(&t);
+	}
+}
+
+static void test_reader_files(void)
+{
+	static const char *const frames[] = { EV(0), EV(1), EV(2), NULL };
+	struct buf t = BUF_INIT, b = BUF_INIT;
+	struct result res;
+	char msg[128];
+	size_t second;
+
+	make_trace(&t, frames);
+
+	res = read_all(EV(0), strlen(EV(0)));
+	tap_ok(res.err == -EBADMSG &&
+		       strcmp(res.e.msg, "not a zstd trace (bad magic at byte 0)") == 0,
+	       "uncompressed JSONL: '%s'", res.e.msg);
+
+	res = read_all("", 0);
+	tap_ok(res.err == -ENODATA && strcmp(res.e.msg, "empty trace") == 0, "empty file: '%s'",
+	       res.e.msg);
+
+	res = read_all(t.data, t.len - 5);
+	snprintf(msg, sizeof(msg), "frame 3 truncated at byte %zu", t.len - 5);
+	tap_ok(res.err == -EPIPE && res.events == 2 && strcmp(res.e.msg, msg) == 0,
+	       "truncated: 2 events, then '%s'", res.e.msg);
+
+	buf_append(&b, t.data, t.len);
+	second = (size_t)ZSTD_findFrameCompressedSize(t.data, t.len);
+	b.data[second + 20] ^= 0x20;
+	res = read_all(b.data, b.len);
+	tap_ok(res.err == -EIO && res.events == 1 &&
+		       strncmp(res.e.msg, "frame 2 (at byte ", 17) == 0,
+	       "corrupt byte in frame 2: '%s'", res.e.msg);
+
+	/* a skippable frame (e.g. an index) first and between frames */
+	buf_reset(&b);
+	buf_append(&b,
+		   "\x50\x2a\x4d\x18\x03\x00\x00\x00"
+		   "abc",
+		   11);
+	buf_append(&b, t.data, second);
+	buf_append(&b, "\x5f\x2a\x4d\x18\x00\x00\x00\x00", 8);
+	buf_append(&b, t.data + second, t.len - second);
+	res = read_all(b.data, b.len);
+	tap_ok(res.err == 0 && res.events == 3, "skippable frames are passed over");
+
+	buf_reset(&b);
+	buf_append(&b,
+		   "\x50\x2a\x4d\x18\x03\x00\x00\x00"
+		   "abc",
+		   11);
+	res = read_all(b.data, b.len);
+	tap_ok(res.err == -ENODATA && strcmp(res.e.msg, "no events") == 0,
+	       "only a skippable frame: '%s'", res.e.msg);
+
+	/* errors: a line error lets the walk go on, a frame error sticks */
+	{
+		static const char *const f2[] = { EV(0) "nope\n" EV(2), NULL };
+		struct buf t2 = BUF_INIT;
+		struct trace_reader *r;
+		struct json_object *ev = NULL;
+		struct at_error e;
+		int k1, k2, k3;
+
+		make_trace(&t2, f2);
+		r = trace_reader_mem(t2.data, t2.len, &e);
+		k1 = trace_reader_next(r, &ev, &e);
+		json_object_put(ev);
+		k2 = trace_reader_next(r, &ev, &e);
+		k3 = trace_reader_next(r, &ev, &e);
+		json_object_put(ev);
+		tap_ok(k1 == 1 && k2 == -EBADMSG && e.frame == 1 && e.line == 2 && k3 == 1,
+		       "after a bad line the reader goes on to the next");
+		trace_reader_free(r);
+		buf_release(&t2);
+
+		r = trace_reader_mem(t.data, t.len - 5, &e);
+		while (trace_reader_next(r, &ev, &e) == 1)
+			json_object_put(ev);
+		tap_ok(trace_reader_next(r, &ev, &e) == -EPIPE &&
+			       strncmp(e.msg, "frame 3 truncated", 17) == 0,
+		       "a frame error is sticky");
+		trace_reader_free(r);
+	}
+
+	/* trace_reader_open */
+	{
+		char path[] = "/tmp/attrace-test-trace-XXXXXX";
+		int fd = mkstemp(path);
+		struct trace_reader *r;
+		struct json_object *ev;
+		struct at_error e;
+		int n = 0, k;
+
+		tap_ok(fd >= 0 && write(fd, t.data, t.len) == (ssize_t)t.len, "temp trace written");
+		close(fd);
+		r = trace_reader_open(path, &e);
+		while (r && (k = trace_reader_next(r, &ev, &e)) == 1) {
+			n++;
+			json_object_put(ev);
+		}
+		tap_ok(r && n == 3, "trace_reader_open reads a file");
+		trace_reader_free(r);
+		unlink(path);
+		r = trace_reader_open(path, &e);
+		tap_ok(!r && strcmp(e.msg, "cannot open: No such file or directory") == 0,
+		       "a missing file: '%s'", e.msg);
+		trace_reader_free(NULL);
+	}
+	buf_release(&t);
+	buf_release(&b);
+}
+
+int main(void)
+{
+	test_fmt_ts();
+	test_head();
+	test_validate();
+	test_types_pids();
+	test_reader();
+	test_reader_files();
+	return tap_done();
+}
