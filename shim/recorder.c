@@ -189,12 +189,17 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 	}
 	tb_lock(tb);
 	if (__builtin_expect(tb->tclk != (int)clk || tb->tlen + 10 > TIME_MAX_DELTAS, 0)) {
+		/* Slow path; hook_time.c relies on errno surviving rec_time. */
+		int saved = errno;
+
 		time_close(tb);
 		if (!tb->tdeltas) {
 			tb->tdeltas = malloc(TIME_MAX_DELTAS);
 			if (!tb->tdeltas) {
 				tb_unlock(tb);
-				return warn_drop("out of memory");
+				warn_drop("out of memory");
+				errno = saved;
+				return;
 			}
 		}
 		tb->tclk = clk;
@@ -203,6 +208,7 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 		tb->tseq = atomic_fetch_add(&shim_proc.seq, 1);
 		tb->tstep = t->step;
 		tb_unlock(tb);
+		errno = saved;
 		return;
 	}
 	/* zigzag, then LEB128: small forward steps take one or two bytes */
