@@ -32,13 +32,17 @@ REAL_FUNCS(REAL_DEFINE)
 void *real_resolve(const char *name, void *self)
 {
 	void *p = dlsym(RTLD_NEXT, name);
+	Dl_info mine, found;
 
-	if (p == self) {
-		/* Cannot happen with a sane link map; writing to fd 2 directly
-		 * because nothing else is safe this early. */
+	(void)self;
+	/* A symbol we do not hook (getpid) is libc's own on both sides; only a
+	 * pointer into this very library would mean recursion. */
+	if (p && dladdr((void *)real_resolve, &mine) && dladdr(p, &found) &&
+	    found.dli_fbase == mine.dli_fbase) {
+		/* Cannot happen with a sane link map; nothing else is safe yet. */
 		static const char msg[] =
 			"attrace: fatal: dlsym(RTLD_NEXT) returned the hook itself\n";
-		ssize_t w = write(2, msg, sizeof(msg) - 1);
+		ssize_t w = REAL(write)(2, msg, sizeof(msg) - 1);
 		(void)w;
 		_exit(127);
 	}
