@@ -20,16 +20,20 @@
 #define ARGV_MAX    80 /* characters of a command line */
 
 static int arg_json;
+static int arg_all;
 
 static void usage(FILE *f)
 {
-	fputs("Usage: attrace show [--json] TRACE\n"
+	fputs("Usage: attrace show [--all | --json] TRACE\n"
 	      "\n"
 	      "Print TRACE as a readable timeline: a header (trace id, processes,\n"
 	      "duration, fingerprint), then one line per event with its time from the\n"
 	      "start of the trace, logical pid/tid and a summary.\n"
 	      "\n"
 	      "Options:\n"
+	      "  -a, --all     list every file open; by default, runs of opens that the\n"
+	      "                fingerprint ignores (system paths, language caches) are\n"
+	      "                folded into one line\n"
 	      "  -j, --json    print the canonical form instead (JSON Lines, the input of\n"
 	      "                the fingerprint; see attrace-trace(5))\n"
 	      "  -h, --help    show this help and exit\n",
@@ -506,17 +510,80 @@ static int64_t ev_us(struct json_object *ev)
 }
 
 struct row {
-	int64_t us;
-	size_t idx;
+	int64_t us; /* ts, then raised to keep each process in seq order */
+	const char *pid;
+	int64_t seq;
+	size_t idx; /* in file order */
 };
 
-static int row_cmp(const void *a, const void *b)
+static int row_cmp_pid_seq(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	int c = trace_pid_cmp(x->pid, y->pid);
+
+	if (c)
+		return c;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* After row_cmp_pid_seq and the raise, idx is reused as the tie-breaker. */
+static int row_cmp_time(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
 
 	if (x->us != y->us)
 		return x->us < y->us ? -1 : 1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Orders events for the timeline: by time across processes, by seq within a
+ * process. A batched event may carry an earlier ts than the events before it
+ * (a time batch is stamped with its first read), so each process's times are
+ * made non-decreasing in seq order first. */
+static void order_rows(struct row *rows, size_t n, struct json_object **ev)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		rows[i].us = ev_us(ev[i]);
+		rows[i].pid = mstr(ev[i], "pid");
+		rows[i].seq = mint(ev[i], "seq", 0);
+		rows[i].idx = i;
+	}
+	qsort(rows, n, sizeof(*rows), row_cmp_pid_seq);
+	for (i = 1; i < n; i++)
+		if (strcmp(rows[i].pid, rows[i - 1].pid) == 0 && rows[i].us < rows[i - 1].us)
+			rows[i].us = rows[i - 1].us;
+	/* keep the original event index reachable: stash it in seq */
+	for (i = 0; i < n; i++) {
+		rows[i].seq = (int64_t)rows[i].idx;
+		rows[i].idx = i;
+	}
+	qsort(rows, n, sizeof(*rows), row_cmp_time);
+	for (i = 0; i < n; i++)
+		rows[i].idx = (size_t)rows[i].seq;
+}
+
+/* @return 1 for a file_open that the fingerprint leaves out (a path under a
+ * system location or a language cache, attrace-trace(5)): asking the
+ * fingerprint itself keeps one definition of that rule. */
+static int is_quiet_open(struct json_object *ev)
+{
+	struct buf canon = BUF_INIT;
+	const char *type = mstr(ev, "type");
+	struct fp *f;
+	int quiet = 0;
+
+	if (!type || strcmp(type, "file_open") != 0)
+		return 0;
+	f = fp_new();
+	if (f && fp_add(f, ev) == 0 && fp_canonical(f, &canon) == 0)
+		quiet = canon.len == 0;
+	fp_free(f);
+	buf_release(&canon);
+	return quiet;
 }
 
 static int print_timeline(const struct cli_trace *t)
@@ -526,21 +593,19 @@ static int print_timeline(const struct cli_trace *t)
 	struct row *rows;
 	const char *s, *step;
 	int64_t t0;
-	size_t i;
+	size_t i, j, quiet;
 	char who[64];
 
 	rows = calloc(t->n, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
 	for (i = 0; i < t->n; i++) {
-		rows[i].us = ev_us(t->ev[i]);
-		rows[i].idx = i;
 		s = mstr(t->ev[i], "type");
 		if (!root && s && strcmp(s, "agent_start") == 0 &&
 		    strcmp(mstr(t->ev[i], "pid"), "0") == 0)
 			root = member(t->ev[i], "payload");
 	}
-	qsort(rows, t->n, sizeof(*rows), row_cmp);
+	order_rows(rows, t->n, t->ev);
 	t0 = rows[0].us;
 
 	printf("trace       %s\n",
@@ -552,11 +617,25 @@ static int print_timeline(const struct cli_trace *t)
 	printf("fingerprint %.16s\n\n", t->fp_hex);
 	printf("%11s  %-9s %s\n", "TIME (s)", "PID/TID", "EVENT");
 
-	for (i = 0; i < t->n; i++) {
+	for (i = 0; i < t->n; i += quiet ? quiet : 1) {
 		ev = t->ev[rows[i].idx];
 		buf_reset(&line);
+		quiet = 0;
+		for (j = i; !arg_all && j < t->n && is_quiet_open(t->ev[rows[j].idx]); j++) {
+			struct json_object *e = t->ev[rows[j].idx];
+
+			if (strcmp(mstr(e, "pid"), mstr(ev, "pid")) != 0 ||
+			    mint(e, "tid", 0) != mint(ev, "tid", 0))
+				break;
+			quiet++;
+		}
 		s = mstr(ev, "type");
-		summarize(&line, s ? s : "?", member(ev, "payload"));
+		if (quiet > 1)
+			buf_printf(&line,
+				   "file: %zu opens under system or cache paths (--all lists them)",
+				   quiet);
+		else
+			summarize(&line, s ? s : "?", member(ev, "payload"));
 		step = mstr(ev, "step");
 		if (step && strcmp(step, "root") != 0)
 			buf_printf(&line, "  {step %s}", step);
@@ -572,6 +651,7 @@ static int print_timeline(const struct cli_trace *t)
 int verb_show(int argc, char **argv)
 {
 	static const struct option options[] = {
+		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -581,8 +661,11 @@ int verb_show(int argc, char **argv)
 	struct cli_trace t = { 0 };
 	int c, r, ret = CLI_EXIT_FAILURE;
 
-	while ((c = getopt_long(argc, argv, "jh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ajh", options, NULL)) != -1) {
 		switch (c) {
+		case 'a':
+			arg_all = 1;
+			break;
 		case 'j':
 			arg_json = 1;
 			break;
