@@ -35,8 +35,8 @@ static void usage(FILE *f)
 	      "Verbs:\n"
 	      "  record [-o TRACE] [--name NAME] [--collector URL] -- CMD [ARG...]\n"
 	      "                      run CMD under libattrace and write a trace\n"
-	      "  show [--all | --json] TRACE
-                      print a readable timeline of a trace\n"
+	      "  show [--all | --json] TRACE\n"
+	      "                      print a readable timeline of a trace\n"
 	      "  fingerprint TRACE   print the trace's causal fingerprint (64 hex digits)\n"
 	      "\n"
 	      "Not implemented yet: replay, diff, branch, push.\n"
