@@ -962,7 +962,8 @@ static int emit(struct fp *f, sink_fn sink, void *ctx)
 	size_t gi, i, k;
 	int r = 0;
 
-	qsort(f->groups, f->ngroups, sizeof(*f->groups), group_cmp);
+	if (f->ngroups > 1)
+		qsort(f->groups, f->ngroups, sizeof(*f->groups), group_cmp);
 	for (gi = 0; r >= 0 && gi < f->ngroups; gi++) {
 		struct group *g = f->groups[gi];
 

@@ -198,6 +198,15 @@ int json_key(struct buf *b, const char *key)
 	return put_key(b, key, "", 0);
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+
+/* High bit set in each byte of w that is zero (and, harmlessly, in some
+ * bytes above a zero byte: callers only test for any). */
+static inline uint64_t has_zero(uint64_t w)
+{
+	return (w - ONES) & ~w & (ONES * 0x80);
+}
+
 /* Writes "..." for s[0..n) into b (no separator). The output cursor works on
  * b->data directly under one invariant: the room left is at least the input
  * left plus the closing quote. Plain bytes keep it; an escape first reserves
@@ -228,8 +237,24 @@ static int put_string(struct buf *b, const unsigned char *s, size_t n)
 	} while (0)
 
 	while (i < n) {
-		unsigned char c = s[i];
+		unsigned char c;
 
+		/* 8 plain bytes at a time: no control byte, '"', '\\' or byte >= 0x80 */
+		while (i + 8 <= n) {
+			uint64_t w, special;
+
+			memcpy(&w, s + i, 8);
+			special = ((w - ONES * 0x20) & ~w) | has_zero(w ^ (ONES * '"')) |
+				  has_zero(w ^ (ONES * '\\')) | w;
+			if (special & (ONES * 0x80))
+				break;
+			memcpy(o, s + i, 8);
+			o += 8;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		c = s[i];
 		switch (esc_class[c]) {
 		case C_PLAIN:
 			*o++ = (char)c;

@@ -53,6 +53,80 @@ static void test_strings(void)
 	}
 }
 
+/* A byte-at-a-time reference for json_strn, to check the 8-byte fast path at every alignment. */
+static void ref_escape(struct buf *b, const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	buf_putc(b, '"');
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+
+		if (c == '"' || c == '\\') {
+			buf_putc(b, '\\');
+			buf_putc(b, (char)c);
+		} else if (c == '\n') {
+			buf_puts(b, "\\n");
+		} else if (c == '\r') {
+			buf_puts(b, "\\r");
+		} else if (c == '\t') {
+			buf_puts(b, "\\t");
+		} else if (c == '\b') {
+			buf_puts(b, "\\b");
+		} else if (c == '\f') {
+			buf_puts(b, "\\f");
+		} else if (c < 0x20) {
+			buf_printf(b, "\\u%04x", c);
+		} else if (c < 0x80) {
+			buf_putc(b, (char)c);
+		} else {
+			for (k = 2; k <= 4 && i + k <= n; k++)
+				if (utf8_valid(s + i, k))
+					break;
+			if (k <= 4 && i + k <= n) {
+				buf_append(b, s + i, k);
+				i += k;
+				continue;
+			}
+			buf_puts(b, "\xef\xbf\xbd");
+		}
+		i++;
+	}
+	buf_putc(b, '"');
+}
+
+static void test_strings_random(void)
+{
+	static const unsigned char alphabet[] =
+		"abcXYZ 09/\"\\\n\r\t\x01\x1f\x7f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xff\x80";
+	unsigned seed = 42;
+	int round, ok = 1;
+
+	for (round = 0; round < 5000; round++) {
+		struct buf got = BUF_INIT, want = BUF_INIT;
+		unsigned char s[80];
+		size_t n = (size_t)(round % 80), i;
+
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			/* long plain runs with a special byte now and then */
+			s[i] = (seed >> 16) % 8 ? (unsigned char)('a' + (seed >> 20) % 26)
+						: alphabet[(seed >> 20) % (sizeof(alphabet) - 1)];
+		}
+		json_strn(&got, (const char *)s, n);
+		ref_escape(&want, s, n);
+		if (got.len != want.len || memcmp(got.data, want.data, got.len) != 0) {
+			if (ok)
+				printf("# round %d: got %s want %s\n", round, got.data, want.data);
+			ok = 0;
+		}
+		buf_release(&got);
+		buf_release(&want);
+	}
+	tap_ok(ok, "json_strn agrees with a byte-at-a-time reference on 5000 strings");
+}
+
 static void test_numbers(void)
 {
 	static const struct {
@@ -289,6 +363,7 @@ static void test_caps(void)
 int main(void)
 {
 	test_strings();
+	test_strings_random();
 	test_numbers();
 	test_separators();
 	test_bytes();
