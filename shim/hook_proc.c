@@ -260,6 +260,11 @@ static void emit_spawn(const char *op, const char *child, const char *path, char
 /* ------------------------------------------------------------------ */
 /* fork                                                                */
 
+/* One fork at a time through the recorder's fork protocol: it stops and
+ * restarts the writer thread, which two threads forking at once would do
+ * over each other (one joining a writer the other just restarted). */
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+
 SHIM_EXPORT pid_t fork(void)
 {
 	struct shim_thread *t = &shim_tls;
@@ -270,6 +275,7 @@ SHIM_EXPORT pid_t fork(void)
 	if (!proc_active() || t->busy || shim_in_vfork_child())
 		return REAL(fork)();
 	shim_proc_pending();
+	pthread_mutex_lock(&fork_lock);
 	shim_new_child_lpid(lpid, sizeof(lpid));
 	shim_before_fork();
 	/* The recorder's locks are held from here until after_fork: the
@@ -279,6 +285,7 @@ SHIM_EXPORT pid_t fork(void)
 	r = REAL(fork)();
 	saved = errno;
 	if (r == 0) {
+		pthread_mutex_init(&fork_lock, NULL);
 		vnotes_forget();
 		shim_after_fork_child(lpid);
 		t->busy = 0;
@@ -286,6 +293,7 @@ SHIM_EXPORT pid_t fork(void)
 		return 0;
 	}
 	shim_after_fork_parent();
+	pthread_mutex_unlock(&fork_lock);
 	t->busy = 0;
 	if (r < 0)
 		emit_spawn("fork", NULL, NULL, NULL, 0, saved);
