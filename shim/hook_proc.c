@@ -674,6 +674,48 @@ SHIM_EXPORT int system(const char *line)
 }
 
 /* ------------------------------------------------------------------ */
+/* popen                                                               */
+
+/* glibc's popen spawns /bin/sh through its internal posix_spawn with
+ * __environ, like system(). Unlike system() it returns as soon as the child
+ * exists, and pclose() must find the child in glibc's own list, so here the
+ * real popen runs with environ pointing at the child's environment for just
+ * that moment. Other threads' getenv() meanwhile see the same values plus
+ * LD_PRELOAD/ATTRACE_*. If another thread's setenv() replaced environ in
+ * that window, its new array holds pointers into ours: we then keep theirs
+ * and leak ours, rather than undo their change or free strings they use. */
+static pthread_mutex_t environ_lock = PTHREAD_MUTEX_INITIALIZER;
+
+SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
+{
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	char lpid[sizeof(shim_proc.lpid)];
+	char **saved_env, **env;
+	FILE *f;
+	int err;
+
+	if (!proc_active() || shim_tls.busy || shim_in_vfork_child())
+		return REAL(popen)(cmd, mode);
+	shim_proc_pending();
+	shim_new_child_lpid(lpid, sizeof(lpid));
+	pthread_mutex_lock(&environ_lock);
+	saved_env = environ;
+	env = shim_child_env(saved_env ? saved_env : empty_env, lpid, 0, NULL, 0, NULL, 0);
+	if (env)
+		environ = env;
+	f = REAL(popen)(cmd, mode);
+	err = errno;
+	if (env && environ == env) {
+		environ = saved_env;
+		shim_env_free(env);
+	}
+	pthread_mutex_unlock(&environ_lock);
+	emit_spawn("popen", f ? lpid : NULL, "/bin/sh", argv, 0, f ? 0 : err);
+	errno = err;
+	return f;
+}
+
+/* ------------------------------------------------------------------ */
 /* wait: where a parent thread usually turns up after a vfork child    */
 
 SHIM_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
