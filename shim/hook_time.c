@@ -40,12 +40,15 @@
 _Static_assert(CLOCK_TAI < 32 && CLOCK_REALTIME_COARSE < 32, "clock ids fit the map");
 _Static_assert(SHIM_CLOCK_TAI + 1 <= 3, "shim clocks fit two bits");
 
-static inline unsigned wall_slot(clockid_t clk)
+/* @return SHIM_CLOCK_* + 1 to record the read, 0 to pass it through. Written
+ * without branches (gcc turns "u < 32 ? ... : 0" and "&& r == 0" into
+ * separate jumps), so the hook decides with the single test that follows. */
+static inline unsigned wall_slot(clockid_t clk, int r)
 {
 	unsigned u = (unsigned)clk;
+	unsigned ok = (u < 32) & (r == 0);
 
-	/* Branch-free: compiles to a cmov, not a second branch. */
-	return u < 32 ? (unsigned)(WALL_MAP >> (2 * u)) & 3 : 0;
+	return (unsigned)(WALL_MAP >> ((2 * u) & 63)) & 3 & -ok;
 }
 
 static inline void record(enum shim_clock clk, int64_t ns)
@@ -61,10 +64,10 @@ static inline void record(enum shim_clock clk, int64_t ns)
 SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	int r = REAL(clock_gettime)(clk, ts);
-	unsigned slot = wall_slot(clk);
+	unsigned slot = wall_slot(clk, r);
 
 	/* One test covers "not a wall clock" and "the call failed". */
-	if (__builtin_expect((slot == 0) | (r != 0), 0))
+	if (__builtin_expect(slot == 0, 0))
 		return r;
 	record((enum shim_clock)(slot - 1), (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec);
 	return r;
