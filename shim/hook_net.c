@@ -45,6 +45,7 @@ struct sock {
 	int family; /* AF_INET or AF_INET6 */
 	atomic_int nonblock; /* informational: SOCK_NONBLOCK, F_SETFL O_NONBLOCK */
 	atomic_int pending; /* a connect is in progress; its outcome not read yet */
+	atomic_int nfds; /* descriptors of this process referring to it */
 	char conn[32]; /* "T.K", immutable */
 	pthread_mutex_t lock; /* guards peer and local: connect may rewrite them */
 	char peer[ADDR_MAX];
@@ -196,6 +197,8 @@ static struct sock *sock_new(struct shim_thread *t, enum fd_kind kind, int famil
 	s->family = family;
 	atomic_init(&s->nonblock, nonblock);
 	atomic_init(&s->pending, 0);
+	/* The caller installs it on one fd right away. */
+	atomic_init(&s->nfds, 1);
 	pthread_mutex_init(&s->lock, NULL);
 	put_uint(s->conn, sizeof(s->conn), &pos, (unsigned long)thread_tid(t));
 	put(s->conn, sizeof(s->conn), &pos, ".");
@@ -203,7 +206,7 @@ static struct sock *sock_new(struct shim_thread *t, enum fd_kind kind, int famil
 	return s;
 }
 
-/* @return fd's socket with a new reference (drop with fdtab_put), or NULL
+/* @return fd's socket with a new reference (drop with sock_put), or NULL
  * when fd is not one of ours. */
 static struct sock *sock_get(int fd)
 {
@@ -216,6 +219,13 @@ static struct sock *sock_get(int fd)
 		return NULL;
 	}
 	return (struct sock *)o;
+}
+
+/* Drops a reference from sock_get() or sock_new(); accepts NULL. */
+static void sock_put(struct sock *s)
+{
+	if (s)
+		fdtab_put(&s->obj);
 }
 
 static void sock_set_addrs(struct sock *s, const char *peer, const char *local)
@@ -258,7 +268,7 @@ static struct sock *enter_sock(int fd, struct shim_thread **ret_t)
 
 static void leave_sock(struct shim_thread *t, struct sock *s)
 {
-	fdtab_put(&s->obj);
+	sock_put(s);
 	shim_leave(t);
 }
 
@@ -404,12 +414,11 @@ static void rec_simple(struct shim_thread *t, struct sock *s, const char *op, co
 
 /* ---- fd table upkeep ---- */
 
-/* fd is about to be closed or replaced: drop it from the table, and tell
- * the trace if it was a socket of ours. Done before the real call: once the
- * kernel frees the number, another thread's socket() may reuse it and we
- * must not clear that one. @return fd's socket (referenced) when it was one
- * of ours, for close_done() to report, else NULL. */
-static struct sock *close_begin(int fd)
+/* fd no longer refers to its file (closed, replaced by dup2, or found
+ * stale): drop it from the table. @return its socket, referenced, when fd
+ * was the socket's last descriptor, for close_done() to report; else NULL.
+ * A close of one of several dup'ed descriptors ends nothing on the wire. */
+static struct sock *forget(int fd)
 {
 	struct sock *s;
 
@@ -417,9 +426,14 @@ static struct sock *close_begin(int fd)
 		return NULL;
 	s = fdtab_is_sock(fd) ? sock_get(fd) : NULL;
 	fdtab_clear(fd);
+	if (s && atomic_fetch_sub(&s->nfds, 1) != 1) {
+		sock_put(s);
+		s = NULL;
+	}
 	return s;
 }
 
+/* Records the close of s's last descriptor and drops the reference. */
 static void close_done(struct sock *s, const char *fn, long r, int err)
 {
 	struct shim_thread *t;
@@ -431,14 +445,25 @@ static void close_done(struct sock *s, const char *fn, long r, int err)
 		rec_simple(t, s, "close", fn, NULL, NULL, r, err, NULL);
 		shim_leave(t);
 	}
-	fdtab_put(&s->obj);
+	sock_put(s);
 }
 
-/* newfd now refers to oldfd's file (after dup*, F_DUPFD*). */
+/* newfd now refers to oldfd's file (after dup, F_DUPFD*, or dup2/dup3 once
+ * newfd's old entry is forgotten). */
 static void dup_done(int oldfd, int newfd)
 {
-	if (fdtab_kind(oldfd) != FD_NONE || fdtab_kind(newfd) != FD_NONE)
-		fdtab_dup(oldfd, newfd);
+	struct sock *s;
+
+	if (fdtab_kind(oldfd) == FD_NONE && fdtab_kind(newfd) == FD_NONE)
+		return;
+	/* Only a stale entry can sit on a number the kernel just handed out. */
+	sock_put(forget(newfd));
+	s = fdtab_is_sock(oldfd) ? sock_get(oldfd) : NULL;
+	if (s) {
+		atomic_fetch_add(&s->nfds, 1);
+		sock_put(s);
+	}
+	fdtab_dup(oldfd, newfd);
 }
 
 /* A new fd's number still has an entry: we missed its close (fclose of an
@@ -448,7 +473,7 @@ static void stale_clear(int fd)
 {
 	int saved = errno;
 
-	fdtab_clear(fd);
+	sock_put(forget(fd));
 	errno = saved;
 }
 
@@ -485,7 +510,7 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	s = sock_new(t, kind, domain, !!(type & SOCK_NONBLOCK));
 	if (s) {
 		fdtab_set(fd, kind, &s->obj);
-		fdtab_put(&s->obj);
+		sock_put(s);
 	}
 	shim_leave(t);
 out:
@@ -591,7 +616,7 @@ static void rec_accept(int lfd, int fd, const char *fn, int flags, int err)
 	sock_set_addrs(s, peer, local);
 	fdtab_set(fd, s->kind, &s->obj);
 	rec_simple(t, s, "accept", fn, peer, local, 0, 0, NULL);
-	fdtab_put(&s->obj);
+	sock_put(s);
 leave:
 	leave_sock(t, ls);
 }
@@ -982,7 +1007,10 @@ SHIM_EXPORT int close(int fd)
 
 	if (fdtab_kind(fd) == FD_NONE)
 		return REAL(close)(fd);
-	s = close_begin(fd);
+	/* Forget fd before the real close: once the kernel frees the number,
+	 * another thread's socket() may reuse it, and we must not clear that
+	 * one's entry. */
+	s = forget(fd);
 	r = REAL(close)(fd);
 	saved = errno;
 	close_done(s, "close", r, saved);
@@ -1005,7 +1033,7 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	end = last < FDTAB_MAX - 1 ? last : FDTAB_MAX - 1;
 	for (fd = first; fd <= end; fd++)
 		if (fdtab_kind((int)fd) != FD_NONE)
-			fdtab_clear((int)fd);
+			sock_put(forget((int)fd));
 	errno = saved;
 	return r;
 }
@@ -1023,52 +1051,38 @@ SHIM_EXPORT int dup(int fd)
 	return r;
 }
 
-/* dup2 and dup3 close newfd first when it is open: record that close.
- * Consumes the reference on `closed`. */
-static int dup_onto(int oldfd, int newfd, int r, const char *fn, struct sock *closed)
+/* dup2 and dup3 close newfd first when it is open: record that close. */
+static int dup_onto(int oldfd, int newfd, int r, const char *fn)
 {
-	int saved = errno;
+	struct sock *closed;
+	int saved;
 
-	if (r >= 0) {
-		dup_done(oldfd, newfd);
-		close_done(closed, fn, 0, 0);
-	} else if (closed) {
-		fdtab_put(&closed->obj);
-	}
+	if (r < 0 || oldfd == newfd)
+		return r;
+	saved = errno;
+	closed = forget(newfd);
+	dup_done(oldfd, newfd);
+	close_done(closed, fn, 0, 0);
 	errno = saved;
 	return r;
 }
 
 SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
-	struct sock *closed = NULL;
-	int r;
+	int r = REAL(dup2)(oldfd, newfd);
 
 	if (fdtab_kind(oldfd) == FD_NONE && fdtab_kind(newfd) == FD_NONE)
-		return REAL(dup2)(oldfd, newfd);
-	/* dup2(fd, fd) is a no-op that leaves fd open. */
-	if (oldfd != newfd && fdtab_is_sock(newfd))
-		closed = sock_get(newfd);
-	r = REAL(dup2)(oldfd, newfd);
-	if (oldfd == newfd) {
-		fdtab_put(closed ? &closed->obj : NULL);
 		return r;
-	}
-	return dup_onto(oldfd, newfd, r, "dup2", closed);
+	return dup_onto(oldfd, newfd, r, "dup2");
 }
 
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	struct sock *closed = NULL;
-	int r;
+	int r = REAL(dup3)(oldfd, newfd, flags);
 
 	if (fdtab_kind(oldfd) == FD_NONE && fdtab_kind(newfd) == FD_NONE)
-		return REAL(dup3)(oldfd, newfd, flags);
-	/* dup3(fd, fd) fails with EINVAL and changes nothing. */
-	if (oldfd != newfd && fdtab_is_sock(newfd))
-		closed = sock_get(newfd);
-	r = REAL(dup3)(oldfd, newfd, flags);
-	return dup_onto(oldfd, newfd, r, "dup3", closed);
+		return r;
+	return dup_onto(oldfd, newfd, r, "dup3");
 }
 
 /* fcntl's third argument is an int, a long or a pointer depending on cmd;
@@ -1098,7 +1112,7 @@ static int fcntl_impl(fcntl_fn *real, int fd, int cmd, void *arg)
 		s = sock_get(fd);
 		if (s) {
 			atomic_store(&s->nonblock, !!((long)arg & O_NONBLOCK));
-			fdtab_put(&s->obj);
+			sock_put(s);
 		}
 		errno = saved;
 		break;
