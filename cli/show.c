@@ -429,7 +429,9 @@ static void sum_complete(struct buf *o, struct json_object *pl)
 
 	if (mhas(pl, "signal")) {
 		if (mstr(pl, "signame"))
-			buf_printf(o, "exit: killed by %s", mstr(pl, "signame"));
+			buf_printf(o, "exit: killed by %s%s",
+				   strncmp(mstr(pl, "signame"), "SIG", 3) ? "SIG" : "",
+				   mstr(pl, "signame"));
 		else
 			buf_printf(o, "exit: killed by signal %" PRId64, mint(pl, "signal", 0));
 		return;
