@@ -178,7 +178,7 @@ static int open_done(const struct open_call *c, int fd)
 	if (fd >= 0)
 		json_kv_int(b, "fd", fd);
 	else
-		json_kv_str(b, "errno", hook_errno_name(saved));
+		json_kv_str(b, "errno", shim_errno_name(saved));
 	ev_end(t);
 leave:
 	shim_leave(t);

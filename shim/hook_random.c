@@ -63,7 +63,7 @@ static void emit(struct shim_thread *t, const struct rnd *r)
 		b64_encode(b, r->data, (size_t)r->n);
 		buf_putc(b, '"');
 	} else {
-		json_kv_str(b, "errno", hook_errno_name(r->err));
+		json_kv_str(b, "errno", shim_errno_name(r->err));
 	}
 	ev_end(t);
 }

@@ -7,7 +7,6 @@
  */
 #pragma once
 
-#include <string.h>
 #include <sys/types.h>
 
 /* Records bytes read from a random device as a `random` event (source
@@ -31,12 +30,10 @@ void rec_urandom_read(int fd, const void *buf, ssize_t n);
  * FD_URANDOM. @return 1 if fd was classified, else 0. */
 int random_note_open(int fd, const char *path, int flags);
 
-/* Name of an errno value ("ENOENT"), or "E?" for an unknown one. Never NULL.
- * strerrorname_np (glibc >= 2.32) returns a static string and touches no
- * state, so it is safe inside hooks. */
+/* Name of an errno value ("ENOENT"); never NULL. Kept for callers that use
+ * this header (hook_proc.c): the one table is shim_errno_name() in shim.h. */
+const char *shim_errno_name(int e);
 static inline const char *hook_errno_name(int e)
 {
-	const char *s = strerrorname_np(e);
-
-	return s ? s : "E?";
+	return shim_errno_name(e);
 }
