@@ -424,8 +424,10 @@ test_count()
 test_show_events_()
 {
 	n_=$(wc -l <"$1")
-	echo "trace has $n_ event(s); first 40, shortened:"
-	jq -c '{seq, pid, tid, type, payload: (.payload | tostring | .[0:160])}' <"$1" 2>/dev/null | head -40
+	echo "trace has $n_ event(s): $(jq -s -r 'group_by(.type) | map("\(.[0].type) \(length)") | join(", ")' <"$1" 2>/dev/null)"
+	echo "first 30 that are not file_open or time, shortened:"
+	jq -c 'select(.type != "file_open" and .type != "time")
+		| {seq, pid, tid, type, payload: (.payload | tostring | .[0:200])}' <"$1" 2>/dev/null | head -30
 }
 
 test_trace_valid()

@@ -61,7 +61,7 @@ test_expect_success SHIM 'under the shim: same stdout and exit status' '
 test_expect_success SHIM 'the trace is valid and complete, one process' '
 	test_trace_complete t.trace &&
 	test_jq t.trace "[.[].pid] | unique == [\"0\"]" &&
-	test_jq t.trace "[of_type(\"agent_complete\")] | length == 1 and .[0].payload.status == 0"
+	test_jq t.trace "$JQ_DEFS [of_type(\"agent_complete\")] | length == 1 and .[0].payload.status == 0"
 '
 
 test_expect_success SHIM 'tid 0 starts threads 1..4, and only those' '

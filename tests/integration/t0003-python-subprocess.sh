@@ -49,7 +49,7 @@ test_expect_success CURL,SHIM 'the child agent_start names its parent and runs c
 	test_jq t.trace "[.[] | select(.type == \"agent_start\" and .pid == \"0.1\")]
 		| length >= 1 and all(.payload.parent == \"0\")
 		and (.[-1] | .payload.argv == [\"curl\", \"-s\", \"$URL/hello\"]
-			and .payload.exe == \"$CURL\" and (.payload.via | IN(\"exec\", \"spawn\")))" &&
+			and .payload.exe == \"$CURL\" and (.payload.via | IN(\"exec\", \"spawn\", \"vfork\")))" &&
 	test_jq t.trace "[.[] | select(.type == \"agent_start\" and .pid == \"0\")]
 		| length == 1 and .[0].payload.parent == null
 		and .[0].payload.argv == [\"$PYTHON\", \"spawn.py\", \"$URL\"]"
