@@ -34,13 +34,15 @@ struct at_config {
 #define AT_CONFIG_INIT { .mode = AT_MODE_RECORD, .governance = AT_GOV_RELAXED, .log_level = 1 }
 
 /* Sets one variable by name ("ATTRACE_MODE", ...). Unknown ATTRACE_ names
- * are ignored (return 0). @return 0, -EINVAL with reterr->msg naming the
- * variable and the bad value, or -ENOMEM. */
+ * are ignored (return 0). An empty value restores the default: NULL for
+ * strings, record / relaxed / warn for the enums. @return 0, -EINVAL with
+ * reterr->msg naming the variable and the bad value, e.g. "ATTRACE_MODE:
+ * invalid value 'recrod' (expected record, replay or off)", or -ENOMEM. */
 int config_set(struct at_config *c, const char *name, const char *value, struct at_error *reterr);
 /* Applies every ATTRACE_* entry of envp ("NAME=value" strings, NULL-ended).
  * Stops at the first invalid value. */
 int config_from_env(struct at_config *c, char *const *envp, struct at_error *reterr);
-void config_release(struct at_config *c); /* accepts NULL; leaves AT_CONFIG_INIT */
+void config_release(struct at_config *c); /* accepts NULL; clears api_key; leaves AT_CONFIG_INIT */
 
 /* @return 1 when an environment variable name looks like it holds a secret
  * (KEY, TOKEN, SECRET, PASSWORD, PASSWD, PASS, AUTH, CREDENTIAL, COOKIE,

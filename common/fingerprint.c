@@ -65,7 +65,8 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <math.h>
-#include <openssl/evp.h>
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,32 +112,34 @@ struct fp {
 	size_t arrivals;
 };
 
-/* ---- SHA-256 (OpenSSL EVP) ---- */
+/* ---- SHA-256 (OpenSSL's SHA256_* block functions) ----
+ *
+ * Not EVP: EVP_Digest fetches the algorithm through OpenSSL's provider
+ * machinery, with global locks and state that a host program shares with us
+ * and tears down in its exit handlers (a preloaded curl deadlocked in
+ * EVP_MD_fetch while hashing its executable on our writer thread). The
+ * SHA256_* functions are deprecated in OpenSSL 3 but are plain code with no
+ * global state, and the same speed (SHA-NI/AVX2 assembly).
+ */
 
 struct sha256 {
-	EVP_MD_CTX *ctx;
+	SHA256_CTX ctx;
 };
 
 struct sha256 *sha256_new(void)
 {
-	struct sha256 *s;
+	struct sha256 *s = malloc(sizeof(*s));
 
-	s = malloc(sizeof(*s));
 	if (!s)
 		return NULL;
-	s->ctx = EVP_MD_CTX_new();
-	if (!s->ctx || EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(s->ctx);
-		free(s);
-		return NULL;
-	}
+	SHA256_Init(&s->ctx);
 	return s;
 }
 
 void sha256_update(struct sha256 *s, const void *p, size_t n)
 {
 	if (s && n)
-		EVP_DigestUpdate(s->ctx, p, n);
+		SHA256_Update(&s->ctx, p, n);
 }
 
 static void to_hex(const unsigned char *md, size_t n, char *hex)
@@ -153,29 +156,23 @@ static void to_hex(const unsigned char *md, size_t n, char *hex)
 
 void sha256_final_hex(struct sha256 *s, char hex[FP_HEX_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 
 	if (!s) {
 		hex[0] = '\0';
 		return;
 	}
-	EVP_DigestFinal_ex(s->ctx, md, &len);
-	to_hex(md, len, hex);
-	EVP_MD_CTX_free(s->ctx);
+	SHA256_Final(md, &s->ctx);
+	to_hex(md, sizeof(md), hex);
 	free(s);
 }
 
 void sha256_hex(const void *p, size_t n, char hex[FP_HEX_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 
-	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1) {
-		hex[0] = '\0';
-		return;
-	}
-	to_hex(md, len, hex);
+	SHA256(p, n, md);
+	to_hex(md, sizeof(md), hex);
 }
 
 int sha256_file(const char *path, char hex[FP_HEX_LEN + 1])

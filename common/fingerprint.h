@@ -10,7 +10,8 @@
  *  - events are grouped by (pid, tid); groups are ordered by pid
  *    (trace_pid_cmp) then tid; within a group by seq;
  *  - dropped everywhere: ts, ts_epoch, seq, real pids, fd numbers, local
- *    addresses and ports, env, argv and cwd of agent_start, trace ids;
+ *    addresses and ports (but accept keeps the listening address: which port
+ *    a server serves is behaviour), env, argv and cwd of agent_start, trace ids;
  *  - dropped events: time (clock reads are noise), governance, and file_open
  *    under system locations (/usr /lib /lib64 /bin /sbin /etc /proc /sys /dev
  *    /run /var/cache /var/lib) or language caches (__pycache__, *.pyc,
@@ -21,6 +22,7 @@
  *  - random keeps source and byte count (consecutive same-source joined),
  *    never the bytes; dns keeps function and name, not the answers;
  *  - agent_complete keeps exit status or signal.
+ * The exact per-type rules are in the comment at the top of fingerprint.c.
  */
 #pragma once
 

@@ -8,7 +8,7 @@
  *
  * Separators are implicit: json_key() and the value writers insert a comma
  * when the previous byte in the buffer ends a value (anything but '{', '[',
- * ':', '\n' or an empty buffer). So writers never track "first field" state.
+ * ':', ',', '\n' or an empty buffer). So writers never track "first field" state.
  *
  * Every function returns 0 or a negative errno from the buffer (-ENOMEM,
  * -E2BIG); on failure the buffer may hold a partial value, and callers that

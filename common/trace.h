@@ -63,8 +63,16 @@ struct trace_reader *trace_reader_mem(const void *data, size_t len, struct at_er
 void trace_reader_free(struct trace_reader *r); /* accepts NULL */
 /* Next event, validated. *ret_ev is owned by the caller (json_object_put).
  * @return 1, 0 at the end, or a negative errno with reterr naming the frame
- * and line ("frame 3, line 12: invalid JSON: ..."). An empty input or one
- * with no events is an error (-ENODATA "no events"). */
+ * and line (reterr->offset is then the line's offset in the decompressed
+ * frame):
+ *   -EBADMSG "frame 3, line 12: invalid JSON: unexpected end of data"
+ *   -EINVAL  "frame 1, line 1: not an attrace/1 event: missing \"seq\""
+ *   -E2BIG   a line longer than TRACE_MAX_LINE
+ * After such a line error the next call goes on with the next line. Frame
+ * errors (see zframe_dec_next: not zstd, truncated, corrupt, too big) end the
+ * walk and are returned again on every further call. An empty input is
+ * -ENODATA "empty trace"; frames without a single event, -ENODATA "no
+ * events". Blank lines are skipped; a frame's last line may lack its '\n'. */
 int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev,
 		      struct at_error *reterr);
 

@@ -20,20 +20,23 @@ struct zframe_enc;
 /* Creates an encoder whose compression context is allocated once, up front
  * (ZSTD_initStaticCCtx), so zframe_compress() never allocates for inputs up
  * to `max_src` bytes: the shim may then flush from a fatal-signal handler.
- * Larger inputs are compressed as several frames. @return NULL on OOM. */
+ * Larger inputs are compressed as several frames of at most max_src bytes
+ * each. max_src 0 means 1 MiB. @return NULL on OOM. */
 struct zframe_enc *zframe_enc_new(int level, size_t max_src);
 void zframe_enc_free(struct zframe_enc *e); /* accepts NULL */
-/* Appends complete frame(s) for src[0..n) to out. out must have room for
- * zframe_bound(n) more bytes if the caller needs the no-allocation promise.
- * @return 0 or a negative errno (-EIO for a zstd error). */
+/* Appends complete frame(s) for src[0..n) to out (nothing for n == 0). out
+ * must have room for zframe_bound(n) more bytes if the caller needs the
+ * no-allocation promise. On failure out is left as it was (no torn frame).
+ * @return 0 or a negative errno (-EIO for a zstd error, -E2BIG/-ENOMEM from out). */
 int zframe_compress(struct zframe_enc *e, const void *src, size_t n, struct buf *out);
+/* Worst-case size of one frame for n input bytes (n <= max_src). */
 size_t zframe_bound(size_t n);
 
 struct zframe_dec {
 	const unsigned char *data;
 	size_t len;
 	size_t off;     /* start of the next frame */
-	int frame;      /* frames decoded so far */
+	int frame;      /* frames passed so far, skippable ones included */
 	size_t max_out; /* cap on one frame's decompressed size (0 = 1 GiB) */
 	void *dctx;     /* ZSTD_DCtx */
 };
@@ -44,10 +47,16 @@ struct zframe_dec {
 int zframe_dec_init(struct zframe_dec *d, const void *data, size_t len, size_t max_out);
 void zframe_dec_release(struct zframe_dec *d); /* accepts NULL */
 /* Decodes the next frame, replacing out's content with it. Skippable frames
- * are passed over. @return 1 for a frame, 0 at the clean end of input, or a
- * negative errno with reterr naming the frame and byte offset:
- * -EBADMSG "not a zstd frame", -EPIPE "truncated", -EFBIG "over the size cap",
- * -EIO "corrupt". */
+ * are passed over but counted, so frame numbers are positions in the file.
+ * @return 1 for a frame, 0 at the clean end of input, or a negative errno
+ * with reterr naming the frame (1-based) and its byte offset; the same error
+ * again on a further call:
+ *   -EBADMSG "not a zstd trace (bad magic at byte 0)" (first frame) or
+ *            "frame N: not a zstd frame (bad magic at byte B)";
+ *   -EPIPE   "frame N truncated at byte B" (B: where the input ends);
+ *   -EFBIG   "frame N (at byte B) over the size cap of C bytes";
+ *   -EIO     "frame N (at byte B) corrupt: <zstd's reason>" (a bad checksum,
+ *            a window over 2^27, ...). */
 int zframe_dec_next(struct zframe_dec *d, struct buf *out, struct at_error *reterr);
 
 /* @return 1 when data starts with the zstd frame magic. */
