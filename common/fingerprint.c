@@ -24,8 +24,9 @@
  *   agent_complete  status, or signal (the "how" of an exit is not behaviour)
  *   socket_call     connect:        op, conn, proto, peer, errno (not EINPROGRESS)
  *                   connect_result: op, conn, errno
- *                   accept:         op, conn, proto, local (the listening address)
- *                   send:           op, conn, proto, peer (udp only), n, data|data_b64
+ *                   accept:         op, conn, proto, local (the listening address), errno
+ *                   send:           op, conn, proto, peer (udp only), n (bytes of
+ *                                   data), data|data_b64
  *                                   (failed: op, conn, proto, peer (udp), errno)
  *                   recv:           op, conn
  *                   shutdown:       op, conn, how, errno
