@@ -46,6 +46,7 @@ static struct {
 	char cwd[PATH_MAX];
 	const char *via;
 	uint64_t start_seq;
+	atomic_int start_claimed; /* agent_start is emitted exactly once */
 	char *forward[MAX_FORWARD]; /* "ATTRACE_X=v" entries passed to children */
 	size_t nforward;
 	char *preload; /* LD_PRELOAD at start, for children that lost theirs */
@@ -103,15 +104,20 @@ static void snapshot_env(void)
 	json_obj_close(&st.env_json);
 }
 
-/* agent_start for this image, at the reserved seq. */
-static void emit_agent_start(void)
+/* agent_start for this image, at the reserved seq, emitted once by whoever
+ * claims it first: normally the writer thread (which hashes the executable
+ * off the program's path), else exit/exec/fork paths, synchronously. With
+ * `hash` 0 (a fatal-signal handler) exe_sha256 is null. */
+static void emit_agent_start_opt(int hash)
 {
 	struct shim_thread *t = &shim_tls;
 	int saved_tid = t->tid;
 	char ts[TRACE_TS_LEN];
 	struct buf *b;
 
-	if (!st.exe_sha256[0] && sha256_file(st.exe, st.exe_sha256) < 0)
+	if (atomic_exchange(&st.start_claimed, 1))
+		return;
+	if (hash && !st.exe_sha256[0] && sha256_file(st.exe, st.exe_sha256) < 0)
 		st.exe_sha256[0] = '\0';
 	t->tid = 0;
 	b = ev_begin_at(t, "agent_start", st.start_seq, shim_proc.start_ns);
@@ -130,8 +136,13 @@ static void emit_agent_start(void)
 	trace_fmt_ts(shim_proc.start_ns, ts);
 	json_kv_str(b, "start", ts);
 	json_kv_int(b, "real_pid", shim_proc.real_pid);
-	ev_end(t);
+	ev_end_noflush(t);
 	t->tid = saved_tid;
+}
+
+static void emit_agent_start(void)
+{
+	emit_agent_start_opt(1);
 }
 
 /* ATTRACE_CTX=<lpid>;<parent>;<via>;<seq>;<next_child>;<trace_id>, parent "-" for none */
@@ -308,12 +319,25 @@ void shim_complete_how(int status, int sig, const char *how)
 	if (!shim_recording || atomic_exchange(&shim_proc.completed, 1))
 		return;
 	t->busy = 1;
-	b = sig ? ev_try_begin(t, "agent_complete") : ev_begin(t, "agent_complete");
+	if (sig) {
+		/* A handler may not wait for the writer: no hash if still pending. */
+		emit_agent_start_opt(0);
+		b = ev_try_begin(t, "agent_complete");
+	} else {
+		rec_stop_writer();
+		emit_agent_start();
+		b = ev_begin(t, "agent_complete");
+	}
 	if (b) {
+		char signame[32];
+
 		json_kv_str(b, "how", how);
 		if (sig) {
+			const char *abbrev = sigabbrev_np(sig);
+
+			snprintf(signame, sizeof(signame), "SIG%s", abbrev ? abbrev : "UNKNOWN");
 			json_kv_int(b, "signal", sig);
-			json_kv_str(b, "signame", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+			json_kv_str(b, "signame", signame);
 		} else {
 			json_kv_int(b, "status", status & 0xff);
 		}
@@ -370,6 +394,7 @@ void shim_after_fork_child(const char *lpid)
 	rec_thread_retid(t);
 	st.via = "fork";
 	st.start_seq = atomic_fetch_add(&shim_proc.seq, 1);
+	atomic_store(&st.start_claimed, 0);
 	emit_agent_start();
 	rec_after_fork_child_start();
 	t->busy = was_busy;
@@ -377,8 +402,17 @@ void shim_after_fork_child(const char *lpid)
 
 void shim_before_exec(void)
 {
-	if (shim_recording)
-		shim_flush();
+	struct shim_thread *t = &shim_tls;
+	int was_busy = t->busy;
+
+	if (!shim_recording)
+		return;
+	t->busy = 1;
+	/* The image is about to vanish: its agent_start must be out first. */
+	if (!atomic_load(&st.start_claimed))
+		emit_agent_start();
+	shim_flush();
+	t->busy = was_busy;
 }
 
 int shim_new_tid(void)

@@ -34,10 +34,9 @@ void *real_resolve(const char *name, void *self)
 	void *p = dlsym(RTLD_NEXT, name);
 	Dl_info mine, found;
 
-	(void)self;
-	/* A symbol we do not hook (getpid) is libc's own on both sides; only a
-	 * pointer into this very library would mean recursion. */
-	if (p && dladdr((void *)real_resolve, &mine) && dladdr(p, &found) &&
+	/* p == self is normal for a symbol we do not hook (getpid: libc's on
+	 * both sides); only a pointer into this very library would recurse. */
+	if (p && p == self && dladdr((void *)real_resolve, &mine) && dladdr(p, &found) &&
 	    found.dli_fbase == mine.dli_fbase) {
 		/* Cannot happen with a sane link map; nothing else is safe yet. */
 		static const char msg[] =

@@ -9,6 +9,8 @@
  * critical path. `truncate`: the first write truncates the trace (root).
  * @return 0 or -ENOMEM. */
 int rec_init(int truncate, void (*first_task)(void));
+/* Stops the writer thread (it finishes its current flush or first task). */
+void rec_stop_writer(void);
 /* Stops the writer and writes everything; later events flush at once. */
 void rec_finish(void);
 /* Fork protocol: stop the writer and take the locks; then release them in
