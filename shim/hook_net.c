@@ -730,33 +730,49 @@ out:
 	return r;
 }
 
-SHIM_EXPORT ssize_t write(int fd, const void *p, size_t n)
+/* The slow paths of the hot hooks live out of line, so that the fast path
+ * compiles to a byte load and a tail call with no register spills. */
+#define SLOW __attribute__((noinline, cold))
+
+static SLOW ssize_t write_sock(int fd, const void *p, size_t n)
 {
-	ssize_t r;
+	ssize_t r = REAL(write)(fd, p, n);
 	int saved;
 
-	/* Hot path: every program writes files; ours is a byte load. */
 	if (!fdtab_is_sock(fd))
-		return REAL(write)(fd, p, n);
-	r = REAL(write)(fd, p, n);
+		return r;
 	saved = errno;
 	rec_buf(fd, 1, "write", r, saved, p, n, NULL, 0, 0);
 	errno = saved;
 	return r;
 }
 
-SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+SHIM_EXPORT ssize_t write(int fd, const void *p, size_t n)
 {
-	ssize_t r;
-	int saved;
+	write_fn *real = real_write;
 
-	if (!fdtab_is_sock(fd))
-		return REAL(writev)(fd, iov, iovcnt);
-	r = REAL(writev)(fd, iov, iovcnt);
-	saved = errno;
+	/* Hot path: every program writes files; ours is a byte load and a
+	 * tail call (REAL()'s resolve-on-first-use is left to the slow path). */
+	if (__builtin_expect(!fdtab_is_sock(fd) && real != NULL, 1))
+		return real(fd, p, n);
+	return write_sock(fd, p, n);
+}
+
+static SLOW ssize_t writev_sock(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t r = REAL(writev)(fd, iov, iovcnt);
+	int saved = errno;
+
 	rec_iov(fd, 1, "writev", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
 	errno = saved;
 	return r;
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	if (__builtin_expect(!fdtab_is_sock(fd), 1))
+		return REAL(writev)(fd, iov, iovcnt);
+	return writev_sock(fd, iov, iovcnt);
 }
 
 /* ---- receiving ---- */
@@ -897,16 +913,13 @@ out:
 	return r;
 }
 
-SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
+static SLOW ssize_t read_tracked(int fd, void *p, size_t n, enum fd_kind kind)
 {
-	enum fd_kind kind = fdtab_kind(fd);
-	ssize_t r;
+	ssize_t r = REAL(read)(fd, p, n);
 	int saved;
 
-	/* Hot path: every program reads files; ours is a byte load. */
 	if (kind == FD_NONE)
-		return REAL(read)(fd, p, n);
-	r = REAL(read)(fd, p, n);
+		return r;
 	if (kind == FD_URANDOM) {
 		rec_urandom_read(fd, p, r);
 		return r;
@@ -917,15 +930,24 @@ SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
 	return r;
 }
 
-SHIM_EXPORT ssize_t __read_chk(int fd, void *p, size_t n, size_t buflen)
+SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
 {
 	enum fd_kind kind = fdtab_kind(fd);
-	ssize_t r;
+
+	read_fn *real = real_read;
+
+	/* Hot path: every program reads files; ours is a byte load and a
+	 * tail call (REAL()'s resolve-on-first-use is left to the slow path). */
+	if (__builtin_expect(kind == FD_NONE && real != NULL, 1))
+		return real(fd, p, n);
+	return read_tracked(fd, p, n, kind);
+}
+
+static SLOW ssize_t read_chk_tracked(int fd, void *p, size_t n, size_t buflen, enum fd_kind kind)
+{
+	ssize_t r = REAL(__read_chk)(fd, p, n, buflen);
 	int saved;
 
-	if (kind == FD_NONE)
-		return REAL(__read_chk)(fd, p, n, buflen);
-	r = REAL(__read_chk)(fd, p, n, buflen);
 	if (kind == FD_URANDOM) {
 		rec_urandom_read(fd, p, r);
 		return r;
@@ -934,6 +956,15 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *p, size_t n, size_t buflen)
 	rec_buf(fd, 0, "__read_chk", r, saved, p, n, NULL, 0, 0);
 	errno = saved;
 	return r;
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *p, size_t n, size_t buflen)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+
+	if (__builtin_expect(kind == FD_NONE, 1))
+		return REAL(__read_chk)(fd, p, n, buflen);
+	return read_chk_tracked(fd, p, n, buflen, kind);
 }
 
 /* Hands a readv of a random device to hook_random.c, one call per iovec
@@ -955,22 +986,26 @@ static void urandom_readv(int fd, const struct iovec *iov, int iovcnt, ssize_t r
 	}
 }
 
-SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+static SLOW ssize_t readv_tracked(int fd, const struct iovec *iov, int iovcnt, enum fd_kind kind)
 {
-	enum fd_kind kind = fdtab_kind(fd);
-	ssize_t r;
-	int saved;
+	ssize_t r = REAL(readv)(fd, iov, iovcnt);
+	int saved = errno;
 
-	if (kind == FD_NONE)
-		return REAL(readv)(fd, iov, iovcnt);
-	r = REAL(readv)(fd, iov, iovcnt);
-	saved = errno;
 	if (kind == FD_URANDOM)
 		urandom_readv(fd, iov, iovcnt, r);
 	else
 		rec_iov(fd, 0, "readv", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
 	errno = saved;
 	return r;
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+
+	if (__builtin_expect(kind == FD_NONE, 1))
+		return REAL(readv)(fd, iov, iovcnt);
+	return readv_tracked(fd, iov, iovcnt, kind);
 }
 
 /* ---- shutdown, close, dup ---- */
@@ -1000,7 +1035,7 @@ out:
 	return r;
 }
 
-SHIM_EXPORT int close(int fd)
+static SLOW int close_tracked(int fd)
 {
 	struct sock *s;
 	int r, saved;
@@ -1016,6 +1051,15 @@ SHIM_EXPORT int close(int fd)
 	close_done(s, "close", r, saved);
 	errno = saved;
 	return r;
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	close_fn *real = real_close;
+
+	if (__builtin_expect(fdtab_kind(fd) == FD_NONE && real != NULL, 1))
+		return real(fd);
+	return close_tracked(fd);
 }
 
 SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
