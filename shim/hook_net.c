@@ -300,6 +300,21 @@ static void ev_sock_end(struct shim_thread *t, struct buf *b, long n, int err)
 	ev_end(t);
 }
 
+/* Writes p[0..n) as data/data_b64. If the buffer cannot take it (OOM, or
+ * the recorder's cap), the half-written value is rolled back so the line
+ * stays valid JSON, and data_dropped says the bytes are missing. */
+static void kv_data(struct buf *b, const void *p, size_t n)
+{
+	size_t mark = b->len;
+
+	if (json_kv_bytes(b, "data", p, n) == 0)
+		return;
+	b->len = mark;
+	if (b->data)
+		b->data[mark] = '\0';
+	json_kv_bool(b, "data_dropped", 1);
+}
+
 /* Writes the first n bytes spread over iov as data/data_b64. */
 static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t n)
 {
@@ -310,13 +325,15 @@ static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t
 	if (!n)
 		return;
 	if (iovcnt && iov[0].iov_len >= n) {
-		json_kv_bytes(b, "data", iov[0].iov_base, n);
+		kv_data(b, iov[0].iov_base, n);
 		return;
 	}
 	/* The UTF-8 check and base64 need the bytes in one piece. */
 	p = n <= sizeof(stack) ? stack : malloc(n);
-	if (!p)
+	if (!p) {
+		json_kv_bool(b, "data_dropped", 1);
 		return;
+	}
 	for (i = 0; i < iovcnt && off < n; i++) {
 		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
 
@@ -325,7 +342,7 @@ static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t
 		off += k;
 	}
 	if (off)
-		json_kv_bytes(b, "data", p, off);
+		kv_data(b, p, off);
 	if (p != stack)
 		free(p);
 }
