@@ -9,15 +9,17 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/fingerprint.h"
+#include "common/fingerprint.h" /* FP_HEX_LEN */
 #include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -43,6 +45,7 @@ static struct {
 	struct buf env_json; /* {"K":"v"} */
 	char exe[PATH_MAX];
 	char exe_sha256[FP_HEX_LEN + 1];
+	char hash_cache[PATH_MAX]; /* $XDG_CACHE_HOME/attrace/exe-sha256, or "" */
 	char cwd[PATH_MAX];
 	const char *via;
 	uint64_t start_seq;
@@ -104,6 +107,115 @@ static void snapshot_env(void)
 	json_obj_close(&st.env_json);
 }
 
+/* SHA-256 of a file, with libcrypto loaded on demand on the writer thread.
+ * Linking it would make every traced process pay for its 21,000
+ * relocations at start-up for one hash. The low-level SHA256_* functions,
+ * not EVP: see common/fingerprint.c for why. @return 0 or -1. */
+static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
+{
+	typedef int init_fn(void *);
+	typedef int update_fn(void *, const void *, size_t);
+	typedef int final_fn(unsigned char *, void *);
+	static const char digits[] = "0123456789abcdef";
+	unsigned char ctx[256] __attribute__((aligned(16))); /* >= sizeof(SHA256_CTX) (112) */
+	unsigned char md[32];
+	char chunk[65536];
+	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+	init_fn *init;
+	update_fn *update;
+	final_fn *final;
+	ssize_t n;
+	int r = -1;
+
+	if (!h)
+		return -1;
+	init = (init_fn *)dlsym(h, "SHA256_Init");
+	update = (update_fn *)dlsym(h, "SHA256_Update");
+	final = (final_fn *)dlsym(h, "SHA256_Final");
+	if (init && update && final && init(ctx) == 1) {
+		while ((n = REAL(read)(fd, chunk, sizeof(chunk))) > 0)
+			update(ctx, chunk, (size_t)n);
+		if (n == 0 && final(md, ctx) == 1) {
+			for (int i = 0; i < 32; i++) {
+				hex[2 * i] = digits[md[i] >> 4];
+				hex[2 * i + 1] = digits[md[i] & 15];
+			}
+			hex[64] = '\0';
+			r = 0;
+		}
+	}
+	dlclose(h);
+	return r;
+}
+
+/* The executable's SHA-256, through a per-user cache keyed by device,
+ * inode, size and mtime: hashing python3 (6.8 MB) took 4 ms of CPU at every
+ * start of every traced process, the largest start-up cost of the shim. The
+ * cache is one line per binary, appended with a single O_APPEND write so
+ * concurrent processes never tear it; a missing or read-only cache only
+ * means hashing again. @return 0 or -1. */
+static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
+{
+	char key[128], data[16384];
+	struct stat sb;
+	ssize_t n = 0;
+	int fd, cfd, r;
+
+	fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0) {
+		REAL(close)(fd);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "%llx %llx %lld %lld.%09ld ", (unsigned long long)sb.st_dev,
+		 (unsigned long long)sb.st_ino, (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+		 sb.st_mtim.tv_nsec);
+	cfd = st.hash_cache[0] ? REAL(open)(st.hash_cache, O_RDONLY | O_CLOEXEC) : -1;
+	if (cfd >= 0) {
+		n = REAL(read)(cfd, data, sizeof(data) - 1);
+		REAL(close)(cfd);
+	}
+	if (n > 0) {
+		char *hit;
+
+		data[n] = '\0';
+		for (hit = strstr(data, key); hit; hit = strstr(hit + 1, key)) {
+			char *sha = hit + strlen(key);
+			if ((hit == data || hit[-1] == '\n') &&
+			    strspn(sha, "0123456789abcdef") == 64) {
+				memcpy(hex, sha, 64);
+				hex[64] = '\0';
+				REAL(close)(fd);
+				return 0;
+			}
+		}
+	}
+	r = sha256_fd(fd, hex);
+	REAL(close)(fd);
+	if (r == 0 && st.hash_cache[0] && n < (ssize_t)sizeof(data) - 256) {
+		char line[256];
+		int len = snprintf(line, sizeof(line), "%s%s\n", key, hex);
+		char *slash = strrchr(st.hash_cache, '/'), *up;
+
+		/* mkdir -p of the two directories above the file */
+		*slash = '\0';
+		up = strrchr(st.hash_cache, '/');
+		*up = '\0';
+		mkdir(st.hash_cache, 0700);
+		*up = '/';
+		mkdir(st.hash_cache, 0700);
+		*slash = '/';
+		cfd = REAL(open)(st.hash_cache, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (cfd >= 0) {
+			ssize_t w = REAL(write)(cfd, line, (size_t)len);
+			(void)w;
+			REAL(close)(cfd);
+		}
+	}
+	return r;
+}
+
 /* agent_start for this image, at the reserved seq, emitted once by whoever
  * claims it first: normally the writer thread (which hashes the executable
  * off the program's path), else exit/exec/fork paths, synchronously. With
@@ -117,7 +229,7 @@ static void emit_agent_start_opt(int hash)
 
 	if (atomic_exchange(&st.start_claimed, 1))
 		return;
-	if (hash && !st.exe_sha256[0] && sha256_file(st.exe, st.exe_sha256) < 0)
+	if (hash && !st.exe_sha256[0] && exe_sha256(st.exe, st.exe_sha256) < 0)
 		st.exe_sha256[0] = '\0';
 	t->tid = 0;
 	b = ev_begin_at(t, "agent_start", st.start_seq, shim_proc.start_ns);
@@ -225,6 +337,26 @@ static int set_trace_path(void)
 	return 0;
 }
 
+/* $XDG_CACHE_HOME/attrace/exe-sha256, or ~/.cache/attrace/exe-sha256 (both
+ * directories made on first use, as XDG allows); none without either
+ * variable. */
+static void set_hash_cache(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n;
+
+	st.hash_cache[0] = '\0';
+	if (xdg && xdg[0] == '/')
+		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/attrace/exe-sha256", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/.cache/attrace/exe-sha256",
+			     home);
+	else
+		return;
+	if (n < 0 || (size_t)n >= sizeof(st.hash_cache))
+		st.hash_cache[0] = '\0';
+}
+
 static void save_forwarded_env(void)
 {
 	for (char **e = environ; e && *e; e++) {
@@ -280,6 +412,7 @@ __attribute__((constructor)) static void shim_init(void)
 	t->tid = 0;
 
 	save_forwarded_env();
+	set_hash_cache();
 	snapshot_argv();
 	snapshot_env();
 	if (!getcwd(st.cwd, sizeof(st.cwd)))

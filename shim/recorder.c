@@ -19,10 +19,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +42,11 @@
 
 struct tbuf {
 	atomic_int lock;
+	/* Asymmetric exclusion for the time fast path (see rec_time): the
+	 * thread sets in_fast around an append with plain stores; the writer
+	 * sets wants and issues membarrier() before touching an open batch. */
+	atomic_int in_fast;
+	atomic_int wants;
 	int tid;
 	int dead; /* thread exited: free after the next drain */
 	struct buf ev;
@@ -74,6 +81,10 @@ static struct buf frame_out = BUF_INIT;
 static int write_failed;
 static atomic_int dropped;
 static int finished; /* after the final flush every event flushes at once */
+
+/* 1 when membarrier(PRIVATE_EXPEDITED) is registered for this process:
+ * only then may rec_time skip the lock. */
+static int asym_ok;
 
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t writer_cond;
@@ -177,16 +188,76 @@ static void time_close(struct tbuf *tb)
 	tb->tlen = 0;
 }
 
+/* zigzag, then LEB128: small forward steps take one or two bytes */
+static inline void append_delta(struct tbuf *tb, int64_t ns)
+{
+	uint64_t z = ((uint64_t)(ns - tb->tprev) << 1) ^ (uint64_t)((ns - tb->tprev) >> 63);
+	unsigned char *p = tb->tdeltas + tb->tlen;
+
+	while (z >= 0x80) {
+		*p++ = (unsigned char)(z | 0x80);
+		z >>= 7;
+	}
+	*p++ = (unsigned char)z;
+	tb->tlen = (size_t)(p - tb->tdeltas);
+	tb->tprev = ns;
+	tb->tcount++;
+}
+
+/* Keeps rec_time's fast path out of tb's open batch while the caller, who
+ * holds tb's lock, closes it. @return 0 when the batch may be touched. */
+static int batch_exclude(struct tbuf *tb, int try)
+{
+	if (!asym_ok)
+		return 0;
+	atomic_store_explicit(&tb->wants, 1, memory_order_relaxed);
+	syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	while (atomic_load_explicit(&tb->in_fast, memory_order_acquire)) {
+		if (try) {
+			atomic_store_explicit(&tb->wants, 0, memory_order_release);
+			return -EBUSY;
+		}
+		__builtin_ia32_pause();
+	}
+	return 0;
+}
+
+static void batch_release(struct tbuf *tb)
+{
+	if (asym_ok)
+		atomic_store_explicit(&tb->wants, 0, memory_order_release);
+}
+
+static void asym_register(void)
+{
+	asym_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
 void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 {
 	struct tbuf *tb = t->tb;
-	uint64_t z;
-	unsigned char *p;
 
 	if (__builtin_expect(!tb, 0)) {
 		tb = tbuf_attach(t);
 		if (!tb)
 			return warn_drop("out of memory");
+	}
+	if (__builtin_expect(asym_ok, 1)) {
+		/* Fast path without a locked instruction: announce ourselves,
+		 * then check that the writer does not want the batch. The
+		 * writer's membarrier() orders its `wants` store against our
+		 * in_fast store, so one of us always sees the other. */
+		atomic_store_explicit(&tb->in_fast, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (__builtin_expect(!atomic_load_explicit(&tb->wants, memory_order_relaxed) &&
+					     tb->tclk == (int)clk &&
+					     tb->tlen + 10 <= TIME_MAX_DELTAS,
+				     1)) {
+			append_delta(tb, ns);
+			atomic_store_explicit(&tb->in_fast, 0, memory_order_release);
+			return;
+		}
+		atomic_store_explicit(&tb->in_fast, 0, memory_order_release);
 	}
 	tb_lock(tb);
 	if (__builtin_expect(tb->tclk != (int)clk || tb->tlen + 10 > TIME_MAX_DELTAS, 0)) {
@@ -212,17 +283,7 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 		errno = saved;
 		return;
 	}
-	/* zigzag, then LEB128: small forward steps take one or two bytes */
-	z = ((uint64_t)(ns - tb->tprev) << 1) ^ (uint64_t)((ns - tb->tprev) >> 63);
-	p = tb->tdeltas + tb->tlen;
-	while (z >= 0x80) {
-		*p++ = (unsigned char)(z | 0x80);
-		z >>= 7;
-	}
-	*p++ = (unsigned char)z;
-	tb->tlen = (size_t)(p - tb->tdeltas);
-	tb->tprev = ns;
-	tb->tcount++;
+	append_delta(tb, ns);
 	tb_unlock(tb);
 }
 
@@ -384,10 +445,15 @@ static void gather(int try)
 		}
 		dead = __atomic_load_n(&tb->dead, __ATOMIC_ACQUIRE);
 		if (tb->tclk >= 0) {
-			if (try || dead || tb->tseen == tb->tseq + 1)
+			if (dead) {
 				time_close(tb);
-			else
+			} else if (try || tb->tseen == tb->tseq + 1) {
+				if (batch_exclude(tb, try) == 0)
+					time_close(tb);
+				batch_release(tb);
+			} else {
 				tb->tseen = tb->tseq + 1;
+			}
 		}
 		tmp = tb->ev;
 		tb->ev = tb->spare;
@@ -510,6 +576,7 @@ int rec_init(int truncate, void (*first_task)(void))
 	buf_reserve(&frame_in, 256u << 10);
 	buf_reserve(&frame_out, zframe_bound(256u << 10));
 	pthread_key_create(&tbuf_key, tbuf_key_dtor);
+	asym_register();
 	if (truncate) {
 		/* The root starts the trace empty now, before any child can
 		 * append a frame. */
@@ -592,5 +659,6 @@ void rec_after_fork_child(void)
 
 void rec_after_fork_child_start(void)
 {
+	asym_register(); /* the registration belongs to the parent's mm */
 	writer_start();
 }
