@@ -31,6 +31,7 @@
 #include "common/json.h"
 #include "shim/fdtab.h"
 #include "shim/hooks.h"
+#include "shim/hooks_proc.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 
@@ -1057,7 +1058,10 @@ static SLOW int close_tracked(int fd)
 	struct sock *s;
 	int r, saved;
 
-	if (fdtab_kind(fd) == FD_NONE)
+	/* A vfork child (Python's subprocess closing fds before exec) shares
+	 * the parent's memory: the table is the parent's, and its sockets stay
+	 * open in the parent. */
+	if (fdtab_kind(fd) == FD_NONE || shim_in_vfork_child())
 		return REAL(close)(fd);
 	/* Forget fd before the real close: once the kernel frees the number,
 	 * another thread's socket() may reuse it, and we must not clear that
@@ -1086,7 +1090,7 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	int saved;
 
 	/* CLOSE_RANGE_CLOEXEC only marks the fds; they stay open. */
-	if (r != 0 || (flags & CLOSE_RANGE_CLOEXEC) || first >= FDTAB_MAX)
+	if (r != 0 || (flags & CLOSE_RANGE_CLOEXEC) || first >= FDTAB_MAX || shim_in_vfork_child())
 		return r;
 	saved = errno;
 	/* No events: close_range runs before exec or in daemons' cleanup,
@@ -1118,7 +1122,7 @@ static int dup_onto(int oldfd, int newfd, int r, const char *fn)
 	struct sock *closed;
 	int saved;
 
-	if (r < 0 || oldfd == newfd)
+	if (r < 0 || oldfd == newfd || shim_in_vfork_child())
 		return r;
 	saved = errno;
 	closed = forget(newfd);
