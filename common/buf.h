@@ -20,7 +20,10 @@ struct buf {
 	size_t max;
 };
 
-#define BUF_INIT { .data = NULL, .len = 0, .cap = 0, .max = 0 }
+#define BUF_INIT                                           \
+	{                                                  \
+		.data = NULL, .len = 0, .cap = 0, .max = 0 \
+	}
 
 void buf_init(struct buf *b, size_t max);
 /* Frees the storage; accepts NULL. The buffer is left as after buf_init(b, b->max). */

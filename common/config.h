@@ -20,18 +20,21 @@ enum at_governance {
 };
 
 struct at_config {
-	enum at_mode mode;             /* ATTRACE_MODE: record | replay | off */
-	char *trace;                   /* ATTRACE_TRACE */
+	enum at_mode mode; /* ATTRACE_MODE: record | replay | off */
+	char *trace; /* ATTRACE_TRACE */
 	enum at_governance governance; /* ATTRACE_GOVERNANCE: relaxed | strict | governance */
-	char *collector;               /* ATTRACE_COLLECTOR */
-	char *api_key;                 /* ATTRACE_API_KEY (never written to a trace) */
-	char *name;                    /* ATTRACE_NAME */
-	char *redact;                  /* ATTRACE_REDACT: comma-separated header names */
-	int log_level;                 /* ATTRACE_LOG: error | warn | info | debug */
-	char *ctx;                     /* ATTRACE_CTX: internal, process context across exec */
+	char *collector; /* ATTRACE_COLLECTOR */
+	char *api_key; /* ATTRACE_API_KEY (never written to a trace) */
+	char *name; /* ATTRACE_NAME */
+	char *redact; /* ATTRACE_REDACT: comma-separated header names */
+	int log_level; /* ATTRACE_LOG: error | warn | info | debug */
+	char *ctx; /* ATTRACE_CTX: internal, process context across exec */
 };
 
-#define AT_CONFIG_INIT { .mode = AT_MODE_RECORD, .governance = AT_GOV_RELAXED, .log_level = 1 }
+#define AT_CONFIG_INIT                                                               \
+	{                                                                            \
+		.mode = AT_MODE_RECORD, .governance = AT_GOV_RELAXED, .log_level = 1 \
+	}
 
 /* Sets one variable by name ("ATTRACE_MODE", ...). Unknown ATTRACE_ names
  * are ignored (return 0). An empty value restores the default: NULL for

@@ -10,8 +10,8 @@
 #include <stddef.h>
 
 struct at_error {
-	int frame;     /* 1-based zstd frame number, 0 if not applicable */
-	long line;     /* 1-based line (within the frame for traces), 0 if n/a */
+	int frame; /* 1-based zstd frame number, 0 if not applicable */
+	long line; /* 1-based line (within the frame for traces), 0 if n/a */
 	size_t offset; /* byte offset in the input, when known */
 	char msg[256]; /* human-readable, without the file name */
 };

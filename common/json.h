@@ -21,16 +21,17 @@
 
 #include "common/buf.h"
 
-int json_obj_open(struct buf *b);  /* writes separator + '{' */
+int json_obj_open(struct buf *b); /* writes separator + '{' */
 int json_obj_close(struct buf *b); /* '}' */
-int json_arr_open(struct buf *b);  /* separator + '[' */
+int json_arr_open(struct buf *b); /* separator + '[' */
 int json_arr_close(struct buf *b); /* ']' */
 /* Writes separator + "key": (key is trusted ASCII, not escaped). */
 int json_key(struct buf *b, const char *key);
 
 /* Values (each writes its own separator when used as an array element). */
-int json_str(struct buf *b, const char *s);           /* NULL writes null */
-int json_strn(struct buf *b, const char *s, size_t n); /* escaped; invalid UTF-8 bytes become U+FFFD */
+int json_str(struct buf *b, const char *s); /* NULL writes null */
+int json_strn(struct buf *b, const char *s,
+	      size_t n); /* escaped; invalid UTF-8 bytes become U+FFFD */
 int json_int(struct buf *b, int64_t v);
 int json_uint(struct buf *b, uint64_t v);
 int json_boolean(struct buf *b, int v);

@@ -21,27 +21,27 @@ void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2,
 /* @return the level for "error" | "warn" | "info" | "debug", or -1. */
 int log_level_parse(const char *s);
 
-#define log_error(...)                                                                             \
-	do {                                                                                       \
-		if (AT_LOG_ERROR > log_level)                                                      \
-			break;                                                                     \
-		log_write(AT_LOG_ERROR, __VA_ARGS__);                                              \
+#define log_error(...)                                \
+	do {                                          \
+		if (AT_LOG_ERROR > log_level)         \
+			break;                        \
+		log_write(AT_LOG_ERROR, __VA_ARGS__); \
 	} while (0)
-#define log_warn(...)                                                                              \
-	do {                                                                                       \
-		if (AT_LOG_WARN > log_level)                                                       \
-			break;                                                                     \
-		log_write(AT_LOG_WARN, __VA_ARGS__);                                               \
+#define log_warn(...)                                \
+	do {                                         \
+		if (AT_LOG_WARN > log_level)         \
+			break;                       \
+		log_write(AT_LOG_WARN, __VA_ARGS__); \
 	} while (0)
-#define log_info(...)                                                                              \
-	do {                                                                                       \
-		if (AT_LOG_INFO > log_level)                                                       \
-			break;                                                                     \
-		log_write(AT_LOG_INFO, __VA_ARGS__);                                               \
+#define log_info(...)                                \
+	do {                                         \
+		if (AT_LOG_INFO > log_level)         \
+			break;                       \
+		log_write(AT_LOG_INFO, __VA_ARGS__); \
 	} while (0)
-#define log_debug(...)                                                                             \
-	do {                                                                                       \
-		if (AT_LOG_DEBUG > log_level)                                                      \
-			break;                                                                     \
-		log_write(AT_LOG_DEBUG, __VA_ARGS__);                                              \
+#define log_debug(...)                                \
+	do {                                          \
+		if (AT_LOG_DEBUG > log_level)         \
+			break;                        \
+		log_write(AT_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)

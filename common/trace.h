@@ -21,12 +21,12 @@ struct json_object;
 
 #define TRACE_FORMAT   "attrace/1"
 #define TRACE_MAX_LINE (64u << 20) /* longest event line accepted by readers */
-#define TRACE_TS_LEN   32          /* "2026-11-22T04:17:00.123456Z" + NUL fits */
+#define TRACE_TS_LEN   32 /* "2026-11-22T04:17:00.123456Z" + NUL fits */
 
 struct trace_head {
 	uint64_t seq;
 	const char *pid; /* logical pid, "0", "0.1", ... */
-	int tid;         /* logical tid */
+	int tid; /* logical tid */
 	const char *type;
 	int64_t ts_ns; /* wall clock, ns since the epoch */
 	const char *step;
@@ -73,8 +73,7 @@ void trace_reader_free(struct trace_reader *r); /* accepts NULL */
  * walk and are returned again on every further call. An empty input is
  * -ENODATA "empty trace"; frames without a single event, -ENODATA "no
  * events". Blank lines are skipped; a frame's last line may lack its '\n'. */
-int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev,
-		      struct at_error *reterr);
+int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struct at_error *reterr);
 
 /* Compares logical pids component by component ("0.2" < "0.10"). */
 int trace_pid_cmp(const char *a, const char *b);

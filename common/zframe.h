@@ -35,10 +35,10 @@ size_t zframe_bound(size_t n);
 struct zframe_dec {
 	const unsigned char *data;
 	size_t len;
-	size_t off;     /* start of the next frame */
-	int frame;      /* frames passed so far, skippable ones included */
+	size_t off; /* start of the next frame */
+	int frame; /* frames passed so far, skippable ones included */
 	size_t max_out; /* cap on one frame's decompressed size (0 = 1 GiB) */
-	void *dctx;     /* ZSTD_DCtx */
+	void *dctx; /* ZSTD_DCtx */
 };
 
 /* Decoder over data[0..len) (not copied; must outlive the decoder).
