@@ -57,6 +57,7 @@ struct tbuf {
 	uint32_t tcount;
 	int64_t tfirst;
 	int64_t tprev;
+	int64_t tts; /* when the batch opened: its event's ts */
 	uint64_t tseq;
 	const char *tstep;
 	unsigned char *tdeltas;
@@ -175,7 +176,7 @@ static void time_close(struct tbuf *tb)
 
 	if (tb->tclk < 0)
 		return;
-	head(b, tb->tseq, tb->tid, "time", tb->tfirst, tb->tstep);
+	head(b, tb->tseq, tb->tid, "time", tb->tts, tb->tstep);
 	json_kv_str(b, "clock", clock_names[tb->tclk]);
 	json_kv_int(b, "count", tb->tcount);
 	json_kv_int(b, "first_ns", tb->tfirst);
@@ -277,6 +278,10 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 		tb->tclk = clk;
 		tb->tcount = 1;
 		tb->tfirst = tb->tprev = ns;
+		/* time() and gettimeofday() values are truncated: not a timestamp */
+		tb->tts = clk == SHIM_CLOCK_REALTIME || clk == SHIM_CLOCK_TIMESPEC_GET
+				  ? ns
+				  : rec_now_ns();
 		tb->tseq = atomic_fetch_add(&shim_proc.seq, 1);
 		tb->tstep = t->step;
 		tb_unlock(tb);
