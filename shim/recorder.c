@@ -91,8 +91,13 @@ static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t writer_cond;
 static pthread_t writer;
 static int writer_running;
+/* A fork child starts its writer at its first event after agent_start:
+ * most fork children exec at once, and their exec flushes synchronously. */
+static int writer_deferred;
 static int writer_stop;
 static void (*writer_first_task)(void);
+
+static void writer_start(void);
 
 static inline void tb_lock(struct tbuf *tb)
 {
@@ -370,6 +375,10 @@ void ev_end(struct shim_thread *t)
 	trace_ev_tail(&tb->ev);
 	pending = tb->ev.len;
 	tb_unlock(tb);
+	if (__builtin_expect(writer_deferred, 0)) {
+		writer_deferred = 0;
+		writer_start();
+	}
 	if (__builtin_expect(pending >= FLUSH_BYTES || finished, 0))
 		shim_flush();
 }
@@ -665,5 +674,9 @@ void rec_after_fork_child(void)
 void rec_after_fork_child_start(void)
 {
 	asym_register(); /* the registration belongs to the parent's mm */
-	writer_start();
+	/* agent_start goes to the file now, so a child killed before its next
+	 * event still shows in the trace; the writer thread waits for that
+	 * next event, because most fork children exec at once. */
+	shim_flush();
+	writer_deferred = 1;
 }
