@@ -297,7 +297,7 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 	tb_unlock(tb);
 }
 
-struct buf *ev_begin(struct shim_thread *t, const char *type)
+struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
 {
 	struct tbuf *tb = t->tb;
 
@@ -313,27 +313,14 @@ struct buf *ev_begin(struct shim_thread *t, const char *type)
 	}
 	tb_lock(tb);
 	time_close(tb);
-	head(&tb->ev, atomic_fetch_add(&shim_proc.seq, 1), t->tid, type, rec_now_ns(), t->step);
+	head(&tb->ev, seq, t->tid, type, ts_ns, t->step);
 	return &tb->ev;
 }
 
-struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
+struct buf *ev_begin(struct shim_thread *t, const char *type)
 {
-	struct tbuf *tb = t->tb;
-
-	if (!tb) {
-		tb = tbuf_attach(t);
-		if (!tb) {
-			static __thread struct buf scratch;
-			warn_drop("out of memory");
-			buf_reset(&scratch);
-			return &scratch;
-		}
-	}
-	tb_lock(tb);
-	time_close(tb);
-	head(&tb->ev, seq, t->tid, type, ts_ns, t->step);
-	return &tb->ev;
+	/* seq before the lock is fine: only this thread appends to its buffer */
+	return ev_begin_at(t, type, atomic_fetch_add(&shim_proc.seq, 1), rec_now_ns());
 }
 
 struct buf *ev_try_begin(struct shim_thread *t, const char *type)
