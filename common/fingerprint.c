@@ -1,56 +1,95 @@
 /* SPDX-License-Identifier: MIT */
-/* fingerprint.c -- the causal fingerprint: SHA-256 over the canonical form of a trace.
+/* fingerprint.c -- the causal fingerprint: a Merkle hash over the canonical form of a trace.
  *
- * The canonical form (attrace-trace(5), FINGERPRINT) is exactly this:
+ * Canonical form v2 (attrace-trace(5), FINGERPRINT) is exactly this.
  *
- * Lines. One JSON line per kept (possibly joined) event, '\n'-terminated:
- *   {"pid":P,"tid":T,"type":TYPE,"step":STEP,"payload":{...}}
- * with the payload members below, in the order listed, each only when the
- * source event has it (strings escaped by json.c; numbers as integers).
+ * Events kept. Dropped: type "time" (clock reads are noise) and
+ * "governance"; socket_call with errno EAGAIN, EWOULDBLOCK or EINTR (timing);
+ * file_open of a path equal to or under /usr /lib /lib64 /bin /sbin /etc
+ * /proc /sys /dev /run /var/cache /var/lib (leading slashes collapsed), or
+ * with a "__pycache__" or ".cache" component, or ending ".pyc". Never kept:
+ * ts, ts_epoch, seq, real pids, fd numbers, local addresses and ports, env,
+ * argv and cwd of agent_start, trace ids, conn ids, thread numbers, child
+ * lpids.
  *
- * Order. Events are grouped by (pid, tid). Groups are ordered by pid
- * (trace_pid_cmp: component by component, numerically) then tid; events in
- * a group by seq (then by arrival, should a seq repeat). Where a group's
- * events sat in the file, and how threads interleaved, never shows.
+ * Units. Each process P (logical pid) turns its kept events, taken in seq
+ * order (then arrival order, should a seq repeat), into units. A unit is one
+ * JSON object, keys in the order listed, members only when the event has them
+ * (strings escaped by json.c, numbers as integers, "result" values as
+ * canonical JSON: objects' keys sorted bytewise, doubles as the shortest
+ * %.15g..%.17g that reads back exactly, non-finite ones as null):
+ *   {"type":"socket","step":S,"proto":..,"peer":..,"listen":..,"ops":[..]}
+ *       ONE unit per conn id, gathering that connection's socket_call
+ *       events from all threads, in seq order. S is the step of its first
+ *       event; peer is the first connect's; listen is the local address of
+ *       the accept that created the connection (which port a server serves
+ *       is behaviour; the client's address is not). ops, each
+ *       {"op":..,"step":..(only when not S), ...}:
+ *         send     TCP: a run of successful sends in one step joined into
+ *                  one op, "data" or "data_b64" (the bytes rule of
+ *                  json_kv_bytes over the concatenated bytes), so syscall
+ *                  chunking never shows; UDP: one op per datagram, "peer"
+ *                  then the data; failed: "peer" (UDP), "errno";
+ *         recv     a run of receives in one step, nothing else: what was
+ *                  received (and how a receive failed) is input;
+ *         connect  the first connect only when it failed (EINPROGRESS is
+ *                  not a failure): "errno"; a later connect: "peer", "errno";
+ *         connect_result  only when it failed: "errno";
+ *         accept   failed (on the listening socket): "errno"; a second
+ *                  accept on one conn: "listen";
+ *         shutdown "how", "errno";  close "errno";  other ops: "errno".
+ *   {"type":"random","step":S,"source":..,"n":N}   a run of successful
+ *       same-source reads in one step on one thread, N summed (a failed
+ *       read: "source", "errno", never joined);
+ *   {"type":"dns","step":S,"fn":..,"name":..,"addr":..(getnameinfo)}
+ *   {"type":"file_open","step":S,"path":..,"flags":..,"result":"ok"|errno}
+ *   {"type":"process_spawn","step":S,"op":..,"path":..,"argv":..,"errno":..,
+ *    "child":HASH}   HASH is the child's subtree hash (below); no "child"
+ *       for exec, failures, or a child that recorded nothing kept;
+ *   {"type":"observation"|"tool_call","step":S,"name":..,"phase":..,"result":..}
+ *   {"type":"network_call","step":S,"method":..,"url":..}
+ *   {"type":"error","step":S,"what":..}   (the count dropped is timing)
+ *   {"type":"thread_start","step":S}   (the new thread's number is not kept)
+ *   {"type":"exec_image","exe":BASENAME}   an agent_start with via "exec"
+ *       that is not P's first; conn ids and random runs start afresh after
+ *       it (a new image numbers its sockets again);
+ *   {"type":TYPE,"step":S}   any other type.
+ * P's first agent_start gives the header; other agent_starts that are not
+ * execs (malformed) are left out; the agent_complete with the highest seq
+ * gives the trailer.
  *
- * Dropped events: type "time" and "governance"; socket_call with errno
- * EAGAIN, EWOULDBLOCK or EINTR; file_open of a path equal to or under /usr
- * /lib /lib64 /bin /sbin /etc /proc /sys /dev /run /var/cache /var/lib
- * (leading slashes collapsed), or with a "__pycache__" or ".cache"
- * component, or ending ".pyc".
+ * Order. A unit's position is the (tid, seq) of its first event. Units
+ * positioned on tid 0 come first, in seq order: the main thread's order is
+ * the program's own order. Then every other unit as a multiset: sorted by
+ * its JSON text, bytewise. Worker threads are interchangeable (a thread pool
+ * hands a task to whichever worker is free), so which thread ran a unit, and
+ * how units on different threads interleaved, never shows; what each did
+ * does.
  *
- * Payloads kept, per type:
- *   agent_start     parent, via, exe (basename only)
- *   agent_complete  status, or signal (the "how" of an exit is not behaviour)
- *   socket_call     connect:        op, conn, proto, peer, errno (not EINPROGRESS)
- *                   connect_result: op, conn, errno
- *                   accept:         op, conn, proto, local (the listening address), errno
- *                   send:           op, conn, proto, peer (udp only), n (bytes of
- *                                   data), data|data_b64
- *                                   (failed: op, conn, proto, peer (udp), errno)
- *                   recv:           op, conn
- *                   shutdown:       op, conn, how, errno
- *                   other ops:      op, conn, errno
- *   dns             fn, name, addr (getnameinfo only)
- *   random          source, n (failed: source, errno)
- *   file_open       path, flags, result: "ok" or the errno name
- *   thread_start    child_tid
- *   process_spawn   op, child, path, argv, errno
- *   observation,
- *   tool_call       name, phase, result (any JSON, objects' keys sorted
- *                   bytewise, doubles as the shortest %.15g..%.17g that
- *                   reads back exactly, non-finite ones as null)
- *   network_call    method, url
- *   error           what (the count dropped depends on timing)
- *   unknown types   nothing: the type alone
+ * Process text. '\n'-terminated lines:
+ *   {"type":"process","exe":BASENAME,"via":..}   (from the first agent_start)
+ *   one line per unit, in the order above
+ *   {"type":"exit","status":N} | {"type":"exit","signal":N} | {"type":"exit"}
  *
- * Joins. Within a group, adjacent kept events (after the drops above) join:
- *  - successful TCP sends with the same conn and step: n is summed and the
- *    data is the concatenation of the decoded bytes (data or data_b64),
- *    re-encoded by the bytes rule (valid UTF-8: "data", else "data_b64");
- *    UDP sends are datagrams and never join;
- *  - recvs (successful or not) with the same conn and step: one line;
- *  - successful random reads with the same source and step: n is summed.
+ * Merkle tree. The parent of process C is C's lpid minus its last component
+ * ("0.2.1" -> "0.2") when that process is in the trace; else the parent named
+ * by C's first agent_start when it is in the trace and a proper prefix of
+ * C's lpid (so the tree never has a cycle); else C is a root. C's subtree
+ * hash is the SHA-256 (64 lowercase hex digits) of C's text, in which C's
+ * own spawn units already carry their children's subtree hashes. So the
+ * hash names a child by content, never by the lpid that scheduling gave it.
+ * A child no spawn unit of its parent names (a vfork child whose parent's
+ * note was lost) adds {"type":"child","child":HASH} to the parent's
+ * multiset. A process that recorded nothing kept is not in the trace.
+ *
+ * Fingerprint. The root's subtree hash. Several roots (a malformed or
+ * merged trace): SHA-256 of their subtree hashes, sorted, each followed by
+ * '\n'; no process at all: SHA-256 of nothing.
+ *
+ * fp_canonical() prints each process depth first in lpid order
+ * (trace_pid_cmp): a line {"process":LPID,"subtree":HASH}, then the
+ * process's text. The "process" lines are annotations for the reader and
+ * are not hashed as such: the fingerprint is the Merkle root above.
  *
  * file_open flags are function-independent: the access mode (O_RDONLY,
  * O_WRONLY, O_RDWR, O_PATH; O_RDONLY when none is named) followed by those of
@@ -59,13 +98,19 @@
  * O_WRONLY|O_CREAT|O_TRUNC, "a+" is O_RDWR|O_CREAT|O_APPEND, 'x' adds
  * O_EXCL); an unrecognised mode string is kept as it is. Numeric flags are
  * read with this system's O_* values.
+ *
+ * Cost: O(n log n) in events. Conn ids, threads and lpids are found through
+ * hash tables; each process's items and units are sorted once.
+ *
+ * Code: canon.c keeps what counts of each event; proctext.c turns one
+ * process's events into its text; this file holds the processes, the tree
+ * and the hashes.
  */
 #include "common/fingerprint.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <math.h>
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #include <stdint.h>
@@ -74,42 +119,32 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/canon.h"
 #include "common/json.h"
+#include "common/proctext.h"
 #include "common/trace.h"
 
-enum cev_kind {
-	K_LINE = 0, /* body is the whole payload */
-	K_SEND, /* body: op, conn, proto; plus n and data, joined */
-	K_RECV, /* body: op, conn; joined */
-	K_RANDOM, /* body: source; plus n, joined */
-};
-
-struct cev {
-	uint64_t seq;
-	size_t idx; /* arrival, to keep the order of repeated seqs */
-	enum cev_kind kind;
-	const char *type; /* a trace_types[] entry, or owned (see type_owned) */
-	int type_owned;
-	char *step;
-	struct buf body;
-	struct buf data; /* K_SEND: decoded bytes */
-	int64_t n;
-};
-
-struct group {
+struct proc {
 	char *pid;
-	int tid;
-	uint64_t hash;
-	struct cev *ev;
-	size_t nev, capev;
+	struct canon_item *items;
+	size_t nitems, capitems;
 	int sorted;
+	/* set by compute() */
+	size_t start; /* the first agent_start item, or nitems */
+	struct proc *parent, *first_child, *next_sibling;
+	int ncomp; /* components of pid */
+	int named; /* a spawn unit of the parent names this process */
+	struct buf text;
+	char hex[FP_HEX_LEN + 1];
 };
 
 struct fp {
-	struct group **groups; /* in arrival order */
-	size_t ngroups, capgroups;
-	struct group **table; /* open addressing over groups, size a power of 2 */
-	size_t tabsize;
+	struct proc **procs; /* in arrival order */
+	size_t nprocs, capprocs;
+	/* pid -> index in procs: a json-c object is a string-keyed hash table,
+	 * and there are few processes */
+	struct json_object *pids;
+	struct proc *last; /* events come in per-process frames */
 	size_t arrivals;
 };
 
@@ -210,20 +245,28 @@ int sha256_file(const char *path, char hex[FP_HEX_LEN + 1])
 	return r;
 }
 
-/* ---- groups ---- */
+/* ---- processes and events ---- */
 
 struct fp *fp_new(void)
 {
-	return calloc(1, sizeof(struct fp));
+	struct fp *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->pids = json_object_new_object();
+	if (!f->pids) {
+		free(f);
+		return NULL;
+	}
+	return f;
 }
 
-static void cev_release(struct cev *e)
+static void item_release(struct canon_item *it)
 {
-	if (e->type_owned)
-		free((char *)e->type);
-	free(e->step);
-	buf_release(&e->body);
-	buf_release(&e->data);
+	if (it->type_owned)
+		free((char *)it->type);
+	free(it->step);
+	canon_ev_release(&it->c);
 }
 
 void fp_free(struct fp *f)
@@ -232,102 +275,86 @@ void fp_free(struct fp *f)
 
 	if (!f)
 		return;
-	for (i = 0; i < f->ngroups; i++) {
-		struct group *g = f->groups[i];
+	for (i = 0; i < f->nprocs; i++) {
+		struct proc *p = f->procs[i];
 
-		for (j = 0; j < g->nev; j++)
-			cev_release(&g->ev[j]);
-		free(g->ev);
-		free(g->pid);
-		free(g);
+		for (j = 0; j < p->nitems; j++)
+			item_release(&p->items[j]);
+		free(p->items);
+		free(p->pid);
+		buf_release(&p->text);
+		free(p);
 	}
-	free(f->groups);
-	free(f->table);
+	free(f->procs);
+	json_object_put(f->pids);
 	free(f);
 }
 
-static uint64_t group_hash(const char *pid, int tid)
+static struct proc *proc_find(const struct fp *f, const char *pid)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	struct json_object *v;
 
-	for (; *pid; pid++)
-		h = (h ^ (unsigned char)*pid) * 0x100000001b3ULL;
-	h = (h ^ (uint64_t)(unsigned)tid) * 0x100000001b3ULL;
-	return h ^ (h >> 29);
-}
-
-static int table_grow(struct fp *f)
-{
-	size_t size = f->tabsize ? f->tabsize * 2 : 64, i;
-	struct group **t;
-
-	t = calloc(size, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	for (i = 0; i < f->ngroups; i++) {
-		size_t k = f->groups[i]->hash & (size - 1);
-
-		while (t[k])
-			k = (k + 1) & (size - 1);
-		t[k] = f->groups[i];
-	}
-	free(f->table);
-	f->table = t;
-	f->tabsize = size;
-	return 0;
-}
-
-static struct group *group_get(struct fp *f, const char *pid, int tid)
-{
-	uint64_t h = group_hash(pid, tid);
-	struct group *g;
-	size_t k;
-
-	if (f->tabsize) {
-		for (k = h & (f->tabsize - 1); f->table[k]; k = (k + 1) & (f->tabsize - 1)) {
-			g = f->table[k];
-			if (g->hash == h && g->tid == tid && strcmp(g->pid, pid) == 0)
-				return g;
-		}
-	}
-	if ((f->ngroups + 1) * 2 > f->tabsize && table_grow(f) < 0)
+	if (!json_object_object_get_ex(f->pids, pid, &v))
 		return NULL;
-	if (f->ngroups == f->capgroups) {
-		size_t cap = f->capgroups ? f->capgroups * 2 : 16;
-		struct group **p = realloc(f->groups, cap * sizeof(*p));
+	return f->procs[json_object_get_int64(v)];
+}
 
-		if (!p)
+/* The process named by pid[0..n). */
+static struct proc *proc_findn(const struct fp *f, const char *pid, size_t n)
+{
+	char stack[64], *s = n < sizeof(stack) ? stack : malloc(n + 1);
+	struct proc *p;
+
+	if (!s)
+		return NULL;
+	memcpy(s, pid, n);
+	s[n] = '\0';
+	p = proc_find(f, s);
+	if (s != stack)
+		free(s);
+	return p;
+}
+
+static struct proc *proc_get(struct fp *f, const char *pid)
+{
+	struct json_object *v;
+	struct proc *p;
+
+	if (f->last && strcmp(f->last->pid, pid) == 0)
+		return f->last;
+	p = proc_find(f, pid);
+	if (p)
+		return f->last = p;
+	if (f->nprocs == f->capprocs) {
+		size_t cap = f->capprocs ? f->capprocs * 2 : 8;
+		struct proc **a = realloc(f->procs, cap * sizeof(*a));
+
+		if (!a)
 			return NULL;
-		f->groups = p;
-		f->capgroups = cap;
+		f->procs = a;
+		f->capprocs = cap;
 	}
-	g = calloc(1, sizeof(*g));
-	if (!g)
-		return NULL;
-	g->pid = strdup(pid);
-	if (!g->pid) {
-		free(g);
+	p = calloc(1, sizeof(*p));
+	v = json_object_new_int64((int64_t)f->nprocs);
+	if (p)
+		p->pid = strdup(pid);
+	if (!p || !p->pid || !v || json_object_object_add(f->pids, pid, v) < 0) {
+		if (p)
+			free(p->pid);
+		free(p);
+		json_object_put(v);
 		return NULL;
 	}
-	g->tid = tid;
-	g->hash = h;
-	g->sorted = 1;
-	f->groups[f->ngroups++] = g;
-	for (k = h & (f->tabsize - 1); f->table[k]; k = (k + 1) & (f->tabsize - 1))
-		;
-	f->table[k] = g;
-	return g;
+	p->sorted = 1;
+	f->procs[f->nprocs++] = p;
+	return f->last = p;
 }
-
-/* ---- reading payload members ---- */
 
 static struct json_object *member(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 
-	if (!json_object_is_type(o, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(o, key, &v))
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
 		return NULL;
 	return v;
 }
@@ -339,480 +366,13 @@ static const char *member_str(struct json_object *o, const char *key)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-static int str_is(const char *s, const char *lit)
-{
-	return s && strcmp(s, lit) == 0;
-}
-
-/* Canonical JSON of any value: objects' keys sorted bytewise. */
-static int canon_value(struct buf *b, struct json_object *v);
-
-static int key_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int canon_object(struct buf *b, struct json_object *v)
-{
-	size_t n = (size_t)json_object_object_length(v), i = 0;
-	const char **keys;
-	int r;
-
-	keys = malloc((n ? n : 1) * sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
-	json_object_object_foreach(v, k, val)
-	{
-		(void)val;
-		keys[i++] = k;
-	}
-	qsort(keys, n, sizeof(*keys), key_cmp);
-	r = json_obj_open(b);
-	for (i = 0; r >= 0 && i < n; i++) {
-		r = json_key(b, "");
-		if (r < 0)
-			break;
-		/* keys come from the input and need escaping: rewrite the empty key */
-		b->len -= 3;
-		r = json_strn(b, keys[i], strlen(keys[i]));
-		if (r >= 0)
-			r = buf_putc(b, ':');
-		if (r >= 0)
-			r = canon_value(b, json_object_object_get(v, keys[i]));
-	}
-	if (r >= 0)
-		r = json_obj_close(b);
-	free(keys);
-	return r;
-}
-
-static int canon_value(struct buf *b, struct json_object *v)
-{
-	size_t i, n;
-	int r;
-
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		return json_null(b);
-	case json_type_boolean:
-		return json_boolean(b, json_object_get_boolean(v));
-	case json_type_int:
-		if (json_object_get_int64(v) == INT64_MAX)
-			return json_uint(b, json_object_get_uint64(v));
-		return json_int(b, json_object_get_int64(v));
-	case json_type_double: {
-		double d = json_object_get_double(v);
-		char tmp[40];
-
-		int prec;
-
-		if (!isfinite(d))
-			return json_null(b);
-		/* the shortest of %.15g..%.17g that reads back as the same double */
-		for (prec = 15; prec <= 17; prec++) {
-			snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-			if (strtod(tmp, NULL) == d)
-				break;
-		}
-		r = json_null(b); /* writes the separator; then replace "null" */
-		if (r < 0)
-			return r;
-		b->len -= 4;
-		return buf_puts(b, tmp);
-	}
-	case json_type_string:
-		return json_strn(b, json_object_get_string(v),
-				 (size_t)json_object_get_string_len(v));
-	case json_type_array:
-		r = json_arr_open(b);
-		n = json_object_array_length(v);
-		for (i = 0; r >= 0 && i < n; i++)
-			r = canon_value(b, json_object_array_get_idx(v, i));
-		return r < 0 ? r : json_arr_close(b);
-	case json_type_object:
-		return canon_object(b, v);
-	}
-	return json_null(b);
-}
-
-/* Copies member `key` of o, when present, as "key":<canonical value>. */
-static int copy_member(struct buf *b, struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	int r;
-
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return 0;
-	r = json_key(b, key);
-	return r < 0 ? r : canon_value(b, v);
-}
-
-/* Appends the payload's bytes (data, or data_b64 decoded) to out. */
-static int payload_bytes(struct json_object *p, struct buf *out)
-{
-	struct json_object *v = member(p, "data");
-	int r;
-
-	if (json_object_is_type(v, json_type_string))
-		return buf_append(out, json_object_get_string(v),
-				  (size_t)json_object_get_string_len(v));
-	v = member(p, "data_b64");
-	if (!json_object_is_type(v, json_type_string))
-		return 0;
-	{
-		size_t start = out->len;
-		const char *s = json_object_get_string(v);
-		size_t n = (size_t)json_object_get_string_len(v);
-
-		r = b64_decode(out, s, n);
-		if (r == -EINVAL) {
-			/* not base64 after all: the text itself still identifies the bytes */
-			out->len = start;
-			r = buf_append(out, s, n);
-		}
-	}
-	return r;
-}
-
-/* ---- file_open ---- */
-
-static int path_ignored(const char *path)
-{
-	static const char *const sys[] = {
-		"/usr",	 "/lib", "/lib64", "/bin", "/sbin",	 "/etc",
-		"/proc", "/sys", "/dev",   "/run", "/var/cache", "/var/lib",
-	};
-	const char *p = path, *c;
-	size_t i, n, len;
-
-	if (!path)
-		return 0;
-	if (*p == '/') {
-		while (p[1] == '/')
-			p++;
-		for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
-			n = strlen(sys[i]);
-			if (strncmp(p, sys[i], n) == 0 && (p[n] == '\0' || p[n] == '/'))
-				return 1;
-		}
-	}
-	len = strlen(path);
-	if (len >= 4 && strcmp(path + len - 4, ".pyc") == 0)
-		return 1;
-	/* components */
-	for (c = path; *c;) {
-		const char *e = strchr(c, '/');
-
-		n = e ? (size_t)(e - c) : strlen(c);
-		if ((n == 11 && strncmp(c, "__pycache__", 11) == 0) ||
-		    (n == 6 && strncmp(c, ".cache", 6) == 0))
-			return 1;
-		if (!e)
-			break;
-		c = e + 1;
-	}
-	return 0;
-}
-
-enum {
-	F_RDONLY = 0,
-	F_WRONLY,
-	F_RDWR,
-	F_PATH,
-	F_ACC_MASK = 3,
-	F_CREAT = 1 << 2,
-	F_EXCL = 1 << 3,
-	F_TRUNC = 1 << 4,
-	F_APPEND = 1 << 5,
-	F_DIRECTORY = 1 << 6,
-	F_TMPFILE = 1 << 7,
-};
-
-static const struct {
-	const char *name;
-	unsigned bit;
-} flag_names[] = {
-	{ "O_CREAT", F_CREAT },	  { "O_EXCL", F_EXCL },		  { "O_TRUNC", F_TRUNC },
-	{ "O_APPEND", F_APPEND }, { "O_DIRECTORY", F_DIRECTORY }, { "O_TMPFILE", F_TMPFILE },
-};
-
-static const char *const acc_names[] = { "O_RDONLY", "O_WRONLY", "O_RDWR", "O_PATH" };
-
-static unsigned flags_from_string(const char *s)
-{
-	unsigned f = F_RDONLY;
-
-	while (*s) {
-		const char *e = strchr(s, '|');
-		size_t n = e ? (size_t)(e - s) : strlen(s), i;
-
-		for (i = 1; i < 4; i++)
-			if (strlen(acc_names[i]) == n && strncmp(s, acc_names[i], n) == 0)
-				f = (f & ~(unsigned)F_ACC_MASK) | (unsigned)i;
-		for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
-			if (strlen(flag_names[i].name) == n &&
-			    strncmp(s, flag_names[i].name, n) == 0)
-				f |= flag_names[i].bit;
-		if (!e)
-			break;
-		s = e + 1;
-	}
-	return f;
-}
-
-static unsigned flags_from_int(int64_t v)
-{
-	unsigned f = F_RDONLY;
-
-	if ((v & O_PATH) == O_PATH)
-		f = F_PATH;
-	else if ((v & O_ACCMODE) == O_WRONLY)
-		f = F_WRONLY;
-	else if ((v & O_ACCMODE) == O_RDWR)
-		f = F_RDWR;
-	if (v & O_CREAT)
-		f |= F_CREAT;
-	if (v & O_EXCL)
-		f |= F_EXCL;
-	if (v & O_TRUNC)
-		f |= F_TRUNC;
-	if (v & O_APPEND)
-		f |= F_APPEND;
-	if ((v & O_TMPFILE) == O_TMPFILE)
-		f |= F_TMPFILE;
-	else if (v & O_DIRECTORY)
-		f |= F_DIRECTORY;
-	return f;
-}
-
-/* @return 0 and *ret for a recognised fopen mode, -EINVAL otherwise. */
-static int flags_from_mode(const char *m, unsigned *ret)
-{
-	unsigned f;
-
-	switch (m[0]) {
-	case 'r':
-		f = F_RDONLY;
-		break;
-	case 'w':
-		f = F_WRONLY | F_CREAT | F_TRUNC;
-		break;
-	case 'a':
-		f = F_WRONLY | F_CREAT | F_APPEND;
-		break;
-	default:
-		return -EINVAL;
-	}
-	for (m++; *m; m++) {
-		if (*m == '+')
-			f = (f & ~(unsigned)F_ACC_MASK) | F_RDWR;
-		else if (*m == 'x')
-			f |= F_EXCL;
-		else if (*m == ',')
-			break; /* glibc's ",ccs=" */
-		else if (!strchr("bcemt", *m))
-			return -EINVAL;
-	}
-	*ret = f;
-	return 0;
-}
-
-static int put_flags(struct buf *b, struct json_object *v)
-{
-	char tmp[128];
-	size_t n, i;
-	unsigned f;
-	int r;
-
-	if (json_object_is_type(v, json_type_int)) {
-		f = flags_from_int(json_object_get_int64(v));
-	} else if (json_object_is_type(v, json_type_string)) {
-		const char *s = json_object_get_string(v);
-
-		if (strncmp(s, "O_", 2) != 0 && flags_from_mode(s, &f) < 0) {
-			r = json_key(b, "flags");
-			return r < 0 ? r : json_str(b, s);
-		}
-		if (strncmp(s, "O_", 2) == 0)
-			f = flags_from_string(s);
-	} else {
-		return 0;
-	}
-	n = strlen(acc_names[f & F_ACC_MASK]);
-	memcpy(tmp, acc_names[f & F_ACC_MASK], n);
-	for (i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
-		size_t k = strlen(flag_names[i].name);
-
-		if (!(f & flag_names[i].bit))
-			continue;
-		tmp[n++] = '|';
-		memcpy(tmp + n, flag_names[i].name, k);
-		n += k;
-	}
-	r = json_key(b, "flags");
-	return r < 0 ? r : json_strn(b, tmp, n);
-}
-
-/* ---- per type ---- */
-
-static int is_retry_errno(const char *e)
-{
-	return str_is(e, "EAGAIN") || str_is(e, "EWOULDBLOCK") || str_is(e, "EINTR");
-}
-
-/* Fills e from a socket_call payload. @return 1 to keep, 0 to drop, or a negative errno. */
-static int canon_socket(struct cev *e, struct json_object *p)
-{
-	const char *op = member_str(p, "op"), *err = member_str(p, "errno");
-	const char *proto = member_str(p, "proto");
-	struct buf *b = &e->body;
-	int udp = str_is(proto, "udp");
-	int r;
-
-	if (is_retry_errno(err))
-		return 0;
-	r = copy_member(b, p, "op");
-	if (r >= 0)
-		r = copy_member(b, p, "conn");
-	if (r < 0)
-		return r;
-	if (str_is(op, "recv")) {
-		e->kind = K_RECV;
-		return 1;
-	}
-	if (str_is(op, "connect")) {
-		r = copy_member(b, p, "proto");
-		if (r >= 0)
-			r = copy_member(b, p, "peer");
-		if (r >= 0 && err && !str_is(err, "EINPROGRESS"))
-			r = copy_member(b, p, "errno");
-	} else if (str_is(op, "accept")) {
-		r = copy_member(b, p, "proto");
-		if (r >= 0)
-			r = copy_member(b, p, "local");
-		if (r >= 0)
-			r = copy_member(b, p, "errno");
-	} else if (str_is(op, "send")) {
-		r = copy_member(b, p, "proto");
-		if (r >= 0 && udp)
-			r = copy_member(b, p, "peer");
-		if (r >= 0 && err)
-			return copy_member(b, p, "errno") < 0 ? -ENOMEM : 1;
-		if (r < 0)
-			return r;
-		r = payload_bytes(p, &e->data);
-		if (r < 0)
-			return r;
-		e->n = (int64_t)e->data.len;
-		if (!udp) {
-			e->kind = K_SEND;
-			return 1;
-		}
-		r = json_kv_int(b, "n", e->n);
-		if (r >= 0)
-			r = json_kv_bytes(b, "data", e->data.data ? e->data.data : "", e->data.len);
-		buf_release(&e->data);
-	} else if (str_is(op, "shutdown")) {
-		r = copy_member(b, p, "how");
-		if (r >= 0)
-			r = copy_member(b, p, "errno");
-	} else {
-		r = copy_member(b, p, "errno");
-	}
-	return r < 0 ? r : 1;
-}
-
-static int canon_file_open(struct cev *e, struct json_object *p)
-{
-	struct buf *b = &e->body;
-	const char *err = member_str(p, "errno");
-	int r;
-
-	if (path_ignored(member_str(p, "path")))
-		return 0;
-	r = copy_member(b, p, "path");
-	if (r >= 0)
-		r = put_flags(b, member(p, "flags"));
-	if (r >= 0)
-		r = json_kv_str(b, "result", err ? err : "ok");
-	return r < 0 ? r : 1;
-}
-
-static int canon_payload(struct cev *e, const char *type, struct json_object *p)
-{
-	struct buf *b = &e->body;
-	int r = 0;
-
-	if (str_is(type, "time") || str_is(type, "governance"))
-		return 0;
-	if (str_is(type, "socket_call"))
-		return canon_socket(e, p);
-	if (str_is(type, "file_open"))
-		return canon_file_open(e, p);
-	if (str_is(type, "agent_start")) {
-		const char *exe = member_str(p, "exe"), *base;
-
-		r = copy_member(b, p, "parent");
-		if (r >= 0)
-			r = copy_member(b, p, "via");
-		if (r >= 0 && exe) {
-			base = strrchr(exe, '/');
-			r = json_kv_str(b, "exe", base ? base + 1 : exe);
-		}
-	} else if (str_is(type, "agent_complete")) {
-		if (member(p, "status"))
-			r = copy_member(b, p, "status");
-		else
-			r = copy_member(b, p, "signal");
-	} else if (str_is(type, "dns")) {
-		r = copy_member(b, p, "fn");
-		if (r >= 0)
-			r = copy_member(b, p, "name");
-		if (r >= 0 && str_is(member_str(p, "fn"), "getnameinfo"))
-			r = copy_member(b, p, "addr");
-	} else if (str_is(type, "random")) {
-		struct json_object *n = member(p, "n");
-
-		r = copy_member(b, p, "source");
-		if (r >= 0 && !member(p, "errno") && json_object_is_type(n, json_type_int) &&
-		    json_object_get_int64(n) >= 0) {
-			e->kind = K_RANDOM;
-			e->n = json_object_get_int64(n);
-			return 1;
-		}
-		if (r >= 0)
-			r = copy_member(b, p, "errno");
-	} else if (str_is(type, "thread_start")) {
-		r = copy_member(b, p, "child_tid");
-	} else if (str_is(type, "process_spawn")) {
-		static const char *const keys[] = { "op", "child", "path", "argv", "errno" };
-		size_t i;
-
-		for (i = 0; r >= 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
-			r = copy_member(b, p, keys[i]);
-	} else if (str_is(type, "observation") || str_is(type, "tool_call")) {
-		r = copy_member(b, p, "name");
-		if (r >= 0)
-			r = copy_member(b, p, "phase");
-		if (r >= 0)
-			r = copy_member(b, p, "result");
-	} else if (str_is(type, "network_call")) {
-		r = copy_member(b, p, "method");
-		if (r >= 0)
-			r = copy_member(b, p, "url");
-	} else if (str_is(type, "error")) {
-		r = copy_member(b, p, "what");
-	}
-	return r < 0 ? r : 1;
-}
-
 int fp_add(struct fp *f, struct json_object *ev)
 {
-	struct json_object *v, *payload = member(ev, "payload");
 	const char *pid = member_str(ev, "pid"), *type = member_str(ev, "type");
 	const char *step = member_str(ev, "step");
-	struct cev e = { .kind = K_LINE };
-	struct group *g;
+	struct canon_item it = { .tid = 0 };
+	struct json_object *v;
+	struct proc *p;
 	int64_t tid = 0;
 	size_t i;
 	int r;
@@ -822,194 +382,283 @@ int fp_add(struct fp *f, struct json_object *ev)
 	v = member(ev, "tid");
 	if (json_object_is_type(v, json_type_int))
 		tid = json_object_get_int64(v);
-	if (tid < 0 || tid > INT32_MAX)
-		tid = -1;
+	it.tid = tid < 0 || tid > INT32_MAX ? -1 : (int)tid;
 	v = member(ev, "seq");
 	if (json_object_is_type(v, json_type_int))
-		e.seq = (uint64_t)json_object_get_int64(v);
-	buf_init(&e.body, 0);
-	buf_init(&e.data, 0);
-
-	r = canon_payload(&e, type, payload);
-	if (r <= 0)
+		it.seq = (uint64_t)json_object_get_int64(v);
+	r = canon_event(&it.c, type, member(ev, "payload"));
+	if (r < 0 || it.c.kind == CANON_DROP)
 		goto out;
-	for (i = 0; trace_types[i]; i++)
+	r = -ENOMEM;
+	for (i = 0; trace_types[i] && !it.type; i++)
 		if (strcmp(type, trace_types[i]) == 0)
-			e.type = trace_types[i];
-	if (!e.type) {
-		e.type = strdup(type);
-		e.type_owned = 1;
+			it.type = trace_types[i];
+	if (!it.type) {
+		it.type = strdup(type);
+		it.type_owned = 1;
 	}
-	e.step = strdup(step ? step : "root");
-	if (!e.type || !e.step) {
-		r = -ENOMEM;
+	it.step = strdup(step ? step : "root");
+	if (!it.type || !it.step)
 		goto out;
-	}
-	g = group_get(f, pid, (int)tid);
-	if (!g) {
-		r = -ENOMEM;
+	p = proc_get(f, pid);
+	if (!p)
 		goto out;
-	}
-	if (g->nev == g->capev) {
-		size_t cap = g->capev ? g->capev * 2 : 32;
-		struct cev *p = realloc(g->ev, cap * sizeof(*p));
+	if (p->nitems == p->capitems) {
+		size_t cap = p->capitems ? p->capitems * 2 : 32;
+		struct canon_item *a = realloc(p->items, cap * sizeof(*a));
 
-		if (!p) {
-			r = -ENOMEM;
+		if (!a)
 			goto out;
-		}
-		g->ev = p;
-		g->capev = cap;
+		p->items = a;
+		p->capitems = cap;
 	}
-	e.idx = f->arrivals++;
-	if (g->nev && (g->ev[g->nev - 1].seq > e.seq))
-		g->sorted = 0;
-	g->ev[g->nev++] = e;
+	it.idx = f->arrivals++;
+	if (p->nitems && p->items[p->nitems - 1].seq > it.seq)
+		p->sorted = 0;
+	p->items[p->nitems++] = it;
 	return 0;
 out:
-	cev_release(&e);
+	item_release(&it);
 	return r < 0 ? r : 0;
 }
 
-/* ---- output ---- */
+/* ---- the tree ---- */
 
-static int group_cmp(const void *a, const void *b)
+static int item_cmp(const void *a, const void *b)
 {
-	const struct group *x = *(const struct group *const *)a,
-			   *y = *(const struct group *const *)b;
-	int c = trace_pid_cmp(x->pid, y->pid);
-
-	if (c)
-		return c;
-	return (x->tid > y->tid) - (x->tid < y->tid);
-}
-
-static int cev_cmp(const void *a, const void *b)
-{
-	const struct cev *x = a, *y = b;
+	const struct canon_item *x = a, *y = b;
 
 	if (x->seq != y->seq)
 		return x->seq < y->seq ? -1 : 1;
 	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-static int joins(const struct cev *a, const struct cev *b)
+static int depth_cmp(const void *a, const void *b)
 {
-	return a->kind != K_LINE && a->kind == b->kind && strcmp(a->step, b->step) == 0 &&
-	       a->body.len == b->body.len && memcmp(a->body.data, b->body.data, a->body.len) == 0;
+	const struct proc *x = *(const struct proc *const *)a, *y = *(const struct proc *const *)b;
+
+	if (x->ncomp != y->ncomp)
+		return x->ncomp > y->ncomp ? -1 : 1;
+	return strcmp(x->pid, y->pid);
 }
 
-typedef int (*sink_fn)(void *ctx, const char *p, size_t n);
-
-/* Writes the line for events ev[0..k) (all joining) to line. */
-static int put_line(struct buf *line, const struct group *g, const struct cev *ev, size_t k,
-		    struct buf *joined)
+static int pid_cmp(const void *a, const void *b)
 {
-	int64_t n = 0;
-	size_t i;
+	const struct proc *x = *(const struct proc *const *)a, *y = *(const struct proc *const *)b;
+	int c = trace_pid_cmp(x->pid, y->pid);
+
+	return c ? c : strcmp(x->pid, y->pid);
+}
+
+/* The lpid minus its last component, else the parent agent_start names if
+ * it is a proper prefix (so there is never a cycle), when in the trace. */
+static struct proc *find_parent(const struct fp *f, const struct proc *p)
+{
+	const char *dot = strrchr(p->pid, '.'), *named;
+	struct proc *q;
+	size_t n;
+
+	if (dot) {
+		q = proc_findn(f, p->pid, (size_t)(dot - p->pid));
+		if (q)
+			return q;
+	}
+	named = p->start < p->nitems ? p->items[p->start].c.parent : NULL;
+	if (!named)
+		return NULL;
+	n = strlen(named);
+	if (n >= strlen(p->pid) || strncmp(p->pid, named, n) != 0 || p->pid[n] != '.')
+		return NULL;
+	return proc_findn(f, named, n);
+}
+
+struct child_ctx {
+	const struct fp *f;
+	const struct proc *parent;
+};
+
+static const char *child_hash(void *ctx, const char *lpid)
+{
+	const struct child_ctx *cc = ctx;
+	const struct proc *c = proc_find(cc->f, lpid);
+
+	return c && c->parent == cc->parent ? c->hex : NULL;
+}
+
+/* Writes p's text to out; its children's hashes must be known. */
+static int proc_text(struct proctext *pt, const struct fp *f, struct proc *p, struct buf *out)
+{
+	struct child_ctx cc = { .f = f, .parent = p };
+	struct proctext_in in = {
+		.items = p->items,
+		.nitems = p->nitems,
+		.start = p->start,
+		.child_hash = child_hash,
+		.ctx = &cc,
+	};
+	const char **orphans = NULL;
+	struct proc *c;
+	size_t i, n = 0;
 	int r;
 
-	buf_reset(line);
-	r = json_obj_open(line);
-	if (r >= 0)
-		r = json_kv_str(line, "pid", g->pid);
-	if (r >= 0)
-		r = json_kv_int(line, "tid", g->tid);
-	if (r >= 0)
-		r = json_kv_str(line, "type", ev[0].type);
-	if (r >= 0)
-		r = json_kv_str(line, "step", ev[0].step);
-	if (r >= 0)
-		r = json_key(line, "payload");
-	if (r >= 0)
-		r = json_obj_open(line);
-	if (r >= 0 && ev[0].body.len)
-		r = buf_append(line, ev[0].body.data, ev[0].body.len);
-	if (r < 0)
-		return r;
-	for (i = 0; i < k; i++)
-		n += ev[i].n;
-	if (ev[0].kind == K_SEND) {
-		const char *data = ev[0].data.data ? ev[0].data.data : "";
-		size_t len = ev[0].data.len;
+	for (i = 0; i < p->nitems; i++) {
+		const struct canon_ev *e = &p->items[i].c;
 
-		if (k > 1) {
-			buf_reset(joined);
-			for (i = 0; r >= 0 && i < k; i++)
-				if (ev[i].data.len)
-					r = buf_append(joined, ev[i].data.data, ev[i].data.len);
-			if (r < 0)
-				return r;
-			data = joined->data ? joined->data : "";
-			len = joined->len;
-		}
-		r = json_kv_int(line, "n", n);
-		if (r >= 0)
-			r = json_kv_bytes(line, "data", data, len);
-	} else if (ev[0].kind == K_RANDOM) {
-		r = json_kv_int(line, "n", n);
+		c = e->kind == CANON_SPAWN && e->key ? proc_find(f, e->key) : NULL;
+		if (c && c->parent == p)
+			c->named = 1;
 	}
-	if (r >= 0)
-		r = buf_append(line, "}}\n", 3);
+	for (c = p->first_child; c; c = c->next_sibling)
+		n += !c->named;
+	if (n) {
+		orphans = malloc(n * sizeof(*orphans));
+		if (!orphans)
+			return -ENOMEM;
+		n = 0;
+		for (c = p->first_child; c; c = c->next_sibling)
+			if (!c->named)
+				orphans[n++] = c->hex;
+	}
+	in.orphans = orphans;
+	in.norphans = n;
+	r = proctext_write(pt, &in, out);
+	free(orphans);
 	return r;
 }
 
-static int emit(struct fp *f, sink_fn sink, void *ctx)
+/* Computes every process's subtree hash, children first; with keep_text,
+ * leaves each process's text in proc.text. *ret_sorted (nprocs entries, the
+ * caller frees) gets the processes. @return 0 or -ENOMEM. */
+static int compute(struct fp *f, int keep_text, struct proc ***ret_sorted)
 {
-	struct buf line = BUF_INIT, joined = BUF_INIT;
-	size_t gi, i, k;
+	struct buf scratch = BUF_INIT;
+	struct proctext *pt;
+	struct proc **v, *p;
+	size_t i, j;
 	int r = 0;
 
-	if (f->ngroups > 1)
-		qsort(f->groups, f->ngroups, sizeof(*f->groups), group_cmp);
-	for (gi = 0; r >= 0 && gi < f->ngroups; gi++) {
-		struct group *g = f->groups[gi];
-
-		if (!g->sorted) {
-			qsort(g->ev, g->nev, sizeof(*g->ev), cev_cmp);
-			g->sorted = 1;
+	v = malloc((f->nprocs ? f->nprocs : 1) * sizeof(*v));
+	pt = proctext_new();
+	if (!v || !pt) {
+		free(v);
+		proctext_free(pt);
+		return -ENOMEM;
+	}
+	for (i = 0; i < f->nprocs; i++) {
+		p = v[i] = f->procs[i];
+		if (!p->sorted) {
+			qsort(p->items, p->nitems, sizeof(*p->items), item_cmp);
+			p->sorted = 1;
 		}
-		for (i = 0; r >= 0 && i < g->nev; i += k) {
-			for (k = 1; i + k < g->nev && joins(&g->ev[i], &g->ev[i + k]); k++)
-				;
-			r = put_line(&line, g, &g->ev[i], k, &joined);
-			if (r >= 0)
-				r = sink(ctx, line.data, line.len);
+		for (j = 0; j < p->nitems && p->items[j].c.kind != CANON_START; j++)
+			;
+		p->start = j;
+		p->first_child = p->next_sibling = NULL;
+		p->named = 0;
+		p->ncomp = 1;
+		for (j = 0; p->pid[j]; j++)
+			p->ncomp += p->pid[j] == '.';
+		buf_release(&p->text);
+	}
+	for (i = 0; i < f->nprocs; i++) {
+		p = f->procs[i];
+		p->parent = find_parent(f, p);
+		if (p->parent) {
+			p->next_sibling = p->parent->first_child;
+			p->parent->first_child = p;
 		}
 	}
-	buf_release(&line);
-	buf_release(&joined);
-	return r;
-}
+	/* a parent's lpid is a proper prefix of its child's: deeper ones first */
+	if (f->nprocs > 1)
+		qsort(v, f->nprocs, sizeof(*v), depth_cmp);
+	for (i = 0; r >= 0 && i < f->nprocs; i++) {
+		struct buf *out = keep_text ? &v[i]->text : &scratch;
 
-static int sink_buf(void *ctx, const char *p, size_t n)
-{
-	return buf_append(ctx, p, n);
-}
-
-static int sink_sha(void *ctx, const char *p, size_t n)
-{
-	sha256_update(ctx, p, n);
+		buf_reset(out);
+		r = proc_text(pt, f, v[i], out);
+		if (r >= 0)
+			sha256_hex(out->data ? out->data : "", out->len, v[i]->hex);
+	}
+	proctext_free(pt);
+	buf_release(&scratch);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret_sorted = v;
 	return 0;
+}
+
+static int hex_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 int fp_canonical(struct fp *f, struct buf *out)
 {
-	return emit(f, sink_buf, out);
+	struct proc **v;
+	size_t i;
+	int r;
+
+	r = compute(f, 1, &v);
+	if (r < 0)
+		return r;
+	if (f->nprocs > 1)
+		qsort(v, f->nprocs, sizeof(*v), pid_cmp);
+	for (i = 0; r >= 0 && i < f->nprocs; i++) {
+		r = json_obj_open(out);
+		if (r >= 0)
+			r = json_kv_str(out, "process", v[i]->pid);
+		if (r >= 0)
+			r = json_kv_str(out, "subtree", v[i]->hex);
+		if (r >= 0)
+			r = buf_append(out, "}\n", 2);
+		if (r >= 0)
+			r = buf_append(out, v[i]->text.data, v[i]->text.len);
+		buf_release(&v[i]->text);
+	}
+	free(v);
+	return r;
 }
 
 int fp_final(struct fp *f, char hex[FP_HEX_LEN + 1])
 {
-	struct sha256 *s = sha256_new();
+	const char **roots;
+	struct sha256 *s;
+	struct proc **v;
+	size_t i, n = 0;
 	int r;
 
-	if (!s)
-		return -ENOMEM;
-	r = emit(f, sink_sha, s);
-	sha256_final_hex(s, hex);
+	hex[0] = '\0';
+	r = compute(f, 0, &v);
 	if (r < 0)
-		hex[0] = '\0';
-	return r;
+		return r;
+	roots = malloc((f->nprocs ? f->nprocs : 1) * sizeof(*roots));
+	s = sha256_new();
+	if (!roots || !s) {
+		free(roots);
+		free(s);
+		free(v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < f->nprocs; i++)
+		if (!v[i]->parent)
+			roots[n++] = v[i]->hex;
+	if (n == 1) {
+		memcpy(hex, roots[0], FP_HEX_LEN + 1);
+		free(s);
+	} else {
+		if (n > 1)
+			qsort(roots, n, sizeof(*roots), hex_cmp);
+		for (i = 0; i < n; i++) {
+			sha256_update(s, roots[i], FP_HEX_LEN);
+			sha256_update(s, "\n", 1);
+		}
+		sha256_final_hex(s, hex);
+	}
+	free(roots);
+	free(v);
+	return 0;
 }
 
 int fp_file(const char *path, char hex[FP_HEX_LEN + 1], struct at_error *reterr)

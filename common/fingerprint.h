@@ -1,28 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* fingerprint.h -- the causal fingerprint: SHA-256 over the canonical form.
+/* fingerprint.h -- the causal fingerprint: a SHA-256 Merkle hash over the canonical form.
  *
  * One implementation, used by the shim (replay), the CLI and the collector.
  * SHA-256 comes from OpenSSL libcrypto: measured here at 1573 MB/s against
  * libsodium's 306 MB/s.
  *
- * The canonical form (attrace-trace(5), "FINGERPRINT") is JSON Lines, one
- * line per kept event, written with keys in a fixed order:
- *  - events are grouped by (pid, tid); groups are ordered by pid
- *    (trace_pid_cmp) then tid; within a group by seq;
- *  - dropped everywhere: ts, ts_epoch, seq, real pids, fd numbers, local
- *    addresses and ports (but accept keeps the listening address: which port
- *    a server serves is behaviour), env, argv and cwd of agent_start, trace ids;
- *  - dropped events: time (clock reads are noise), governance, and file_open
- *    under system locations (/usr /lib /lib64 /bin /sbin /etc /proc /sys /dev
- *    /run /var/cache /var/lib) or language caches (__pycache__, *.pyc,
- *    .cache/), and socket_call results EAGAIN/EINTR (timing, not behaviour);
- *  - consecutive socket_call send (or recv) events on one connection within a
- *    group are joined into one, so syscall chunking never shows; received
- *    bytes are inputs, not behaviour: recv keeps only its op and connection;
- *  - random keeps source and byte count (consecutive same-source joined),
- *    never the bytes; dns keeps function and name, not the answers;
- *  - agent_complete keeps exit status or signal.
- * The exact per-type rules are in the comment at the top of fingerprint.c.
+ * The canonical form (attrace-trace(5), "FINGERPRINT"; version 2) is
+ * JSON Lines with keys in a fixed order, one text per process:
+ *  - each process's kept events become units: one per connection (all its
+ *    socket calls, from every thread: sends joined, received bytes never
+ *    kept, conn id dropped), one per run of random reads on a thread, one
+ *    per other event; between a header line (exe basename, via) and an
+ *    exit line (status or signal);
+ *  - the main thread's units come in their own order; every other thread's
+ *    units form a multiset, sorted by text: which worker of a pool ran what,
+ *    and how threads interleaved, never shows;
+ *  - a spawn names its child by the SHA-256 of the child's text (a Merkle
+ *    tree), never by lpid; the fingerprint is the root process's hash;
+ *  - dropped everywhere: timestamps, seq, real pids, fd numbers, conn ids,
+ *    thread numbers, lpids, local addresses and ports (an accepted
+ *    connection keeps its listening address), env, argv and cwd of
+ *    agent_start, trace ids; time and governance events, file_open under
+ *    system locations or language caches, socket calls failing with
+ *    EAGAIN/EINTR; DNS answers and random bytes (inputs, not behaviour).
+ * The exact rules are in the comment at the top of fingerprint.c.
  */
 #pragma once
 
@@ -41,9 +42,13 @@ struct fp *fp_new(void);
 void fp_free(struct fp *f); /* accepts NULL */
 /* Adds one validated event (borrowed; not kept). @return 0 or -ENOMEM. */
 int fp_add(struct fp *f, struct json_object *ev);
-/* Writes the canonical form to out. @return 0 or a buffer error. */
+/* Appends the canonical form to out: per process, in lpid order, a line
+ * {"process":LPID,"subtree":HASH} (an annotation, not hashed as such) then
+ * the process's text. No kept event: nothing. @return 0 or a buffer error. */
 int fp_canonical(struct fp *f, struct buf *out);
-/* hex gets 64 lowercase hex digits and a NUL. @return 0 or -ENOMEM. */
+/* hex gets 64 lowercase hex digits and a NUL: the root's subtree hash.
+ * fp_final and fp_canonical leave f as it was: both may be called again,
+ * and more events added. @return 0 or -ENOMEM. */
 int fp_final(struct fp *f, char hex[FP_HEX_LEN + 1]);
 /* Reads and fingerprints a whole trace file. @return 0 or a negative errno
  * with reterr set. */
