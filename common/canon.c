@@ -492,7 +492,7 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 	int r = 0;
 
 	c->kind = CANON_DROP;
-	if (str_is(type, "time") || str_is(type, "governance"))
+	if (str_is(type, "time") || str_is(type, "governance") || str_is(type, "thread_start"))
 		return 0;
 	if (str_is(type, "socket_call"))
 		return canon_socket(c, p);
@@ -542,8 +542,7 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 	} else if (str_is(type, "error")) {
 		r = copy_member(b, p, "what");
 	}
-	/* thread_start (the new thread's number is scheduling) and unknown
-	 * types: the type alone */
+	/* unknown types: the type alone */
 	return r;
 }
 

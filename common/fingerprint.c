@@ -3,8 +3,8 @@
  *
  * Canonical form v2 (attrace-trace(5), FINGERPRINT) is exactly this.
  *
- * Events kept. Dropped: type "time" (clock reads are noise) and
- * "governance"; socket_call with errno EAGAIN, EWOULDBLOCK or EINTR (timing);
+ * Events kept. Dropped: type "time" (clock reads are noise), "governance",
+ * and "thread_start" (see below); socket_call with errno EAGAIN, EWOULDBLOCK or EINTR (timing);
  * file_open of a path equal to or under /usr /lib /lib64 /bin /sbin /etc
  * /proc /sys /dev /run /var/cache /var/lib (leading slashes collapsed), or
  * with a "__pycache__" or ".cache" component, or ending ".pyc". Never kept:
@@ -49,7 +49,6 @@
  *   {"type":"observation"|"tool_call","step":S,"name":..,"phase":..,"result":..}
  *   {"type":"network_call","step":S,"method":..,"url":..}
  *   {"type":"error","step":S,"what":..}   (the count dropped is timing)
- *   {"type":"thread_start","step":S}   (the new thread's number is not kept)
  *   {"type":"exec_image","exe":BASENAME}   an agent_start with via "exec"
  *       that is not P's first; conn ids and random runs start afresh after
  *       it (a new image numbers its sockets again);
@@ -64,7 +63,10 @@
  * its JSON text, bytewise. Worker threads are interchangeable (a thread pool
  * hands a task to whichever worker is free), so which thread ran a unit, and
  * how units on different threads interleaved, never shows; what each did
- * does.
+ * does. For the same reason thread_start is not a unit: how many threads a
+ * pool starts is timing (Python's ThreadPoolExecutor starts a worker only
+ * when none is idle, so one run of a program starts 4 and the next 3),
+ * and creating a thread exchanges nothing with the world.
  *
  * Process text. '\n'-terminated lines:
  *   {"type":"process","exe":BASENAME,"via":..}   (from the first agent_start)
