@@ -38,9 +38,12 @@
  *         accept   failed (on the listening socket): "errno"; a second
  *                  accept on one conn: "listen";
  *         shutdown "how", "errno";  close "errno";  other ops: "errno".
- *   {"type":"random","step":S,"source":..,"n":N}   a run of successful
- *       same-source reads in one step on one thread, N summed (a failed
- *       read: "source", "errno", never joined);
+ *   {"type":"random","step":S,"source":..,"n":N}   on the main thread, a
+ *       run of successful same-source reads in one step, N summed; off it,
+ *       all successful reads of one source in one step by any thread other
+ *       than the main one, N summed (how many bytes each worker of a pool
+ *       read, and in how many runs, is scheduling); a failed read:
+ *       "source", "errno", never joined;
  *   {"type":"dns","step":S,"fn":..,"name":..,"addr":..(getnameinfo)}
  *   {"type":"file_open","step":S,"path":..,"flags":..,"result":"ok"|errno}
  *   {"type":"process_spawn","step":S,"op":..,"path":..,"argv":..,"errno":..,

@@ -46,6 +46,7 @@ struct unit {
 	int tid; /* of the first item: the unit's position */
 	size_t first, last; /* items */
 	int64_t n;
+	size_t chain; /* U_RANDOM off the main thread: the next one of its source */
 	const char *child; /* U_CHILD: its subtree hash */
 	size_t off, len; /* its JSON text in proctext.text */
 };
@@ -57,6 +58,7 @@ struct proctext {
 	size_t caporder;
 	struct map conns; /* conn id -> unit */
 	struct map threads; /* tid -> the unit the thread last added to */
+	struct map wrand; /* source -> chain of random units off the main thread */
 	struct buf text; /* unit texts, each followed by '\n' */
 	struct buf joined; /* joined send bytes */
 };
@@ -145,6 +147,7 @@ void proctext_free(struct proctext *pt)
 	free(pt->order);
 	map_release(&pt->conns);
 	map_release(&pt->threads);
+	map_release(&pt->wrand);
 	buf_release(&pt->text);
 	buf_release(&pt->joined);
 	free(pt);
@@ -167,7 +170,9 @@ static size_t unit_new(struct proctext *pt, enum ukind kind, size_t item, int ti
 		pt->u = a;
 		pt->capu = cap;
 	}
-	pt->u[pt->nu] = (struct unit){ .kind = kind, .tid = tid, .first = item, .last = item };
+	pt->u[pt->nu] = (struct unit){
+		.kind = kind, .tid = tid, .first = item, .last = item, .chain = NONE
+	};
 	return pt->nu++;
 }
 
@@ -199,6 +204,35 @@ static int random_joins(struct proctext *pt, const struct canon_item *items, siz
 	return 1;
 }
 
+/* Adds random item i, read off the main thread, to the unit of its source
+ * and step, if there is one yet. @return 1 when it did. */
+static int worker_random_joins(struct proctext *pt, const struct canon_item *items, size_t i)
+{
+	const struct canon_item *it = &items[i];
+	size_t *v = map_get(&pt->wrand, it->c.key, strlen(it->c.key)), k;
+
+	for (k = v ? *v : NONE; k != NONE; k = pt->u[k].chain) {
+		if (strcmp(items[pt->u[k].first].step, it->step) == 0) {
+			pt->u[k].n += it->c.n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Chains the new worker random unit k under its source. @return 0 or -ENOMEM. */
+static int worker_random_add(struct proctext *pt, const struct canon_item *items, size_t k)
+{
+	const char *src = items[pt->u[k].first].c.key;
+	size_t *v = map_get(&pt->wrand, src, strlen(src));
+
+	if (!v)
+		return map_put(&pt->wrand, src, strlen(src), k);
+	pt->u[k].chain = *v;
+	*v = k;
+	return 0;
+}
+
 /* Turns the items into units. *ret_exit gets the trailer's item or NONE.
  * @return 0 or -ENOMEM. */
 static int build_units(struct proctext *pt, const struct proctext_in *in, size_t *ret_exit)
@@ -210,6 +244,7 @@ static int build_units(struct proctext *pt, const struct proctext_in *in, size_t
 	pt->nu = 0;
 	map_release(&pt->conns);
 	map_release(&pt->threads);
+	map_release(&pt->wrand);
 	*ret_exit = NONE;
 	for (i = 0; r >= 0 && i < in->nitems; i++) {
 		struct canon_item *it = &items[i];
@@ -223,6 +258,7 @@ static int build_units(struct proctext *pt, const struct proctext_in *in, size_t
 			/* a new image numbers its sockets afresh */
 			map_release(&pt->conns);
 			map_release(&pt->threads);
+			map_release(&pt->wrand);
 			k = unit_new(pt, U_EXEC, i, it->tid);
 			break;
 		case CANON_EXIT:
@@ -242,11 +278,15 @@ static int build_units(struct proctext *pt, const struct proctext_in *in, size_t
 				return -ENOMEM;
 			break;
 		case CANON_RANDOM:
-			if (random_joins(pt, items, i))
+			if (it->tid == 0 ? random_joins(pt, items, i)
+					 : worker_random_joins(pt, items, i))
 				continue;
 			k = unit_new(pt, U_RANDOM, i, it->tid);
-			if (k != NONE)
-				pt->u[k].n = c->n;
+			if (k == NONE)
+				return -ENOMEM;
+			pt->u[k].n = c->n;
+			if (it->tid != 0 && worker_random_add(pt, items, k) < 0)
+				return -ENOMEM;
 			break;
 		default:
 			k = unit_new(pt, U_ITEM, i, it->tid);

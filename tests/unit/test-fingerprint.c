@@ -643,6 +643,42 @@ static void test_shared_conn(void)
 	buf_release(&canon);
 }
 
+/* Workers read 16 random bytes per task; tids[i] runs task i. */
+static void gen_random_pool(struct buf *t, const int *tids, size_t n, int bytes)
+{
+	size_t i;
+
+	gen_reset(t);
+	gen_start(t, "0", "root", "/usr/bin/python3");
+	gen_ev(t, "0", 0, "random",
+	       "\"source\":\"getrandom\",\"n\":24,\"flags\":0,\"data_b64\":\"AA==\"");
+	for (i = 0; i < n; i++)
+		gen_ev(t, "0", tids[i], "random",
+		       "\"source\":\"getrandom\",\"n\":%d,\"flags\":0,\"data_b64\":\"AA==\"",
+		       bytes);
+	gen_end(t, "0", 0);
+}
+
+static void test_worker_random(void)
+{
+	static const int a[] = { 1, 1, 2, 2 }, b[] = { 1, 2, 3, 4 }, c[] = { 4, 1, 1, 1 };
+	char base[FP_HEX_LEN + 1], hex[FP_HEX_LEN + 1];
+	struct buf t = BUF_INIT;
+
+	gen_random_pool(&t, a, 4, 16);
+	fp_of(&t, base, NULL);
+	gen_random_pool(&t, b, 4, 16);
+	fp_of(&t, hex, NULL);
+	tap_streq(hex, base, "random reads spread over other workers: same fingerprint");
+	gen_random_pool(&t, c, 4, 16);
+	fp_of(&t, hex, NULL);
+	tap_streq(hex, base, "... and over yet others");
+	gen_random_pool(&t, b, 4, 17);
+	fp_of(&t, hex, NULL);
+	tap_ok(strcmp(hex, base) != 0, "workers reading more random bytes changes it");
+	buf_release(&t);
+}
+
 static void test_roots(void)
 {
 	char hex[FP_HEX_LEN + 1], want[FP_HEX_LEN + 1], h[2][FP_HEX_LEN + 1];
@@ -693,6 +729,7 @@ int main(void)
 	test_thread_pool();
 	test_children();
 	test_shared_conn();
+	test_worker_random();
 	test_roots();
 	return tap_done();
 }
