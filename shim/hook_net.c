@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* hook_net.c -- records TCP and UDP traffic on AF_INET/AF_INET6 sockets as socket_call events.
+/* hook_net.c -- the life of TCP/UDP sockets: socket, connect, accept, shutdown, close, dup, fcntl.
  *
  * Every socket() of the right family and type gets a refcounted struct sock
  * in the fd table; every other hook asks the table first, so files, pipes
  * and Unix sockets cost one relaxed byte load. The table is kept right on
  * close, dup*, fcntl(F_DUPFD*) and close_range whether or not we record,
  * because a stale entry would make us record a file's reads as socket data.
+ * The data itself (send*, recv*, read*, write*) is recorded in hook_netio.c;
+ * what both files share is in net.h.
  *
  * Pattern (shim/real.c rules): call the real function first, save errno,
  * record between shim_enter() and shim_leave(), restore errno, return the
@@ -26,32 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include "common/json.h"
 #include "shim/fdtab.h"
-#include "shim/hooks.h"
 #include "shim/hooks_proc.h"
+#include "shim/net.h"
 #include "shim/real.h"
 #include "shim/shim.h"
-
-/* "[" + INET6_ADDRSTRLEN + "]:" + 5 digits, rounded up. */
-#define ADDR_MAX 64
-/* Up to this many bytes spread over several iovecs are joined on the stack. */
-#define GATHER_STACK 4096
-
-struct sock {
-	struct fd_obj obj; /* first: the fd table hands this pointer back */
-	enum fd_kind kind; /* FD_TCP or FD_UDP */
-	int family; /* AF_INET or AF_INET6 */
-	atomic_int nonblock; /* informational: SOCK_NONBLOCK, F_SETFL O_NONBLOCK */
-	atomic_int pending; /* a connect is in progress; its outcome not read yet */
-	atomic_int nfds; /* descriptors of this process referring to it */
-	char conn[32]; /* "T.K", immutable */
-	pthread_mutex_t lock; /* guards peer and local: connect may rewrite them */
-	char peer[ADDR_MAX];
-	char local[ADDR_MAX];
-};
 
 /* ---- errno names (shared with hook_dns.c through shim.h) ---- */
 
@@ -111,9 +94,7 @@ static void put_uint(char *dst, size_t cap, size_t *pos, unsigned long v)
 	put(dst, cap, pos, tmp + i);
 }
 
-/* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into
- * out (ADDR_MAX bytes). Anything else (AF_UNSPEC, short length) gives "". */
-static void fmt_addr(char *out, const struct sockaddr *sa, socklen_t len)
+void net_fmt_addr(char *out, const struct sockaddr *sa, socklen_t len)
 {
 	char host[INET6_ADDRSTRLEN];
 	size_t pos = 0;
@@ -126,18 +107,18 @@ static void fmt_addr(char *out, const struct sockaddr *sa, socklen_t len)
 
 		if (!inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
 			return;
-		put(out, ADDR_MAX, &pos, host);
-		put(out, ADDR_MAX, &pos, ":");
-		put_uint(out, ADDR_MAX, &pos, ntohs(in->sin_port));
+		put(out, NET_ADDR_MAX, &pos, host);
+		put(out, NET_ADDR_MAX, &pos, ":");
+		put_uint(out, NET_ADDR_MAX, &pos, ntohs(in->sin_port));
 	} else if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
 		if (!inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
 			return;
-		put(out, ADDR_MAX, &pos, "[");
-		put(out, ADDR_MAX, &pos, host);
-		put(out, ADDR_MAX, &pos, "]:");
-		put_uint(out, ADDR_MAX, &pos, ntohs(in6->sin6_port));
+		put(out, NET_ADDR_MAX, &pos, "[");
+		put(out, NET_ADDR_MAX, &pos, host);
+		put(out, NET_ADDR_MAX, &pos, "]:");
+		put_uint(out, NET_ADDR_MAX, &pos, ntohs(in6->sin6_port));
 	}
 }
 
@@ -147,7 +128,7 @@ static void fmt_sockname(char *out, int fd)
 	socklen_t len = sizeof(ss);
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		fmt_addr(out, (struct sockaddr *)&ss, len);
+		net_fmt_addr(out, (struct sockaddr *)&ss, len);
 	else
 		out[0] = '\0';
 }
@@ -158,7 +139,7 @@ static void fmt_peername(char *out, int fd)
 	socklen_t len = sizeof(ss);
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-		fmt_addr(out, (struct sockaddr *)&ss, len);
+		net_fmt_addr(out, (struct sockaddr *)&ss, len);
 	else
 		out[0] = '\0';
 }
@@ -233,25 +214,23 @@ static void sock_set_addrs(struct sock *s, const char *peer, const char *local)
 {
 	pthread_mutex_lock(&s->lock);
 	if (peer)
-		memcpy(s->peer, peer, ADDR_MAX);
+		memcpy(s->peer, peer, NET_ADDR_MAX);
 	if (local)
-		memcpy(s->local, local, ADDR_MAX);
+		memcpy(s->local, local, NET_ADDR_MAX);
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void sock_addrs(struct sock *s, char *peer, char *local)
+void net_sock_addrs(struct sock *s, char *peer, char *local)
 {
 	pthread_mutex_lock(&s->lock);
 	if (peer)
-		memcpy(peer, s->peer, ADDR_MAX);
+		memcpy(peer, s->peer, NET_ADDR_MAX);
 	if (local)
-		memcpy(local, s->local, ADDR_MAX);
+		memcpy(local, s->local, NET_ADDR_MAX);
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Enters the shim for a call on fd. @return fd's socket (referenced) with
- * *ret_t holding the guard, or NULL with nothing held. */
-static struct sock *enter_sock(int fd, struct shim_thread **ret_t)
+struct sock *net_enter_sock(int fd, struct shim_thread **ret_t)
 {
 	struct shim_thread *t = shim_enter();
 	struct sock *s;
@@ -267,7 +246,7 @@ static struct sock *enter_sock(int fd, struct shim_thread **ret_t)
 	return s;
 }
 
-static void leave_sock(struct shim_thread *t, struct sock *s)
+void net_leave_sock(struct shim_thread *t, struct sock *s)
 {
 	sock_put(s);
 	shim_leave(t);
@@ -275,10 +254,8 @@ static void leave_sock(struct shim_thread *t, struct sock *s)
 
 /* ---- event writers ---- */
 
-/* Opens a socket_call event with the fields every op has. peer and local
- * are written when non-empty. */
-static struct buf *ev_sock(struct shim_thread *t, struct sock *s, const char *op, const char *fn,
-			   const char *peer, const char *local, long n)
+struct buf *net_ev_sock(struct shim_thread *t, struct sock *s, const char *op, const char *fn,
+			const char *peer, const char *local, long n)
 {
 	struct buf *b = ev_begin(t, "socket_call");
 
@@ -294,140 +271,22 @@ static struct buf *ev_sock(struct shim_thread *t, struct sock *s, const char *op
 	return b;
 }
 
-static void ev_sock_end(struct shim_thread *t, struct buf *b, long n, int err)
+void net_ev_sock_end(struct shim_thread *t, struct buf *b, long n, int err)
 {
 	if (n < 0)
 		json_kv_str(b, "errno", shim_errno_name(err));
 	ev_end(t);
 }
 
-/* Writes p[0..n) as data/data_b64. If the buffer cannot take it (OOM, or
- * the recorder's cap), the half-written value is rolled back so the line
- * stays valid JSON, and data_dropped says the bytes are missing. */
-static void kv_data(struct buf *b, const void *p, size_t n)
-{
-	size_t mark = b->len;
-
-	if (json_kv_bytes(b, "data", p, n) == 0)
-		return;
-	b->len = mark;
-	if (b->data)
-		b->data[mark] = '\0';
-	json_kv_bool(b, "data_dropped", 1);
-}
-
-/* Writes the first n bytes spread over iov as data/data_b64. */
-static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t n)
-{
-	char stack[GATHER_STACK];
-	char *p;
-	size_t i, off = 0;
-
-	if (!n)
-		return;
-	if (iovcnt && iov[0].iov_len >= n) {
-		kv_data(b, iov[0].iov_base, n);
-		return;
-	}
-	/* The UTF-8 check and base64 need the bytes in one piece. */
-	p = n <= sizeof(stack) ? stack : malloc(n);
-	if (!p) {
-		json_kv_bool(b, "data_dropped", 1);
-		return;
-	}
-	for (i = 0; i < iovcnt && off < n; i++) {
-		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
-
-		if (k)
-			memcpy(p + off, iov[i].iov_base, k);
-		off += k;
-	}
-	if (off)
-		kv_data(b, p, off);
-	if (p != stack)
-		free(p);
-}
-
-static size_t iov_total(const struct iovec *iov, size_t iovcnt)
-{
-	size_t i, sum = 0;
-
-	for (i = 0; i < iovcnt; i++)
-		sum += iov[i].iov_len;
-	return sum;
-}
-
-/* One data transfer on socket s, already entered.
- * out: 1 for send, 0 for recv. r, err: the real call's result and errno.
- * iov/iovcnt: the caller's buffers; the first min(r, their size) bytes are
- * recorded (recv with MSG_TRUNC may return more than fits).
- * sa/salen: the datagram's destination (send) or source (recv), if any. */
-static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char *fn, long r,
-		     int err, const struct iovec *iov, size_t iovcnt, const struct sockaddr *sa,
-		     socklen_t salen, int flags)
-{
-	char peer[ADDR_MAX] = "";
-	size_t n = 0;
-	struct buf *b;
-
-	if (s->kind == FD_UDP) {
-		/* On UDP the peer belongs to each datagram; a connected
-		 * socket's comes from connect. */
-		if (sa && salen)
-			fmt_addr(peer, sa, salen);
-		if (!peer[0])
-			sock_addrs(s, peer, NULL);
-	}
-	/* TCP recv with MSG_TRUNC discards the data without copying it. */
-	if (r > 0 && !(!out && s->kind == FD_TCP && (flags & MSG_TRUNC))) {
-		n = iov_total(iov, iovcnt);
-		if ((size_t)r < n)
-			n = (size_t)r;
-	}
-	b = ev_sock(t, s, out ? "send" : "recv", fn, peer, NULL, r);
-	kv_iov(b, iov, iovcnt, n);
-	/* A peeked receive leaves the bytes queued: the next receive returns
-	 * them again, and a replay must know. */
-	if (!out && (flags & MSG_PEEK))
-		json_kv_bool(b, "peek", 1);
-	ev_sock_end(t, b, r, err);
-}
-
-/* Records one single-buffer transfer on fd. */
-static void rec_buf(int fd, int out, const char *fn, long r, int err, const void *p, size_t cap,
-		    const struct sockaddr *sa, socklen_t salen, int flags)
-{
-	struct shim_thread *t;
-	struct sock *s = enter_sock(fd, &t);
-	struct iovec iov = { .iov_base = (void *)p, .iov_len = cap };
-
-	if (!s)
-		return;
-	rec_xfer(t, s, out, fn, r, err, &iov, 1, sa, salen, flags);
-	leave_sock(t, s);
-}
-
-static void rec_iov(int fd, int out, const char *fn, long r, int err, const struct iovec *iov,
-		    size_t iovcnt, const struct sockaddr *sa, socklen_t salen, int flags)
-{
-	struct shim_thread *t;
-	struct sock *s = enter_sock(fd, &t);
-
-	if (!s)
-		return;
-	rec_xfer(t, s, out, fn, r, err, iov, iovcnt, sa, salen, flags);
-	leave_sock(t, s);
-}
-
 /* An event with no data: connect_result, shutdown, close and friends. */
 static void rec_simple(struct shim_thread *t, struct sock *s, const char *op, const char *fn,
 		       const char *peer, const char *local, long r, int err, const char *how)
 {
-	struct buf *b = ev_sock(t, s, op, fn, peer, local, r);
+	struct buf *b = net_ev_sock(t, s, op, fn, peer, local, r);
 
 	if (how)
 		json_kv_str(b, "how", how);
-	ev_sock_end(t, b, r, err);
+	net_ev_sock_end(t, b, r, err);
 }
 
 /* ---- fd table upkeep ---- */
@@ -539,7 +398,7 @@ out:
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	int r = REAL(connect)(fd, addr, len);
-	char peer[ADDR_MAX], local[ADDR_MAX] = "";
+	char peer[NET_ADDR_MAX], local[NET_ADDR_MAX] = "";
 	struct shim_thread *t;
 	struct sock *s;
 	int saved;
@@ -547,12 +406,12 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	s = enter_sock(fd, &t);
+	s = net_enter_sock(fd, &t);
 	if (!s)
 		goto out;
 	/* AF_UNSPEC on UDP dissolves the association: peer becomes "".
 	 * EFAULT may mean addr itself is bad: do not look at it then. */
-	fmt_addr(peer, r < 0 && saved == EFAULT ? NULL : addr, len);
+	net_fmt_addr(peer, r < 0 && saved == EFAULT ? NULL : addr, len);
 	if (r == 0 || (saved == EISCONN && atomic_load(&s->pending))) {
 		/* Connected (a repeated connect after EINPROGRESS answers
 		 * EISCONN once the handshake finished). */
@@ -565,7 +424,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	}
 	sock_set_addrs(s, peer, local);
 	rec_simple(t, s, "connect", "connect", peer, local, r, saved, NULL);
-	leave_sock(t, s);
+	net_leave_sock(t, s);
 out:
 	errno = saved;
 	return r;
@@ -574,7 +433,7 @@ out:
 SHIM_EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)
 {
 	int r = REAL(getsockopt)(fd, level, optname, optval, optlen);
-	char peer[ADDR_MAX], local[ADDR_MAX] = "";
+	char peer[NET_ADDR_MAX], local[NET_ADDR_MAX] = "";
 	struct shim_thread *t;
 	struct sock *s;
 	int saved, soerr;
@@ -584,7 +443,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen
 	if (r != 0 || !optval || !optlen || *optlen < (socklen_t)sizeof(int))
 		return r;
 	saved = errno;
-	s = enter_sock(fd, &t);
+	s = net_enter_sock(fd, &t);
 	if (!s)
 		goto out;
 	if (!atomic_load(&s->pending))
@@ -603,10 +462,10 @@ SHIM_EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen
 		goto leave;
 	if (soerr == 0)
 		sock_set_addrs(s, NULL, local);
-	sock_addrs(s, peer, NULL);
+	net_sock_addrs(s, peer, NULL);
 	rec_simple(t, s, "connect_result", "getsockopt", peer, local, soerr ? -1 : 0, soerr, NULL);
 leave:
-	leave_sock(t, s);
+	net_leave_sock(t, s);
 out:
 	errno = saved;
 	return r;
@@ -614,11 +473,11 @@ out:
 
 static void rec_accept(int lfd, int fd, const char *fn, int flags, int err)
 {
-	char peer[ADDR_MAX], local[ADDR_MAX];
+	char peer[NET_ADDR_MAX], local[NET_ADDR_MAX];
 	struct shim_thread *t;
 	struct sock *ls, *s;
 
-	ls = enter_sock(lfd, &t);
+	ls = net_enter_sock(lfd, &t);
 	if (!ls)
 		return;
 	if (fd < 0) {
@@ -636,7 +495,7 @@ static void rec_accept(int lfd, int fd, const char *fn, int flags, int err)
 	rec_simple(t, s, "accept", fn, peer, local, 0, 0, NULL);
 	sock_put(s);
 leave:
-	leave_sock(t, ls);
+	net_leave_sock(t, ls);
 }
 
 SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -671,361 +530,6 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 	return r;
 }
 
-/* ---- sending ---- */
-
-SHIM_EXPORT ssize_t send(int fd, const void *p, size_t n, int flags)
-{
-	ssize_t r = REAL(send)(fd, p, n, flags);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	rec_buf(fd, 1, "send", r, saved, p, n, NULL, 0, flags);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t sendto(int fd, const void *p, size_t n, int flags, const struct sockaddr *addr,
-			   socklen_t alen)
-{
-	ssize_t r = REAL(sendto)(fd, p, n, flags, addr, alen);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	/* EFAULT may mean addr itself is bad: do not look at it then. */
-	rec_buf(fd, 1, "sendto", r, saved, p, n, r < 0 && saved == EFAULT ? NULL : addr, alen,
-		flags);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
-{
-	ssize_t r = REAL(sendmsg)(fd, msg, flags);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	/* On failure msg may be the reason (EFAULT): do not look at it. */
-	if (r < 0)
-		rec_iov(fd, 1, "sendmsg", r, saved, NULL, 0, NULL, 0, flags);
-	else
-		rec_iov(fd, 1, "sendmsg", r, saved, msg->msg_iov, msg->msg_iovlen, msg->msg_name,
-			msg->msg_namelen, flags);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
-{
-	int r = REAL(sendmmsg)(fd, vec, vlen, flags);
-	struct shim_thread *t;
-	struct sock *s;
-	int saved, i;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	s = enter_sock(fd, &t);
-	if (!s)
-		goto out;
-	if (r < 0)
-		rec_xfer(t, s, 1, "sendmmsg", -1, saved, NULL, 0, NULL, 0, flags);
-	/* One event per message the kernel took. */
-	for (i = 0; i < r; i++) {
-		const struct msghdr *m = &vec[i].msg_hdr;
-
-		rec_xfer(t, s, 1, "sendmmsg", vec[i].msg_len, 0, m->msg_iov, m->msg_iovlen,
-			 m->msg_name, m->msg_namelen, flags);
-	}
-	leave_sock(t, s);
-out:
-	errno = saved;
-	return r;
-}
-
-/* The slow paths of the hot hooks live out of line, so that the fast path
- * compiles to a byte load and a tail call with no register spills. */
-#define SLOW __attribute__((noinline, cold))
-
-static SLOW ssize_t write_sock(int fd, const void *p, size_t n)
-{
-	ssize_t r = REAL(write)(fd, p, n);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	rec_buf(fd, 1, "write", r, saved, p, n, NULL, 0, 0);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t write(int fd, const void *p, size_t n)
-{
-	write_fn *real = real_write;
-
-	/* Hot path: every program writes files; ours is a byte load and a
-	 * tail call (REAL()'s resolve-on-first-use is left to the slow path). */
-	if (__builtin_expect(!fdtab_is_sock(fd) && real != NULL, 1))
-		return real(fd, p, n);
-	return write_sock(fd, p, n);
-}
-
-static SLOW ssize_t writev_sock(int fd, const struct iovec *iov, int iovcnt)
-{
-	ssize_t r = REAL(writev)(fd, iov, iovcnt);
-	int saved = errno;
-
-	rec_iov(fd, 1, "writev", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
-{
-	if (__builtin_expect(!fdtab_is_sock(fd), 1))
-		return REAL(writev)(fd, iov, iovcnt);
-	return writev_sock(fd, iov, iovcnt);
-}
-
-/* ---- receiving ---- */
-
-SHIM_EXPORT ssize_t recv(int fd, void *p, size_t n, int flags)
-{
-	ssize_t r = REAL(recv)(fd, p, n, flags);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	rec_buf(fd, 0, "recv", r, saved, p, n, NULL, 0, flags);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t __recv_chk(int fd, void *p, size_t n, size_t buflen, int flags)
-{
-	ssize_t r = REAL(__recv_chk)(fd, p, n, buflen, flags);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	rec_buf(fd, 0, "__recv_chk", r, saved, p, n, NULL, 0, flags);
-	errno = saved;
-	return r;
-}
-
-/* How many bytes of a source-address buffer the kernel may have filled.
- * It sets the length to the address's full size even when it truncated the
- * address to the caller's buffer, so the size the caller offered must be
- * read before the call. Only UDP records source addresses, so TCP (the
- * common case) never touches the caller's length. */
-static socklen_t name_cap(int fd, const socklen_t *len)
-{
-	if (!len || fdtab_kind(fd) != FD_UDP)
-		return 0;
-	return *len;
-}
-
-/* The filled part of a source-address buffer: min(offered, written). */
-static socklen_t name_len(socklen_t cap, socklen_t written)
-{
-	return written < cap ? written : cap;
-}
-
-SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockaddr *addr,
-			     socklen_t *alen)
-{
-	socklen_t cap = addr ? name_cap(fd, alen) : 0;
-	ssize_t r = REAL(recvfrom)(fd, p, n, flags, addr, alen);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	rec_buf(fd, 0, "recvfrom", r, saved, p, n, r >= 0 && cap ? addr : NULL,
-		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int flags,
-				   struct sockaddr *addr, socklen_t *alen)
-{
-	socklen_t cap = addr ? name_cap(fd, alen) : 0;
-	ssize_t r = REAL(__recvfrom_chk)(fd, p, n, buflen, flags, addr, alen);
-	int saved;
-
-	if (!fdtab_is_sock(fd))
-		return r;
-	saved = errno;
-	rec_buf(fd, 0, "__recvfrom_chk", r, saved, p, n, r >= 0 && cap ? addr : NULL,
-		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
-{
-	socklen_t cap = msg && msg->msg_name ? name_cap(fd, &msg->msg_namelen) : 0;
-	ssize_t r = REAL(recvmsg)(fd, msg, flags);
-	int saved;
-
-	/* MSG_ERRQUEUE reads queued errors and timestamps, not data. */
-	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
-		return r;
-	saved = errno;
-	/* On failure msg may be the reason (EFAULT): do not look at it. */
-	if (r < 0)
-		rec_iov(fd, 0, "recvmsg", r, saved, NULL, 0, NULL, 0, flags);
-	else
-		rec_iov(fd, 0, "recvmsg", r, saved, msg->msg_iov, msg->msg_iovlen,
-			cap ? msg->msg_name : NULL, name_len(cap, msg->msg_namelen), flags);
-	errno = saved;
-	return r;
-}
-
-/* recvmmsg takes at most UIO_MAXIOV (1024) messages per call. */
-#define MMSG_MAX 1024
-
-SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
-			 struct timespec *tmo)
-{
-	socklen_t cap[MMSG_MAX];
-	unsigned int i, ncap = 0;
-	struct shim_thread *t;
-	struct sock *s;
-	int r, saved;
-
-	if (vec && fdtab_kind(fd) == FD_UDP) {
-		ncap = vlen < MMSG_MAX ? vlen : MMSG_MAX;
-		for (i = 0; i < ncap; i++)
-			cap[i] = vec[i].msg_hdr.msg_name ? vec[i].msg_hdr.msg_namelen : 0;
-	}
-	r = REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
-	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
-		return r;
-	saved = errno;
-	s = enter_sock(fd, &t);
-	if (!s)
-		goto out;
-	if (r < 0)
-		rec_xfer(t, s, 0, "recvmmsg", -1, saved, NULL, 0, NULL, 0, flags);
-	/* One event per datagram received. */
-	for (i = 0; r > 0 && i < (unsigned int)r; i++) {
-		const struct msghdr *m = &vec[i].msg_hdr;
-		socklen_t c = i < ncap ? cap[i] : 0;
-
-		rec_xfer(t, s, 0, "recvmmsg", vec[i].msg_len, 0, m->msg_iov, m->msg_iovlen,
-			 c ? m->msg_name : NULL, name_len(c, m->msg_namelen), flags);
-	}
-	leave_sock(t, s);
-out:
-	errno = saved;
-	return r;
-}
-
-static SLOW ssize_t read_tracked(int fd, void *p, size_t n, enum fd_kind kind)
-{
-	ssize_t r = REAL(read)(fd, p, n);
-	int saved;
-
-	if (kind == FD_NONE)
-		return r;
-	if (kind == FD_URANDOM) {
-		rec_urandom_read(fd, p, r);
-		return r;
-	}
-	saved = errno;
-	rec_buf(fd, 0, "read", r, saved, p, n, NULL, 0, 0);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
-{
-	enum fd_kind kind = fdtab_kind(fd);
-
-	read_fn *real = real_read;
-
-	/* Hot path: every program reads files; ours is a byte load and a
-	 * tail call (REAL()'s resolve-on-first-use is left to the slow path). */
-	if (__builtin_expect(kind == FD_NONE && real != NULL, 1))
-		return real(fd, p, n);
-	return read_tracked(fd, p, n, kind);
-}
-
-static SLOW ssize_t read_chk_tracked(int fd, void *p, size_t n, size_t buflen, enum fd_kind kind)
-{
-	ssize_t r = REAL(__read_chk)(fd, p, n, buflen);
-	int saved;
-
-	if (kind == FD_URANDOM) {
-		rec_urandom_read(fd, p, r);
-		return r;
-	}
-	saved = errno;
-	rec_buf(fd, 0, "__read_chk", r, saved, p, n, NULL, 0, 0);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t __read_chk(int fd, void *p, size_t n, size_t buflen)
-{
-	enum fd_kind kind = fdtab_kind(fd);
-
-	if (__builtin_expect(kind == FD_NONE, 1))
-		return REAL(__read_chk)(fd, p, n, buflen);
-	return read_chk_tracked(fd, p, n, buflen, kind);
-}
-
-/* Hands a readv of a random device to hook_random.c, one call per iovec
- * that received bytes (hooks.h). */
-static void urandom_readv(int fd, const struct iovec *iov, int iovcnt, ssize_t r)
-{
-	int i;
-
-	if (r <= 0) {
-		rec_urandom_read(fd, iovcnt > 0 ? iov[0].iov_base : NULL, r);
-		return;
-	}
-	for (i = 0; i < iovcnt && r > 0; i++) {
-		size_t k = iov[i].iov_len < (size_t)r ? iov[i].iov_len : (size_t)r;
-
-		if (k)
-			rec_urandom_read(fd, iov[i].iov_base, (ssize_t)k);
-		r -= (ssize_t)k;
-	}
-}
-
-static SLOW ssize_t readv_tracked(int fd, const struct iovec *iov, int iovcnt, enum fd_kind kind)
-{
-	ssize_t r = REAL(readv)(fd, iov, iovcnt);
-	int saved = errno;
-
-	if (kind == FD_URANDOM)
-		urandom_readv(fd, iov, iovcnt, r);
-	else
-		rec_iov(fd, 0, "readv", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
-{
-	enum fd_kind kind = fdtab_kind(fd);
-
-	if (__builtin_expect(kind == FD_NONE, 1))
-		return REAL(readv)(fd, iov, iovcnt);
-	return readv_tracked(fd, iov, iovcnt, kind);
-}
-
 /* ---- shutdown, close, dup ---- */
 
 SHIM_EXPORT int shutdown(int fd, int how)
@@ -1039,7 +543,7 @@ SHIM_EXPORT int shutdown(int fd, int how)
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	s = enter_sock(fd, &t);
+	s = net_enter_sock(fd, &t);
 	if (!s)
 		goto out;
 	hs = how == SHUT_RD	? "SHUT_RD"
@@ -1047,13 +551,13 @@ SHIM_EXPORT int shutdown(int fd, int how)
 	     : how == SHUT_RDWR ? "SHUT_RDWR"
 				: "?";
 	rec_simple(t, s, "shutdown", "shutdown", NULL, NULL, r, saved, hs);
-	leave_sock(t, s);
+	net_leave_sock(t, s);
 out:
 	errno = saved;
 	return r;
 }
 
-static SLOW int close_tracked(int fd)
+static NET_SLOW int close_tracked(int fd)
 {
 	struct sock *s;
 	int r, saved;

@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: MIT */
+/* hook_netio.c -- data on TCP/UDP sockets: send*, recv*, read*, write* as socket_call events.
+ *
+ * The read and write families are also every program's file I/O, so their
+ * hooks decide "not a socket" with one relaxed byte load of the fd table
+ * (hook_net.c keeps it) and tail-call the real function. read, readv and
+ * __read_chk also hand random-device reads to hook_random.c. Same pattern
+ * as hook_net.c: real call first, errno saved and restored around recording.
+ */
+/* The hooks must carry the plain libc names: with _FILE_OFFSET_BITS=64
+ * (meson's default) glibc's headers rename fcntl to fcntl64, and fortify
+ * turns read/recv into inline wrappers. */
+#undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "common/json.h"
+#include "shim/fdtab.h"
+#include "shim/hooks.h"
+#include "shim/net.h"
+#include "shim/real.h"
+#include "shim/shim.h"
+
+/* Up to this many bytes spread over several iovecs are joined on the stack. */
+#define GATHER_STACK 4096
+
+/* Writes p[0..n) as data/data_b64. If the buffer cannot take it (OOM, or
+ * the recorder's cap), the half-written value is rolled back so the line
+ * stays valid JSON, and data_dropped says the bytes are missing. */
+static void kv_data(struct buf *b, const void *p, size_t n)
+{
+	size_t mark = b->len;
+
+	if (json_kv_bytes(b, "data", p, n) == 0)
+		return;
+	b->len = mark;
+	if (b->data)
+		b->data[mark] = '\0';
+	json_kv_bool(b, "data_dropped", 1);
+}
+
+/* Writes the first n bytes spread over iov as data/data_b64. */
+static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t n)
+{
+	char stack[GATHER_STACK];
+	char *p;
+	size_t i, off = 0;
+
+	if (!n)
+		return;
+	if (iovcnt && iov[0].iov_len >= n) {
+		kv_data(b, iov[0].iov_base, n);
+		return;
+	}
+	/* The UTF-8 check and base64 need the bytes in one piece. */
+	p = n <= sizeof(stack) ? stack : malloc(n);
+	if (!p) {
+		json_kv_bool(b, "data_dropped", 1);
+		return;
+	}
+	for (i = 0; i < iovcnt && off < n; i++) {
+		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
+
+		if (k)
+			memcpy(p + off, iov[i].iov_base, k);
+		off += k;
+	}
+	if (off)
+		kv_data(b, p, off);
+	if (p != stack)
+		free(p);
+}
+
+static size_t iov_total(const struct iovec *iov, size_t iovcnt)
+{
+	size_t i, sum = 0;
+
+	for (i = 0; i < iovcnt; i++)
+		sum += iov[i].iov_len;
+	return sum;
+}
+
+/* One data transfer on socket s, already entered.
+ * out: 1 for send, 0 for recv. r, err: the real call's result and errno.
+ * iov/iovcnt: the caller's buffers; the first min(r, their size) bytes are
+ * recorded (recv with MSG_TRUNC may return more than fits).
+ * sa/salen: the datagram's destination (send) or source (recv), if any. */
+static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char *fn, long r,
+		     int err, const struct iovec *iov, size_t iovcnt, const struct sockaddr *sa,
+		     socklen_t salen, int flags)
+{
+	char peer[NET_ADDR_MAX] = "";
+	size_t n = 0;
+	struct buf *b;
+
+	if (s->kind == FD_UDP) {
+		/* On UDP the peer belongs to each datagram; a connected
+		 * socket's comes from connect. */
+		if (sa && salen)
+			net_fmt_addr(peer, sa, salen);
+		if (!peer[0])
+			net_sock_addrs(s, peer, NULL);
+	}
+	/* TCP recv with MSG_TRUNC discards the data without copying it. */
+	if (r > 0 && !(!out && s->kind == FD_TCP && (flags & MSG_TRUNC))) {
+		n = iov_total(iov, iovcnt);
+		if ((size_t)r < n)
+			n = (size_t)r;
+	}
+	b = net_ev_sock(t, s, out ? "send" : "recv", fn, peer, NULL, r);
+	kv_iov(b, iov, iovcnt, n);
+	/* A peeked receive leaves the bytes queued: the next receive returns
+	 * them again, and a replay must know. */
+	if (!out && (flags & MSG_PEEK))
+		json_kv_bool(b, "peek", 1);
+	net_ev_sock_end(t, b, r, err);
+}
+
+/* Records one single-buffer transfer on fd. */
+static void rec_buf(int fd, int out, const char *fn, long r, int err, const void *p, size_t cap,
+		    const struct sockaddr *sa, socklen_t salen, int flags)
+{
+	struct shim_thread *t;
+	struct sock *s = net_enter_sock(fd, &t);
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = cap };
+
+	if (!s)
+		return;
+	rec_xfer(t, s, out, fn, r, err, &iov, 1, sa, salen, flags);
+	net_leave_sock(t, s);
+}
+
+static void rec_iov(int fd, int out, const char *fn, long r, int err, const struct iovec *iov,
+		    size_t iovcnt, const struct sockaddr *sa, socklen_t salen, int flags)
+{
+	struct shim_thread *t;
+	struct sock *s = net_enter_sock(fd, &t);
+
+	if (!s)
+		return;
+	rec_xfer(t, s, out, fn, r, err, iov, iovcnt, sa, salen, flags);
+	net_leave_sock(t, s);
+}
+
+/* ---- sending ---- */
+
+SHIM_EXPORT ssize_t send(int fd, const void *p, size_t n, int flags)
+{
+	ssize_t r = REAL(send)(fd, p, n, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 1, "send", r, saved, p, n, NULL, 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *p, size_t n, int flags, const struct sockaddr *addr,
+			   socklen_t alen)
+{
+	ssize_t r = REAL(sendto)(fd, p, n, flags, addr, alen);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	/* EFAULT may mean addr itself is bad: do not look at it then. */
+	rec_buf(fd, 1, "sendto", r, saved, p, n, r < 0 && saved == EFAULT ? NULL : addr, alen,
+		flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t r = REAL(sendmsg)(fd, msg, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	/* On failure msg may be the reason (EFAULT): do not look at it. */
+	if (r < 0)
+		rec_iov(fd, 1, "sendmsg", r, saved, NULL, 0, NULL, 0, flags);
+	else
+		rec_iov(fd, 1, "sendmsg", r, saved, msg->msg_iov, msg->msg_iovlen, msg->msg_name,
+			msg->msg_namelen, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+	int r = REAL(sendmmsg)(fd, vec, vlen, flags);
+	struct shim_thread *t;
+	struct sock *s;
+	int saved, i;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	s = net_enter_sock(fd, &t);
+	if (!s)
+		goto out;
+	if (r < 0)
+		rec_xfer(t, s, 1, "sendmmsg", -1, saved, NULL, 0, NULL, 0, flags);
+	/* One event per message the kernel took. */
+	for (i = 0; i < r; i++) {
+		const struct msghdr *m = &vec[i].msg_hdr;
+
+		rec_xfer(t, s, 1, "sendmmsg", vec[i].msg_len, 0, m->msg_iov, m->msg_iovlen,
+			 m->msg_name, m->msg_namelen, flags);
+	}
+	net_leave_sock(t, s);
+out:
+	errno = saved;
+	return r;
+}
+
+static NET_SLOW ssize_t write_sock(int fd, const void *p, size_t n)
+{
+	ssize_t r = REAL(write)(fd, p, n);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 1, "write", r, saved, p, n, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *p, size_t n)
+{
+	write_fn *real = real_write;
+
+	/* Hot path: every program writes files; ours is a byte load and a
+	 * tail call (REAL()'s resolve-on-first-use is left to the slow path). */
+	if (__builtin_expect(!fdtab_is_sock(fd) && real != NULL, 1))
+		return real(fd, p, n);
+	return write_sock(fd, p, n);
+}
+
+static NET_SLOW ssize_t writev_sock(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t r = REAL(writev)(fd, iov, iovcnt);
+	int saved = errno;
+
+	rec_iov(fd, 1, "writev", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	if (__builtin_expect(!fdtab_is_sock(fd), 1))
+		return REAL(writev)(fd, iov, iovcnt);
+	return writev_sock(fd, iov, iovcnt);
+}
+
+/* ---- receiving ---- */
+
+SHIM_EXPORT ssize_t recv(int fd, void *p, size_t n, int flags)
+{
+	ssize_t r = REAL(recv)(fd, p, n, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 0, "recv", r, saved, p, n, NULL, 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *p, size_t n, size_t buflen, int flags)
+{
+	ssize_t r = REAL(__recv_chk)(fd, p, n, buflen, flags);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 0, "__recv_chk", r, saved, p, n, NULL, 0, flags);
+	errno = saved;
+	return r;
+}
+
+/* How many bytes of a source-address buffer the kernel may have filled.
+ * It sets the length to the address's full size even when it truncated the
+ * address to the caller's buffer, so the size the caller offered must be
+ * read before the call. Only UDP records source addresses, so TCP (the
+ * common case) never touches the caller's length. */
+static socklen_t name_cap(int fd, const socklen_t *len)
+{
+	if (!len || fdtab_kind(fd) != FD_UDP)
+		return 0;
+	return *len;
+}
+
+/* The filled part of a source-address buffer: min(offered, written). */
+static socklen_t name_len(socklen_t cap, socklen_t written)
+{
+	return written < cap ? written : cap;
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockaddr *addr,
+			     socklen_t *alen)
+{
+	socklen_t cap = addr ? name_cap(fd, alen) : 0;
+	ssize_t r = REAL(recvfrom)(fd, p, n, flags, addr, alen);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 0, "recvfrom", r, saved, p, n, r >= 0 && cap ? addr : NULL,
+		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int flags,
+				   struct sockaddr *addr, socklen_t *alen)
+{
+	socklen_t cap = addr ? name_cap(fd, alen) : 0;
+	ssize_t r = REAL(__recvfrom_chk)(fd, p, n, buflen, flags, addr, alen);
+	int saved;
+
+	if (!fdtab_is_sock(fd))
+		return r;
+	saved = errno;
+	rec_buf(fd, 0, "__recvfrom_chk", r, saved, p, n, r >= 0 && cap ? addr : NULL,
+		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	socklen_t cap = msg && msg->msg_name ? name_cap(fd, &msg->msg_namelen) : 0;
+	ssize_t r = REAL(recvmsg)(fd, msg, flags);
+	int saved;
+
+	/* MSG_ERRQUEUE reads queued errors and timestamps, not data. */
+	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
+		return r;
+	saved = errno;
+	/* On failure msg may be the reason (EFAULT): do not look at it. */
+	if (r < 0)
+		rec_iov(fd, 0, "recvmsg", r, saved, NULL, 0, NULL, 0, flags);
+	else
+		rec_iov(fd, 0, "recvmsg", r, saved, msg->msg_iov, msg->msg_iovlen,
+			cap ? msg->msg_name : NULL, name_len(cap, msg->msg_namelen), flags);
+	errno = saved;
+	return r;
+}
+
+/* recvmmsg takes at most UIO_MAXIOV (1024) messages per call. */
+#define MMSG_MAX 1024
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+			 struct timespec *tmo)
+{
+	socklen_t cap[MMSG_MAX];
+	unsigned int i, ncap = 0;
+	struct shim_thread *t;
+	struct sock *s;
+	int r, saved;
+
+	if (vec && fdtab_kind(fd) == FD_UDP) {
+		ncap = vlen < MMSG_MAX ? vlen : MMSG_MAX;
+		for (i = 0; i < ncap; i++)
+			cap[i] = vec[i].msg_hdr.msg_name ? vec[i].msg_hdr.msg_namelen : 0;
+	}
+	r = REAL(recvmmsg)(fd, vec, vlen, flags, tmo);
+	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
+		return r;
+	saved = errno;
+	s = net_enter_sock(fd, &t);
+	if (!s)
+		goto out;
+	if (r < 0)
+		rec_xfer(t, s, 0, "recvmmsg", -1, saved, NULL, 0, NULL, 0, flags);
+	/* One event per datagram received. */
+	for (i = 0; r > 0 && i < (unsigned int)r; i++) {
+		const struct msghdr *m = &vec[i].msg_hdr;
+		socklen_t c = i < ncap ? cap[i] : 0;
+
+		rec_xfer(t, s, 0, "recvmmsg", vec[i].msg_len, 0, m->msg_iov, m->msg_iovlen,
+			 c ? m->msg_name : NULL, name_len(c, m->msg_namelen), flags);
+	}
+	net_leave_sock(t, s);
+out:
+	errno = saved;
+	return r;
+}
+
+static NET_SLOW ssize_t read_tracked(int fd, void *p, size_t n, enum fd_kind kind)
+{
+	ssize_t r = REAL(read)(fd, p, n);
+	int saved;
+
+	if (kind == FD_NONE)
+		return r;
+	if (kind == FD_URANDOM) {
+		rec_urandom_read(fd, p, r);
+		return r;
+	}
+	saved = errno;
+	rec_buf(fd, 0, "read", r, saved, p, n, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+
+	read_fn *real = real_read;
+
+	/* Hot path: every program reads files; ours is a byte load and a
+	 * tail call (REAL()'s resolve-on-first-use is left to the slow path). */
+	if (__builtin_expect(kind == FD_NONE && real != NULL, 1))
+		return real(fd, p, n);
+	return read_tracked(fd, p, n, kind);
+}
+
+static NET_SLOW ssize_t read_chk_tracked(int fd, void *p, size_t n, size_t buflen,
+					 enum fd_kind kind)
+{
+	ssize_t r = REAL(__read_chk)(fd, p, n, buflen);
+	int saved;
+
+	if (kind == FD_URANDOM) {
+		rec_urandom_read(fd, p, r);
+		return r;
+	}
+	saved = errno;
+	rec_buf(fd, 0, "__read_chk", r, saved, p, n, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *p, size_t n, size_t buflen)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+
+	if (__builtin_expect(kind == FD_NONE, 1))
+		return REAL(__read_chk)(fd, p, n, buflen);
+	return read_chk_tracked(fd, p, n, buflen, kind);
+}
+
+/* Hands a readv of a random device to hook_random.c, one call per iovec
+ * that received bytes (hooks.h). */
+static void urandom_readv(int fd, const struct iovec *iov, int iovcnt, ssize_t r)
+{
+	int i;
+
+	if (r <= 0) {
+		rec_urandom_read(fd, iovcnt > 0 ? iov[0].iov_base : NULL, r);
+		return;
+	}
+	for (i = 0; i < iovcnt && r > 0; i++) {
+		size_t k = iov[i].iov_len < (size_t)r ? iov[i].iov_len : (size_t)r;
+
+		if (k)
+			rec_urandom_read(fd, iov[i].iov_base, (ssize_t)k);
+		r -= (ssize_t)k;
+	}
+}
+
+static NET_SLOW ssize_t readv_tracked(int fd, const struct iovec *iov, int iovcnt,
+				      enum fd_kind kind)
+{
+	ssize_t r = REAL(readv)(fd, iov, iovcnt);
+	int saved = errno;
+
+	if (kind == FD_URANDOM)
+		urandom_readv(fd, iov, iovcnt, r);
+	else
+		rec_iov(fd, 0, "readv", r, saved, iov, iovcnt > 0 ? (size_t)iovcnt : 0, NULL, 0, 0);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	enum fd_kind kind = fdtab_kind(fd);
+
+	if (__builtin_expect(kind == FD_NONE, 1))
+		return REAL(readv)(fd, iov, iovcnt);
+	return readv_tracked(fd, iov, iovcnt, kind);
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* net.h -- private to hook_net.c and hook_netio.c: the per-socket object and the helpers both use.
+ *
+ * hook_net.c owns the socket's lifecycle (socket, connect, accept, close,
+ * dup*, fcntl) and the fd table upkeep; hook_netio.c records the data that
+ * moves (send*, recv*, read*, write*). Both follow the pattern described at
+ * the top of hook_net.c.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "shim/fdtab.h"
+
+struct buf;
+struct shim_thread;
+
+/* "[" + INET6_ADDRSTRLEN + "]:" + 5 digits, rounded up. */
+#define NET_ADDR_MAX 64
+
+/* The slow paths of the hot hooks live out of line, so that the fast path
+ * compiles to a byte load and a tail call with no register spills. */
+#define NET_SLOW __attribute__((noinline, cold))
+
+struct sock {
+	struct fd_obj obj; /* first: the fd table hands this pointer back */
+	enum fd_kind kind; /* FD_TCP or FD_UDP */
+	int family; /* AF_INET or AF_INET6 */
+	atomic_int nonblock; /* informational: SOCK_NONBLOCK, F_SETFL O_NONBLOCK */
+	atomic_int pending; /* a connect is in progress; its outcome not read yet */
+	atomic_int nfds; /* descriptors of this process referring to it */
+	char conn[32]; /* "T.K", immutable */
+	pthread_mutex_t lock; /* guards peer and local: connect may rewrite them */
+	char peer[NET_ADDR_MAX];
+	char local[NET_ADDR_MAX];
+};
+
+/* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into
+ * out (NET_ADDR_MAX bytes). Anything else (AF_UNSPEC, short length) gives "". */
+void net_fmt_addr(char *out, const struct sockaddr *sa, socklen_t len);
+
+/* Copies s's peer and/or local address (NET_ADDR_MAX bytes each) into the
+ * non-NULL arguments, under s->lock. */
+void net_sock_addrs(struct sock *s, char *peer, char *local);
+
+/* Enters the shim for a call on fd. @return fd's socket (referenced) with
+ * *ret_t holding the guard, or NULL with nothing held. */
+struct sock *net_enter_sock(int fd, struct shim_thread **ret_t);
+
+/* Undoes net_enter_sock(): drops the reference and leaves the shim. */
+void net_leave_sock(struct shim_thread *t, struct sock *s);
+
+/* Opens a socket_call event with the fields every op has. peer and local
+ * are written when non-empty. Finish it with net_ev_sock_end(). */
+struct buf *net_ev_sock(struct shim_thread *t, struct sock *s, const char *op, const char *fn,
+			const char *peer, const char *local, long n);
+
+/* Closes an event from net_ev_sock(), adding the errno name when n < 0. */
+void net_ev_sock_end(struct shim_thread *t, struct buf *b, long n, int err);
