@@ -93,7 +93,7 @@ static pthread_t writer;
 static int writer_running;
 /* A fork child starts its writer at its first event after agent_start:
  * most fork children exec at once, and their exec flushes synchronously. */
-static int writer_deferred;
+static atomic_int writer_deferred;
 static int writer_stop;
 static void (*writer_first_task)(void);
 
@@ -290,6 +290,9 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 		tb->tseq = atomic_fetch_add(&shim_proc.seq, 1);
 		tb->tstep = t->step;
 		tb_unlock(tb);
+		if (atomic_load_explicit(&writer_deferred, memory_order_relaxed) &&
+		    atomic_exchange(&writer_deferred, 0))
+			writer_start();
 		errno = saved;
 		return;
 	}
@@ -362,10 +365,9 @@ void ev_end(struct shim_thread *t)
 	trace_ev_tail(&tb->ev);
 	pending = tb->ev.len;
 	tb_unlock(tb);
-	if (__builtin_expect(writer_deferred, 0)) {
-		writer_deferred = 0;
+	if (__builtin_expect(atomic_load_explicit(&writer_deferred, memory_order_relaxed), 0) &&
+	    atomic_exchange(&writer_deferred, 0))
 		writer_start();
-	}
 	if (__builtin_expect(pending >= FLUSH_BYTES || finished, 0))
 		shim_flush();
 }
@@ -419,15 +421,23 @@ static void write_frames(void)
 	REAL(close)(fd);
 }
 
+enum gather_mode {
+	GATHER_PERIODIC, /* the writer's tick: leave fresh time batches open */
+	GATHER_ALL, /* exit, exec, fork, size: close every batch */
+	GATHER_TRY, /* fatal signal: skip anything locked */
+};
+
 /* Moves every thread's pending lines into frame_in. Caller holds wlock.
  * A thread's lock is held only to swap its event buffer with the spare, so
  * a thread reading the clock in a tight loop rarely waits for the writer.
  * An open time batch is left to its thread unless it was already open at
  * the previous flush (so an idle thread's reads still reach the file within
- * two flush periods) or the thread is gone. With `try`, skips threads whose
- * lock is taken (signal-handler path) and closes every batch. */
-static void gather(int try)
+ * two flush periods) or the thread is gone; other modes close every batch
+ * (the image may vanish next). GATHER_TRY skips threads whose lock is taken
+ * (signal-handler path). */
+static void gather(enum gather_mode mode)
 {
+	int try = mode == GATHER_TRY;
 	struct tbuf **pp, *tb;
 
 	if (try ? pthread_mutex_trylock(&reg_lock) : pthread_mutex_lock(&reg_lock))
@@ -448,7 +458,7 @@ static void gather(int try)
 		if (tb->tclk >= 0) {
 			if (dead) {
 				time_close(tb);
-			} else if (try || tb->tseen == tb->tseq + 1) {
+			} else if (mode != GATHER_PERIODIC || tb->tseen == tb->tseq + 1) {
 				if (batch_exclude(tb, try) == 0)
 					time_close(tb);
 				batch_release(tb);
@@ -476,7 +486,7 @@ static void gather(int try)
 	pthread_mutex_unlock(&reg_lock);
 }
 
-void shim_flush(void)
+static void flush_mode(enum gather_mode mode)
 {
 	struct shim_thread *t = &shim_tls;
 	int was_busy = t->busy;
@@ -485,10 +495,15 @@ void shim_flush(void)
 		return;
 	t->busy = 1;
 	pthread_mutex_lock(&wlock);
-	gather(0);
+	gather(mode);
 	write_frames();
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
+}
+
+void shim_flush(void)
+{
+	flush_mode(GATHER_ALL);
 }
 
 void rec_flush_from_signal(void)
@@ -499,7 +514,7 @@ void rec_flush_from_signal(void)
 	if (!enc || pthread_mutex_trylock(&wlock))
 		return;
 	t->busy = 1;
-	gather(1);
+	gather(GATHER_TRY);
 	write_frames();
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
@@ -527,7 +542,7 @@ static void *writer_main(void *arg)
 		if (writer_stop)
 			break;
 		pthread_mutex_unlock(&writer_lock);
-		shim_flush();
+		flush_mode(GATHER_PERIODIC);
 		pthread_mutex_lock(&writer_lock);
 	}
 	pthread_mutex_unlock(&writer_lock);
