@@ -3,7 +3,7 @@
  *
  * hook_fs.c classifies the fds it opens; hook_random.c records what is read
  * from /dev/urandom and /dev/random. The read hooks (read, readv, __read_chk
- * in hook_net.c) own the read path, so they hand the bytes over here.
+ * in hook_netio.c) own the read path, so they hand the bytes over here.
  */
 #pragma once
 

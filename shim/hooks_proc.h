@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hooks_proc.h -- what hook_proc.c offers the core: fatal-signal capture and vfork bookkeeping.
+/* hooks_proc.h -- what hook_proc.c and hook_signal.c offer the core: fatal-signal capture and vfork bookkeeping.
  *
  * Fatal signals: shim_signals_init() (called once from init, when recording)
  * puts a handler on every fatal signal whose disposition is still SIG_DFL,
