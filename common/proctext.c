@@ -49,6 +49,7 @@ struct unit {
 	size_t chain; /* U_RANDOM off the main thread: the next one of its source */
 	const char *child; /* U_CHILD: its subtree hash */
 	size_t off, len; /* its JSON text in proctext.text */
+	const char *txt; /* the same, once every unit is written */
 };
 
 struct proctext {
@@ -485,12 +486,10 @@ static int write_unit(struct proctext *pt, const struct proctext_in *in, struct 
 	return r;
 }
 
-static const char *sort_texts; /* qsort has no context argument */
-
 static int unit_text_cmp(const void *a, const void *b)
 {
 	const struct unit *x = *(const struct unit *const *)a, *y = *(const struct unit *const *)b;
-	int c = memcmp(sort_texts + x->off, sort_texts + y->off, x->len < y->len ? x->len : y->len);
+	int c = memcmp(x->txt, y->txt, x->len < y->len ? x->len : y->len);
 
 	if (c)
 		return c;
@@ -511,13 +510,14 @@ static int order_units(struct proctext *pt)
 		pt->order = a;
 		pt->caporder = pt->nu;
 	}
-	for (i = 0; i < pt->nu; i++)
+	for (i = 0; i < pt->nu; i++) {
+		pt->u[i].txt = pt->text.data + pt->u[i].off;
 		if (pt->u[i].tid == 0)
 			pt->order[nmain++] = &pt->u[i];
+	}
 	for (i = 0, k = nmain; i < pt->nu; i++)
 		if (pt->u[i].tid != 0)
 			pt->order[k++] = &pt->u[i];
-	sort_texts = pt->text.data;
 	if (pt->nu - nmain > 1)
 		qsort(pt->order + nmain, pt->nu - nmain, sizeof(*pt->order), unit_text_cmp);
 	return 0;
