@@ -38,28 +38,34 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, st
 int close_range(unsigned int first, unsigned int last, int flags);
 
 /* X(name): every hooked libc function. Keep grouped by hook file. */
-#define REAL_FUNCS(X)                                                                              \
-	/* hook_net.c, hook_netio.c */                                                             \
-	X(socket)                                                                                  \
-	X(__read_chk)                                                                              \
-	X(connect) X(accept) X(accept4) X(send) X(sendto) X(sendmsg) X(sendmmsg) X(recv)           \
-		X(recvfrom) X(recvmsg) X(recvmmsg) X(read) X(write) X(readv) X(writev) X(shutdown) \
-			X(close) X(close_range) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64)         \
-				X(__recv_chk) X(__recvfrom_chk) X(getsockopt) /* hook_dns.c */     \
-		X(getaddrinfo) X(gethostbyname) X(gethostbyname_r) X(gethostbyname2)               \
-			X(gethostbyname2_r) X(getnameinfo) /* hook_time.c */                       \
-		X(clock_gettime) X(gettimeofday) X(time) X(timespec_get) /* hook_random.c */       \
-		X(getrandom) X(getentropy) X(arc4random) X(arc4random_buf) X(arc4random_uniform)   \
-			X(syscall) /* hook_fs.c */                                                 \
-		X(open) X(open64) X(openat) X(openat64) X(creat) X(creat64) X(fopen) X(fopen64)    \
-			X(__open_2) X(__open64_2) X(__openat_2)                                    \
-				X(__openat64_2) /* hook_thread.c */                                \
-		X(pthread_create) /* hook_proc.c, hook_signal.c */                                 \
-		X(fork) X(posix_spawn) X(posix_spawnp) X(execve) X(execv) X(execvp) X(execvpe)     \
-			X(fexecve) X(system) X(exit) X(_exit) X(_Exit) X(__libc_start_main)        \
-				X(sigaction) X(signal) X(waitpid) X(wait) X(wait4) X(waitid)       \
-					X(popen) /* used by the shim itself, never hooked */       \
-		X(nanosleep) X(getpid)
+/* A hand-laid table: clang-format wraps it differently on every pass. */
+/* clang-format off */
+#define REAL_FUNCS(X) \
+	/* hook_net.c, hook_netio.c */ \
+	X(socket) X(__read_chk) X(connect) X(accept) X(accept4) X(send) X(sendto) \
+	X(sendmsg) X(sendmmsg) X(recv) X(recvfrom) X(recvmsg) X(recvmmsg) X(read) X(write) \
+	X(readv) X(writev) X(shutdown) X(close) X(close_range) X(dup) X(dup2) X(dup3) \
+	X(fcntl) X(fcntl64) X(__recv_chk) X(__recvfrom_chk) X(getsockopt) \
+	/* hook_dns.c */ \
+	X(getaddrinfo) X(gethostbyname) X(gethostbyname_r) X(gethostbyname2) \
+	X(gethostbyname2_r) X(getnameinfo) \
+	/* hook_time.c */ \
+	X(clock_gettime) X(gettimeofday) X(time) X(timespec_get) \
+	/* hook_random.c */ \
+	X(getrandom) X(getentropy) X(arc4random) X(arc4random_buf) X(arc4random_uniform) \
+	X(syscall) \
+	/* hook_fs.c */ \
+	X(open) X(open64) X(openat) X(openat64) X(creat) X(creat64) X(fopen) X(fopen64) \
+	X(__open_2) X(__open64_2) X(__openat_2) X(__openat64_2) \
+	/* hook_thread.c */ \
+	X(pthread_create) \
+	/* hook_proc.c, hook_signal.c */ \
+	X(fork) X(posix_spawn) X(posix_spawnp) X(execve) X(execv) X(execvp) X(execvpe) \
+	X(fexecve) X(system) X(exit) X(_exit) X(_Exit) X(__libc_start_main) X(sigaction) \
+	X(signal) X(waitpid) X(wait) X(wait4) X(waitid) X(popen) \
+	/* used by the shim itself, never hooked */ \
+	X(nanosleep) X(getpid)
+/* clang-format on */
 
 #define REAL_DECLARE(name)                  \
 	typedef __typeof__(name) name##_fn; \
