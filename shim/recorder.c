@@ -242,17 +242,61 @@ static void asym_register(void)
 	asym_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
+/* Everything but the common case: a first read, another clock, a full
+ * batch, the writer wanting the batch, or no membarrier. Kept out of line
+ * so that rec_time() stays a leaf without register saves. */
+static __attribute__((noinline)) void rec_time_slow(struct shim_thread *t, enum shim_clock clk,
+						    int64_t ns)
 {
 	struct tbuf *tb = t->tb;
 	size_t pending;
+	int saved;
 
-	if (__builtin_expect(!tb, 0)) {
+	if (!tb) {
 		tb = tbuf_attach(t);
 		if (!tb)
 			return warn_drop("out of memory");
 	}
-	if (__builtin_expect(asym_ok, 1)) {
+	tb_lock(tb);
+	if (tb->tclk == (int)clk && tb->tlen + 10 <= TIME_MAX_DELTAS) {
+		append_delta(tb, ns);
+		tb_unlock(tb);
+		return;
+	}
+	/* hook_time.c relies on errno surviving rec_time */
+	saved = errno;
+	time_close(tb);
+	if (!tb->tdeltas) {
+		tb->tdeltas = malloc(TIME_MAX_DELTAS);
+		if (!tb->tdeltas) {
+			tb_unlock(tb);
+			warn_drop("out of memory");
+			errno = saved;
+			return;
+		}
+	}
+	tb->tclk = clk;
+	tb->tcount = 1;
+	tb->tfirst = tb->tprev = ns;
+	/* time() and gettimeofday() values are truncated: not a timestamp */
+	tb->tts = clk == SHIM_CLOCK_REALTIME || clk == SHIM_CLOCK_TIMESPEC_GET ? ns : rec_now_ns();
+	tb->tseq = atomic_fetch_add(&shim_proc.seq, 1);
+	tb->tstep = t->step;
+	pending = tb->ev.len;
+	tb_unlock(tb);
+	if (__builtin_expect(pending >= FLUSH_KICK, 0))
+		flush_soon(pending);
+	if (atomic_load_explicit(&writer_deferred, memory_order_relaxed) &&
+	    atomic_exchange(&writer_deferred, 0))
+		writer_start();
+	errno = saved;
+}
+
+void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
+{
+	struct tbuf *tb = t->tb;
+
+	if (__builtin_expect(tb != NULL && asym_ok, 1)) {
 		/* Fast path without a locked instruction: announce ourselves,
 		 * then check that the writer does not want the batch. The
 		 * writer's membarrier() orders its `wants` store against our
@@ -269,42 +313,7 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 		}
 		atomic_store_explicit(&tb->in_fast, 0, memory_order_release);
 	}
-	tb_lock(tb);
-	if (__builtin_expect(tb->tclk != (int)clk || tb->tlen + 10 > TIME_MAX_DELTAS, 0)) {
-		/* Slow path; hook_time.c relies on errno surviving rec_time. */
-		int saved = errno;
-
-		time_close(tb);
-		if (!tb->tdeltas) {
-			tb->tdeltas = malloc(TIME_MAX_DELTAS);
-			if (!tb->tdeltas) {
-				tb_unlock(tb);
-				warn_drop("out of memory");
-				errno = saved;
-				return;
-			}
-		}
-		tb->tclk = clk;
-		tb->tcount = 1;
-		tb->tfirst = tb->tprev = ns;
-		/* time() and gettimeofday() values are truncated: not a timestamp */
-		tb->tts = clk == SHIM_CLOCK_REALTIME || clk == SHIM_CLOCK_TIMESPEC_GET
-				  ? ns
-				  : rec_now_ns();
-		tb->tseq = atomic_fetch_add(&shim_proc.seq, 1);
-		tb->tstep = t->step;
-		pending = tb->ev.len;
-		tb_unlock(tb);
-		if (__builtin_expect(pending >= FLUSH_KICK, 0))
-			flush_soon(pending);
-		if (atomic_load_explicit(&writer_deferred, memory_order_relaxed) &&
-		    atomic_exchange(&writer_deferred, 0))
-			writer_start();
-		errno = saved;
-		return;
-	}
-	append_delta(tb, ns);
-	tb_unlock(tb);
+	rec_time_slow(t, clk, ns);
 }
 
 enum gather_mode {
