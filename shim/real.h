@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* real.h -- the table of real libc functions behind every hook.
  *
- * REAL_FUNCS lists every hooked function once. real.c resolves them all in
- * real_init() with dlsym(RTLD_NEXT); a hook that runs before init resolves
- * its own symbol on the spot through REAL(). For each NAME there is a
- * typedef NAME_fn and a pointer real_NAME.
+ * REAL_FUNCS lists every hooked function once. Each hook resolves its own
+ * symbol with dlsym(RTLD_NEXT) the first time it runs, through REAL() (see
+ * the rules in real.c for why not all at start-up). For each NAME there is
+ * a typedef NAME_fn and a pointer real_NAME.
  */
 #pragma once
 
@@ -73,8 +73,10 @@ int close_range(unsigned int first, unsigned int last, int flags);
 REAL_FUNCS(REAL_DECLARE)
 #undef REAL_DECLARE
 
-/* Resolves every pointer. Safe to call more than once. */
+/* Resolves every pointer. Safe to call more than once, from any thread. */
 void real_init(void);
+/* Resolves the async-signal-safe functions a signal handler may call. */
+void real_init_early(void);
 /* Resolves one symbol with dlsym(RTLD_NEXT); never returns our own hook. */
 void *real_resolve(const char *name, void *self);
 

@@ -97,7 +97,8 @@ static int writer_running;
 static atomic_int writer_deferred;
 static int writer_stop;
 static atomic_int writer_kicked;
-static void (*writer_first_task)(void);
+static void (*writer_first_task)(void); /* run once by the writer thread */
+static void (*start_task)(void); /* emits agent_start, once, from any path */
 
 static void writer_start(void);
 static void flush_soon(size_t pending);
@@ -615,7 +616,7 @@ static void writer_halt(void)
 	writer_running = 0;
 }
 
-int rec_init(int truncate, void (*first_task)(void))
+int rec_init(int truncate, void (*first_task)(void), void (*emit_start)(void))
 {
 	/* Level 1: the writer compresses on the program's CPU budget; level 3
 	 * made traces ~10% smaller for twice the cycles. */
@@ -639,6 +640,7 @@ int rec_init(int truncate, void (*first_task)(void))
 			REAL(close)(fd);
 	}
 	writer_first_task = first_task;
+	start_task = emit_start;
 	writer_start();
 	if (!writer_running && first_task) {
 		writer_first_task = NULL;
@@ -647,18 +649,32 @@ int rec_init(int truncate, void (*first_task)(void))
 	return 0;
 }
 
+/* Tells the writer to stop without waiting for it: joining made every
+ * exiting process wait for the writer thread to be scheduled (most of the
+ * per-process cost of W2). The exiting thread writes the last frame itself
+ * under wlock; the writer, if it wakes at all, finds nothing to do, and
+ * exit_group() ends it. */
+static void writer_signal_stop(void)
+{
+	if (!writer_running)
+		return;
+	pthread_mutex_lock(&writer_lock);
+	writer_stop = 1;
+	pthread_cond_signal(&writer_cond);
+	pthread_mutex_unlock(&writer_lock);
+}
+
 void rec_stop_writer(void)
 {
-	writer_halt();
+	writer_signal_stop();
 }
 
 void rec_finish(void)
 {
-	writer_halt();
-	if (writer_first_task) {
-		writer_first_task();
-		writer_first_task = NULL;
-	}
+	writer_signal_stop();
+	/* agent_start: claimed here if the writer never got to it, else
+	 * waited for (start_task is the claim-once emitter). */
+	start_task();
 	finished = 1;
 	shim_flush();
 }
@@ -666,10 +682,7 @@ void rec_finish(void)
 void rec_before_fork(void)
 {
 	writer_halt();
-	if (writer_first_task) {
-		writer_first_task();
-		writer_first_task = NULL;
-	}
+	start_task();
 	shim_flush();
 	pthread_mutex_lock(&wlock);
 	pthread_mutex_lock(&reg_lock);

@@ -6,12 +6,15 @@
 
 /* Sets up the encoder and starts the writer thread, which runs first_task
  * (building agent_start, which hashes the executable) off the program's
- * critical path. `truncate`: the first write truncates the trace (root).
+ * critical path. `truncate`: the root empties the trace file now.
+ * emit_start emits agent_start if nobody did yet (exit, fork paths).
  * @return 0 or -ENOMEM. */
-int rec_init(int truncate, void (*first_task)(void));
-/* Stops the writer thread (it finishes its current flush or first task). */
+int rec_init(int truncate, void (*first_task)(void), void (*emit_start)(void));
+/* Asks the writer thread to stop, without waiting for it (the process is
+ * ending: the caller writes what is left itself). */
 void rec_stop_writer(void);
-/* Stops the writer and writes everything; later events flush at once. */
+/* Stops the writer and writes everything; later events flush at once.
+ * first_task (agent_start) must be safe to call again: it runs once. */
 void rec_finish(void);
 /* Fork protocol: stop the writer and take the locks; then release them in
  * the parent, or reset to a single thread in the child (which then restarts
