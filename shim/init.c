@@ -261,13 +261,6 @@ static void emit_agent_start_opt(int hash)
 	atomic_store(&st.start_done, 1);
 }
 
-/* The writer thread's first task. */
-static void writer_first(void)
-{
-	real_init();
-	emit_agent_start_opt(1);
-}
-
 static void emit_agent_start(void)
 {
 	emit_agent_start_opt(1);
@@ -394,9 +387,9 @@ __attribute__((constructor)) static void shim_init(void)
 	Dl_info info;
 	int root;
 
-	/* Not real_init(): resolving all ~115 functions here cost 1.1 ms per
-	 * process in curl (40 libraries to search), 12% of W2. The writer
-	 * thread resolves the rest; hooks resolve on first use (real.c). */
+	/* Not real_init(): resolving all ~115 functions cost 1.1 ms per
+	 * process in curl (40 libraries to search), 12% of W2. Hooks resolve
+	 * on first use; see rule 1 in real.c. */
 	real_init_early();
 	t->busy = 1;
 	if (config_from_env(&shim_config, environ, &err) < 0) {
@@ -439,7 +432,7 @@ __attribute__((constructor)) static void shim_init(void)
 	if (readlink("/proc/self/exe", st.exe, sizeof(st.exe) - 1) < 0)
 		st.exe[0] = '\0';
 
-	if (rec_init(root, writer_first, emit_agent_start) < 0) {
+	if (rec_init(root, emit_agent_start, emit_agent_start) < 0) {
 		log_warn("out of memory at start; recording disabled");
 		goto out;
 	}

@@ -3,16 +3,16 @@
  *
  * Rules of every file in shim/ (after rr's syscallbuf.c):
  *
- * 1. Every real function is resolved here, with dlsym(RTLD_NEXT), the
- *    first time its hook runs (REAL()), not all at start-up: resolving the
- *    whole table up front cost 1.1 ms per process in curl, which loads 40
- *    libraries for dlsym to search (12% of benchmark W2). Two exceptions,
- *    because dlsym is not async-signal-safe and a hook's first call may
- *    come from a signal handler: real_init_early() resolves, in the
- *    constructor, the async-signal-safe functions handlers use; and the
- *    writer thread runs real_init() for the rest, off the program's path.
- *    A pointer that resolves to our own hook is a fatal setup error: it
- *    would recurse forever.
+ * 1. Every real function is resolved with dlsym(RTLD_NEXT) the first time
+ *    its hook runs (REAL()), not all at start-up: resolving the whole table
+ *    cost 1.1 ms of CPU per process in curl, which loads 40 libraries for
+ *    dlsym to search (12% of benchmark W2), even when done on the writer
+ *    thread (the two cores are busy with the program). The exception:
+ *    dlsym is not async-signal-safe and a hook's first call may come from
+ *    a signal handler, so real_init_early() resolves, in the constructor,
+ *    the async-signal-safe functions handlers use. real_init() resolves
+ *    everything, for tests and tools. A pointer that resolves to our own
+ *    hook is a fatal setup error: it would recurse forever.
  * 2. A hook calls the real function first, then records, then restores errno
  *    and returns the real result: the program sees exactly what it would see
  *    without us.
@@ -85,5 +85,13 @@ void real_init_early(void)
 	REAL_RESOLVE(open)
 	REAL_RESOLVE(openat)
 	REAL_RESOLVE(getpid)
+	REAL_RESOLVE(writev)
+	REAL_RESOLVE(sendto)
+	REAL_RESOLVE(sendmsg)
+	REAL_RESOLVE(recvfrom)
+	REAL_RESOLVE(recvmsg)
+	REAL_RESOLVE(dup)
+	REAL_RESOLVE(dup2)
+	REAL_RESOLVE(fcntl)
 #undef REAL_RESOLVE
 }
