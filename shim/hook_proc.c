@@ -190,7 +190,7 @@ void shim_proc_pending(void)
 				json_kv_bool(b, "truncated", 1);
 			json_kv_int(b, "real_pid", v->child_pid);
 			if (v->err)
-				json_kv_str(b, "errno", hook_errno_name(v->err));
+				json_kv_str(b, "errno", shim_errno_name(v->err));
 			ev_end(t);
 			shim_leave(t);
 		} else if (shim_tls.busy) {
@@ -244,7 +244,7 @@ static void emit_spawn(const char *op, const char *child, const char *path, char
 	if (real_pid > 0)
 		json_kv_int(b, "real_pid", real_pid);
 	if (err)
-		json_kv_str(b, "errno", hook_errno_name(err));
+		json_kv_str(b, "errno", shim_errno_name(err));
 	ev_end(t);
 	shim_leave(t);
 	errno = saved;

@@ -94,7 +94,7 @@ SHIM_EXPORT int pthread_create(pthread_t *restrict th, const pthread_attr_t *res
 
 		json_kv_int(b, "child_tid", tid);
 		if (r != 0)
-			json_kv_str(b, "errno", hook_errno_name(r));
+			json_kv_str(b, "errno", shim_errno_name(r));
 		ev_end(t);
 		shim_leave(t);
 	}

@@ -29,11 +29,3 @@ void rec_urandom_read(int fd, const void *buf, ssize_t n);
  * names /dev/urandom or /dev/random and flags allow reading, marks fd as
  * FD_URANDOM. @return 1 if fd was classified, else 0. */
 int random_note_open(int fd, const char *path, int flags);
-
-/* Name of an errno value ("ENOENT"); never NULL. Kept for callers that use
- * this header (hook_proc.c): the one table is shim_errno_name() in shim.h. */
-const char *shim_errno_name(int e);
-static inline const char *hook_errno_name(int e)
-{
-	return shim_errno_name(e);
-}

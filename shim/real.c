@@ -10,9 +10,8 @@
  *    thread (the two cores are busy with the program). The exception:
  *    dlsym is not async-signal-safe and a hook's first call may come from
  *    a signal handler, so real_init_early() resolves, in the constructor,
- *    the async-signal-safe functions handlers use. real_init() resolves
- *    everything, for tests and tools. A pointer that resolves to our own
- *    hook is a fatal setup error: it would recurse forever.
+ *    the async-signal-safe functions handlers use. A pointer that
+ *    resolves to our own hook is a fatal setup error: it would recurse.
  * 2. A hook calls the real function first, then records, then restores errno
  *    and returns the real result: the program sees exactly what it would see
  *    without us.
@@ -51,15 +50,6 @@ void *real_resolve(const char *name, void *self)
 		_exit(127);
 	}
 	return p;
-}
-
-void real_init(void)
-{
-#define REAL_RESOLVE(name) \
-	if (!real_##name)  \
-		real_##name = (name##_fn *)real_resolve(#name, (void *)name);
-	REAL_FUNCS(REAL_RESOLVE)
-#undef REAL_RESOLVE
 }
 
 void real_init_early(void)

@@ -73,14 +73,12 @@ int close_range(unsigned int first, unsigned int last, int flags);
 REAL_FUNCS(REAL_DECLARE)
 #undef REAL_DECLARE
 
-/* Resolves every pointer. Safe to call more than once, from any thread. */
-void real_init(void);
 /* Resolves the async-signal-safe functions a signal handler may call. */
 void real_init_early(void);
 /* Resolves one symbol with dlsym(RTLD_NEXT); never returns our own hook. */
 void *real_resolve(const char *name, void *self);
 
-/* real_NAME, resolved now if a hook runs before real_init(). */
+/* real_NAME, resolved on the first call (see rule 1 in real.c). */
 #define REAL(name)                                                                    \
 	(*({                                                                          \
 		if (__builtin_expect(real_##name == NULL, 0))                         \

@@ -97,8 +97,10 @@ static int writer_running;
 static atomic_int writer_deferred;
 static int writer_stop;
 static atomic_int writer_kicked;
-static void (*writer_first_task)(void); /* run once by the writer thread */
-static void (*start_task)(void); /* emits agent_start, once, from any path */
+/* Emits agent_start, once, whoever calls it first: the writer thread as its
+ * first task (hashing the executable off the program's path), else an exit
+ * or fork path, synchronously. */
+static void (*start_task)(void);
 
 static void writer_start(void);
 static void flush_soon(size_t pending);
@@ -560,10 +562,7 @@ static void *writer_main(void *arg)
 
 	(void)arg;
 	shim_tls.busy = 1; /* everything this thread does is the shim's own */
-	if (writer_first_task) {
-		writer_first_task();
-		writer_first_task = NULL;
-	}
+	start_task();
 	pthread_mutex_lock(&writer_lock);
 	while (!writer_stop) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -616,7 +615,7 @@ static void writer_halt(void)
 	writer_running = 0;
 }
 
-int rec_init(int truncate, void (*first_task)(void), void (*emit_start)(void))
+int rec_init(int truncate, void (*emit_start)(void))
 {
 	/* Level 1: the writer compresses on the program's CPU budget; level 3
 	 * made traces ~10% smaller for twice the cycles. */
@@ -639,13 +638,10 @@ int rec_init(int truncate, void (*first_task)(void), void (*emit_start)(void))
 		else
 			REAL(close)(fd);
 	}
-	writer_first_task = first_task;
 	start_task = emit_start;
 	writer_start();
-	if (!writer_running && first_task) {
-		writer_first_task = NULL;
-		first_task();
-	}
+	if (!writer_running)
+		start_task();
 	return 0;
 }
 

@@ -4,17 +4,17 @@
 
 #include <stdint.h>
 
-/* Sets up the encoder and starts the writer thread, which runs first_task
- * (building agent_start, which hashes the executable) off the program's
- * critical path. `truncate`: the root empties the trace file now.
- * emit_start emits agent_start if nobody did yet (exit, fork paths).
- * @return 0 or -ENOMEM. */
-int rec_init(int truncate, void (*first_task)(void), void (*emit_start)(void));
+/* Sets up the encoder and starts the writer thread, whose first task is
+ * emit_start (agent_start, which hashes the executable) off the program's
+ * critical path. emit_start must run its work only once however often it
+ * is called: exit and fork paths call it too, in case the writer has not.
+ * `truncate`: the root empties the trace file now. @return 0 or -ENOMEM. */
+int rec_init(int truncate, void (*emit_start)(void));
 /* Asks the writer thread to stop, without waiting for it (the process is
  * ending: the caller writes what is left itself). */
 void rec_stop_writer(void);
 /* Stops the writer and writes everything; later events flush at once.
- * first_task (agent_start) must be safe to call again: it runs once. */
+ * emit_start runs here if the writer never got to it. */
 void rec_finish(void);
 /* Fork protocol: stop the writer and take the locks; then release them in
  * the parent, or reset to a single thread in the child (which then restarts
