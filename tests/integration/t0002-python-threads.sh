@@ -10,7 +10,8 @@
 # Must see: same output as bare; thread_start events for tids 1..4 emitted by
 #         tid 0; every request's bytes (GET /echo?i=I out, echo:i=I back) on a
 #         connection used by a worker thread; getaddrinfo("localhost") answered
-#         with 127.0.0.1.
+#         with 127.0.0.1; five recordings, whose tasks land on different
+#         worker threads, have one fingerprint.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 
 start_http_server
@@ -92,6 +93,16 @@ test_expect_success SHIM 'getaddrinfo("localhost") is recorded with its answer, 
 		and all(.payload.service == \"$PORT\")
 		and all(.payload.answers | any(.addr == \"127.0.0.1\" and .port == $PORT
 			and .family == \"inet\" and .socktype == \"stream\"))"
+'
+
+test_expect_success SHIM,CLI 'five recordings have one fingerprint, whatever the schedule' '
+	"$ATTRACE_BIN" fingerprint t.trace >fp.expect &&
+	test_equal 64 "$(tr -d "\n" <fp.expect | wc -c)" &&
+	for n in 1 2 3 4; do
+		run_shim again$n $PYTHON threads.py $PORT &&
+		"$ATTRACE_BIN" fingerprint again$n.trace >fp.$n &&
+		test_cmp fp.expect fp.$n || return 1
+	done
 '
 
 test_done
