@@ -171,7 +171,7 @@ static int payload_bytes(struct json_object *p, struct buf *out)
 
 /* ---- file_open ---- */
 
-static int path_ignored(const char *path)
+int canon_path_ignored(const char *path)
 {
 	static const char *const sys[] = {
 		"/usr",	 "/lib", "/lib64", "/bin", "/sbin",	 "/etc",
@@ -441,7 +441,7 @@ static int canon_file_open(struct canon_ev *c, struct json_object *p)
 	const char *err = member_str(p, "errno");
 	int r;
 
-	if (path_ignored(member_str(p, "path")))
+	if (canon_path_ignored(member_str(p, "path")))
 		return 0;
 	c->kind = CANON_UNIT;
 	r = copy_member(b, p, "path");

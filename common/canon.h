@@ -87,3 +87,9 @@ void canon_ev_release(struct canon_ev *c);
  * shortest %.15g..%.17g that reads back exactly, non-finite ones as null.
  * @return 0 or a buffer error. */
 int canon_json_value(struct buf *b, struct json_object *v);
+
+/* @return 1 when a file_open of path is left out of the canonical form:
+ * system locations (/usr, /lib, /etc, /proc, /dev, ...) and language
+ * caches (__pycache__, *.pyc, .cache). Strict replay lets a program open
+ * these even when the live run did not. */
+int canon_path_ignored(const char *path);

@@ -75,6 +75,19 @@ int config_set(struct at_config *c, const char *name, const char *value, struct 
 		return set_string(&c->redact, value);
 	if (strcmp(name, "ATTRACE_CTX") == 0)
 		return set_string(&c->ctx, value);
+	if (strcmp(name, "ATTRACE_REPLAY_OUT") == 0)
+		return set_string(&c->replay_out, value);
+	if (strcmp(name, "ATTRACE_ALLOW") == 0)
+		return set_string(&c->allow, value);
+	if (strcmp(name, "ATTRACE_REPLAY_REPORT") == 0) {
+		if (!*value || strcmp(value, "shim") == 0)
+			c->report = 1;
+		else if (strcmp(value, "cli") == 0)
+			c->report = 0;
+		else
+			return bad_value(reterr, name, value, "shim or cli");
+		return 0;
+	}
 	return 0; /* other ATTRACE_ names belong to tests and tools */
 }
 
@@ -119,6 +132,8 @@ void config_release(struct at_config *c)
 	}
 	free(c->api_key);
 	free(c->name);
+	free(c->replay_out);
+	free(c->allow);
 	free(c->redact);
 	free(c->ctx);
 	*c = (struct at_config)AT_CONFIG_INIT;

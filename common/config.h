@@ -29,11 +29,14 @@ struct at_config {
 	char *redact; /* ATTRACE_REDACT: comma-separated header names */
 	int log_level; /* ATTRACE_LOG: error | warn | info | debug */
 	char *ctx; /* ATTRACE_CTX: internal, process context across exec */
+	char *replay_out; /* ATTRACE_REPLAY_OUT: where a replay records its own run */
+	char *allow; /* ATTRACE_ALLOW: colon-separated path prefixes strict replay lets a program open */
+	int report; /* ATTRACE_REPLAY_REPORT: 0 = the CLI prints the replay summary, not the shim */
 };
 
-#define AT_CONFIG_INIT                                                               \
-	{                                                                            \
-		.mode = AT_MODE_RECORD, .governance = AT_GOV_RELAXED, .log_level = 1 \
+#define AT_CONFIG_INIT                                                                            \
+	{                                                                                         \
+		.mode = AT_MODE_RECORD, .governance = AT_GOV_RELAXED, .log_level = 1, .report = 1 \
 	}
 
 /* Sets one variable by name ("ATTRACE_MODE", ...). Unknown ATTRACE_ names

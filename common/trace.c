@@ -472,3 +472,80 @@ int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struc
 		return k;
 	}
 }
+
+long trace_time_values(struct json_object *payload, int64_t **ret_v)
+{
+	struct json_object *o;
+	struct buf deltas;
+	int64_t *v = NULL, count, cur;
+	const unsigned char *p, *end;
+	long r = -EINVAL, i;
+
+	buf_init(&deltas, TRACE_MAX_LINE);
+	if (!json_object_object_get_ex(payload, "count", &o) ||
+	    !json_object_is_type(o, json_type_int))
+		goto out;
+	count = json_object_get_int64(o);
+	if (count < 1 || count > (int64_t)TRACE_MAX_LINE)
+		goto out;
+	if (!json_object_object_get_ex(payload, "first_ns", &o) ||
+	    !json_object_is_type(o, json_type_int))
+		goto out;
+	cur = json_object_get_int64(o);
+	if (json_object_object_get_ex(payload, "deltas_b64", &o)) {
+		if (!json_object_is_type(o, json_type_string) ||
+		    b64_decode(&deltas, json_object_get_string(o),
+			       (size_t)json_object_get_string_len(o)) < 0)
+			goto out;
+	}
+	v = malloc((size_t)count * sizeof(*v));
+	if (!v) {
+		r = -ENOMEM;
+		goto out;
+	}
+	v[0] = cur;
+	p = (const unsigned char *)deltas.data;
+	end = p + deltas.len;
+	for (i = 1; i < count; i++) {
+		uint64_t z = 0;
+		unsigned shift = 0;
+
+		/* unsigned LEB128 of the zigzag-encoded difference */
+		for (;;) {
+			if (p == end || shift > 63)
+				goto out;
+			z |= (uint64_t)(*p & 0x7f) << shift;
+			shift += 7;
+			if (!(*p++ & 0x80))
+				break;
+		}
+		cur += (int64_t)((z >> 1) ^ -(z & 1));
+		v[i] = cur;
+	}
+	if (p != end)
+		goto out;
+	*ret_v = v;
+	v = NULL;
+	r = (long)count;
+out:
+	free(v);
+	buf_release(&deltas);
+	return r;
+}
+
+int trace_payload_bytes(struct json_object *payload, struct buf *out)
+{
+	struct json_object *o;
+
+	if (json_object_object_get_ex(payload, "data", &o) &&
+	    json_object_is_type(o, json_type_string))
+		return buf_append(out, json_object_get_string(o),
+				  (size_t)json_object_get_string_len(o));
+	if (json_object_object_get_ex(payload, "data_b64", &o) &&
+	    json_object_is_type(o, json_type_string))
+		return b64_decode(out, json_object_get_string(o),
+				  (size_t)json_object_get_string_len(o)) < 0
+			       ? -EINVAL
+			       : 0;
+	return 0;
+}

@@ -77,3 +77,14 @@ int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struc
 
 /* Compares logical pids component by component ("0.2" < "0.10"). */
 int trace_pid_cmp(const char *a, const char *b);
+
+/* Decodes a `time` event's payload (first_ns, count, deltas_b64) into the
+ * values read, in order. *ret_v is malloc'd (the caller frees it).
+ * @return the number of values, or -EINVAL when the payload does not hold
+ * count values (deltas missing, short or trailing), -ENOMEM. */
+long trace_time_values(struct json_object *payload, int64_t **ret_v);
+
+/* A socket_call's or random's bytes: "data" (text) or "data_b64", decoded
+ * into out (appended). @return 0 (also when the event carries no bytes),
+ * -EINVAL for bad base64, -ENOMEM. */
+int trace_payload_bytes(struct json_object *payload, struct buf *out);

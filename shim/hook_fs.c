@@ -25,10 +25,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/canon.h"
 #include "common/json.h"
 #include "shim/fdtab.h"
+#include "shim/governance.h"
 #include "shim/hooks.h"
 #include "shim/real.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 /* x86_64 glibc defines O_LARGEFILE as 0 (it is implied there); the kernel
@@ -141,6 +144,42 @@ struct open_call {
 	mode_t mode;
 };
 
+/* @return 1 when path starts with one of ATTRACE_ALLOW's colon-separated
+ * prefixes (a prefix matches whole components: "/data" allows "/data/x",
+ * not "/database"). */
+static int allowed(const char *path)
+{
+	const char *a = shim_config.allow;
+
+	while (a && *a) {
+		const char *e = strchr(a, ':');
+		size_t n = e ? (size_t)(e - a) : strlen(a);
+
+		while (n > 1 && a[n - 1] == '/')
+			n--;
+		if (n && strncmp(path, a, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/' || a[n - 1] == '/'))
+			return 1;
+		a = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Replay: an open the live run never made is a filesystem leak, unless the
+ * path is a system location or language cache (the fingerprint ignores
+ * those too) or ATTRACE_ALLOW lets it. */
+static __attribute__((noinline, cold)) void replay_check(const struct open_call *c)
+{
+	if (rp_path_known(c->path)) {
+		rp_consume_simple("file_open", c->path);
+		return;
+	}
+	if (canon_path_ignored(c->path) || allowed(c->path) || is_trace_file(c->path) ||
+	    (shim_config.trace && strcmp(c->path, shim_config.trace) == 0))
+		return;
+	gov_violation(GOV_LEAK, "filesystem leak: %s(\"%s\")", c->fn, c->path);
+}
+
 /* Finishes any open-family hook: classifies fd, records the event, and
  * preserves errno. @return fd unchanged. */
 static int open_done(const struct open_call *c, int fd)
@@ -160,6 +199,8 @@ static int open_done(const struct open_call *c, int fd)
 		goto out;
 	if (is_trace_file(c->path))
 		goto leave;
+	if (__builtin_expect(shim_replaying, 0))
+		replay_check(c);
 	b = ev_begin(t, "file_open");
 	json_kv_str(b, "fn", c->fn);
 	json_kv_str(b, "path", c->path);

@@ -34,6 +34,7 @@
 #include "shim/hooks_proc.h"
 #include "shim/net.h"
 #include "shim/real.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 /* ---- errno names (shared with hook_dns.c through shim.h) ---- */
@@ -150,6 +151,7 @@ static void sock_release(struct fd_obj *o)
 {
 	struct sock *s = (struct sock *)o;
 
+	rpn_release(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -208,6 +210,16 @@ static void sock_put(struct sock *s)
 {
 	if (s)
 		fdtab_put(&s->obj);
+}
+
+struct sock *net_sock_get(int fd)
+{
+	return sock_get(fd);
+}
+
+void net_sock_put(struct sock *s)
+{
+	sock_put(s);
 }
 
 static void sock_set_addrs(struct sock *s, const char *peer, const char *local)
@@ -395,9 +407,27 @@ out:
 	return fd;
 }
 
+/* Replay: the recorded outcome, and a socketpair serving the peer. */
+static NET_SLOW int connect_replayed(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct shim_thread *t;
+	struct sock *s = net_enter_sock(fd, &t);
+	int r = RPN_PASS, saved;
+
+	if (s) {
+		r = rpn_connect(s, fd, addr, len);
+		saved = errno;
+		net_leave_sock(t, s);
+		errno = saved;
+	}
+	return r == RPN_PASS ? REAL(connect)(fd, addr, len) : r;
+}
+
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int r = REAL(connect)(fd, addr, len);
+	int r = __builtin_expect(shim_replaying, 0) && fdtab_is_sock(fd)
+			? connect_replayed(fd, addr, len)
+			: REAL(connect)(fd, addr, len);
 	char peer[NET_ADDR_MAX], local[NET_ADDR_MAX] = "";
 	struct shim_thread *t;
 	struct sock *s;
@@ -430,9 +460,70 @@ out:
 	return r;
 }
 
+/* Replay: a served socket's options and names come from the trace. These
+ * run also inside the shim (the recording code asks getsockname), so they
+ * take no guard: the socket's replay state is all they read. */
+static NET_SLOW int sockopt_replayed(int fd, int set, int level, int optname, void *optval,
+				     socklen_t *optlen, socklen_t setlen)
+{
+	struct sock *s = sock_get(fd);
+	int r = RPN_PASS, saved;
+
+	if (s) {
+		r = set ? rpn_setsockopt(s, fd, level, optname, optval, setlen)
+			: rpn_getsockopt(s, level, optname, optval, optlen);
+		saved = errno;
+		sock_put(s);
+		errno = saved;
+	}
+	if (r != RPN_PASS)
+		return r;
+	return set ? REAL(setsockopt)(fd, level, optname, optval, setlen)
+		   : REAL(getsockopt)(fd, level, optname, optval, optlen);
+}
+
+static NET_SLOW int name_replayed(int fd, int peer, struct sockaddr *addr, socklen_t *len)
+{
+	struct sock *s = sock_get(fd);
+	int r = RPN_PASS, saved;
+
+	if (s) {
+		r = rpn_name(s, peer, addr, len);
+		saved = errno;
+		sock_put(s);
+		errno = saved;
+	}
+	if (r != RPN_PASS)
+		return r;
+	return peer ? REAL(getpeername)(fd, addr, len) : REAL(getsockname)(fd, addr, len);
+}
+
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (__builtin_expect(shim_replaying, 0) && fdtab_is_sock(fd))
+		return name_replayed(fd, 0, addr, len);
+	return REAL(getsockname)(fd, addr, len);
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (__builtin_expect(shim_replaying, 0) && fdtab_is_sock(fd))
+		return name_replayed(fd, 1, addr, len);
+	return REAL(getpeername)(fd, addr, len);
+}
+
+SHIM_EXPORT int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)
+{
+	if (__builtin_expect(shim_replaying, 0) && fdtab_is_sock(fd))
+		return sockopt_replayed(fd, 1, level, optname, (void *)optval, NULL, optlen);
+	return REAL(setsockopt)(fd, level, optname, optval, optlen);
+}
+
 SHIM_EXPORT int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen)
 {
-	int r = REAL(getsockopt)(fd, level, optname, optval, optlen);
+	int r = __builtin_expect(shim_replaying, 0) && fdtab_is_sock(fd)
+			? sockopt_replayed(fd, 0, level, optname, optval, optlen, 0)
+			: REAL(getsockopt)(fd, level, optname, optval, optlen);
 	char peer[NET_ADDR_MAX], local[NET_ADDR_MAX] = "";
 	struct shim_thread *t;
 	struct sock *s;

@@ -24,6 +24,7 @@
 #include "shim/hooks.h"
 #include "shim/net.h"
 #include "shim/real.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 /* Up to this many bytes spread over several iovecs are joined on the stack. */
@@ -119,6 +120,23 @@ static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char 
 	if (!out && (flags & MSG_PEEK))
 		json_kv_bool(b, "peek", 1);
 	net_ev_sock_end(t, b, r, err);
+	/* Replay: take what was sent, serve what the peer answers. */
+	if (s->rp)
+		rpn_pump(s);
+}
+
+/* Replay: a datagram's source is the recorded peer, not the socketpair. */
+static void fix_from(int fd, ssize_t r, struct sockaddr *addr, socklen_t *alen)
+{
+	struct sock *s;
+
+	if (!shim_replaying || r < 0 || !addr || !alen)
+		return;
+	s = net_sock_get(fd);
+	if (!s)
+		return;
+	rpn_fill_from(s, addr, alen);
+	net_sock_put(s);
 }
 
 /* Records one single-buffer transfer on fd. */
@@ -321,6 +339,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockad
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
+	fix_from(fd, r, addr, alen);
 	rec_buf(fd, 0, "recvfrom", r, saved, p, n, r >= 0 && cap ? addr : NULL,
 		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
 	errno = saved;
@@ -337,6 +356,7 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
+	fix_from(fd, r, addr, alen);
 	rec_buf(fd, 0, "__recvfrom_chk", r, saved, p, n, r >= 0 && cap ? addr : NULL,
 		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
 	errno = saved;
@@ -353,6 +373,8 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
 		return r;
 	saved = errno;
+	if (r >= 0 && msg->msg_name)
+		fix_from(fd, r, msg->msg_name, &msg->msg_namelen);
 	/* On failure msg may be the reason (EFAULT): do not look at it. */
 	if (r < 0)
 		rec_iov(fd, 0, "recvmsg", r, saved, NULL, 0, NULL, 0, flags);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "shim/real.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 #define NS_PER_SEC 1000000000LL
@@ -61,6 +62,22 @@ static inline void record(enum shim_clock clk, int64_t ns)
 	shim_leave(t);
 }
 
+/* Replay: the recorded value for this read (replayer.h: rp_time), recorded
+ * again so the replay's own trace shows what the program saw. */
+static __attribute__((noinline, cold)) int64_t replay(enum shim_clock clk, int64_t ns)
+{
+	struct shim_thread *t = shim_enter();
+
+	if (!t)
+		return ns;
+	if (t->tid < 0)
+		t->tid = shim_new_tid();
+	ns = rp_time(t, clk, ns);
+	rec_time(t, clk, ns);
+	shim_leave(t);
+	return ns;
+}
+
 SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	int r = REAL(clock_gettime)(clk, ts);
@@ -69,6 +86,14 @@ SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
 	/* One test covers "not a wall clock" and "the call failed". */
 	if (__builtin_expect(slot == 0, 0))
 		return r;
+	if (__builtin_expect(shim_replaying, 0)) {
+		int64_t v = replay((enum shim_clock)(slot - 1),
+				   (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec);
+
+		ts->tv_sec = (time_t)(v / NS_PER_SEC);
+		ts->tv_nsec = (long)(v % NS_PER_SEC);
+		return r;
+	}
 	record((enum shim_clock)(slot - 1), (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec);
 	return r;
 }
@@ -83,6 +108,14 @@ SHIM_EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 	__asm__("" : "+r"(tv));
 	if (__builtin_expect(r != 0 || tv == NULL, 0))
 		return r;
+	if (__builtin_expect(shim_replaying, 0)) {
+		int64_t v = replay(SHIM_CLOCK_GETTIMEOFDAY,
+				   (int64_t)tv->tv_sec * NS_PER_SEC + tv->tv_usec * 1000LL);
+
+		tv->tv_sec = (time_t)(v / NS_PER_SEC);
+		tv->tv_usec = (suseconds_t)(v % NS_PER_SEC / 1000);
+		return r;
+	}
 	record(SHIM_CLOCK_GETTIMEOFDAY, (int64_t)tv->tv_sec * NS_PER_SEC + tv->tv_usec * 1000LL);
 	return r;
 }
@@ -93,6 +126,12 @@ SHIM_EXPORT time_t time(time_t *tloc)
 
 	if (__builtin_expect(r == (time_t)-1, 0))
 		return r;
+	if (__builtin_expect(shim_replaying, 0)) {
+		r = (time_t)(replay(SHIM_CLOCK_TIME, (int64_t)r * NS_PER_SEC) / NS_PER_SEC);
+		if (tloc)
+			*tloc = r;
+		return r;
+	}
 	record(SHIM_CLOCK_TIME, (int64_t)r * NS_PER_SEC);
 	return r;
 }
@@ -104,6 +143,14 @@ SHIM_EXPORT int timespec_get(struct timespec *ts, int base)
 	/* Returns base on success, 0 on failure; TIME_UTC is the only wall base. */
 	if (__builtin_expect(r != TIME_UTC, 0))
 		return r;
+	if (__builtin_expect(shim_replaying, 0)) {
+		int64_t v = replay(SHIM_CLOCK_TIMESPEC_GET,
+				   (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec);
+
+		ts->tv_sec = (time_t)(v / NS_PER_SEC);
+		ts->tv_nsec = (long)(v % NS_PER_SEC);
+		return r;
+	}
 	record(SHIM_CLOCK_TIMESPEC_GET, (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec);
 	return r;
 }

@@ -23,8 +23,10 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
+#include "shim/governance.h"
 #include "shim/real.h"
 #include "shim/recorder.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 __thread struct shim_thread shim_tls __attribute__((tls_model("initial-exec"))) = { .tid = -1 };
@@ -39,6 +41,9 @@ extern char **environ;
 void shim_signals_init(void) __attribute__((weak));
 
 #define MAX_FORWARD 16
+
+/* Replay mode: the trace being replayed, absolute. */
+static char replay_in[PATH_MAX];
 
 static struct {
 	struct buf argv_json; /* ["a","b"] */
@@ -266,24 +271,26 @@ static void emit_agent_start(void)
 	emit_agent_start_opt(1);
 }
 
-/* ATTRACE_CTX=<lpid>;<parent>;<via>;<seq>;<next_child>;<trace_id>, parent "-" for none */
+/* ATTRACE_CTX=<lpid>;<parent>;<via>;<seq>;<next_child>;<trace_id>;<image>, parent "-"
+ * for none; image counts the execs of this logical process before it. */
 static int parse_ctx(const char *ctx)
 {
 	char tmp[512];
-	char *f[6];
+	char *f[7];
 	int n = 0;
 
 	if (!ctx || strlen(ctx) >= sizeof(tmp))
 		return -EINVAL;
 	memcpy(tmp, ctx, strlen(ctx) + 1);
-	for (char *p = tmp; p && n < 6; n++) {
+	for (char *p = tmp; p && n < 7; n++) {
 		f[n] = p;
 		p = strchr(p, ';');
 		if (p)
 			*p++ = '\0';
 	}
-	if (n != 6 || strlen(f[0]) >= sizeof(shim_proc.lpid) || strlen(f[5]) != 32)
+	if (n < 6 || strlen(f[0]) >= sizeof(shim_proc.lpid) || strlen(f[5]) != 32)
 		return -EINVAL;
+	shim_proc.image = n == 7 ? (int)strtol(f[6], NULL, 10) : 0;
 	snprintf(shim_proc.lpid, sizeof(shim_proc.lpid), "%s", f[0]);
 	snprintf(shim_proc.parent, sizeof(shim_proc.parent), "%s", strcmp(f[1], "-") ? f[1] : "");
 	st.via = strcmp(f[2], "exec") == 0    ? "exec"
@@ -315,11 +322,57 @@ static void new_trace_id(void)
 	shim_proc.trace_id[32] = '\0';
 }
 
+/* Makes p absolute into out[n]. @return 0 or a negative errno. */
+static int abs_path(const char *p, char *out, size_t n)
+{
+	char cwd[PATH_MAX];
+
+	if (p[0] == '/') {
+		if (strlen(p) >= n)
+			return -ENAMETOOLONG;
+		memcpy(out, p, strlen(p) + 1);
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	if ((size_t)snprintf(out, n, "%s/%s", cwd, p) >= n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Replay mode: the trace read (absolute) and where the run's own recording
+ * goes: ATTRACE_REPLAY_OUT, else TRACE with .jsonl.zst replaced by
+ * .replay.jsonl.zst. @return 0 or a negative errno. */
+static int set_replay_paths(void)
+{
+	static const char sfx[] = ".jsonl.zst";
+	char out[PATH_MAX];
+	size_t n;
+
+	if (!shim_config.trace)
+		return -EINVAL;
+	if (abs_path(shim_config.trace, replay_in, sizeof(replay_in)) < 0)
+		return -ENAMETOOLONG;
+	if (shim_config.replay_out)
+		return abs_path(shim_config.replay_out, shim_proc.trace_path,
+				sizeof(shim_proc.trace_path));
+	n = strlen(replay_in);
+	if (n > sizeof(sfx) - 1 && strcmp(replay_in + n - (sizeof(sfx) - 1), sfx) == 0)
+		n -= sizeof(sfx) - 1;
+	if ((size_t)snprintf(out, sizeof(out), "%.*s.replay%s", (int)n, replay_in, sfx) >=
+	    sizeof(out))
+		return -ENAMETOOLONG;
+	return abs_path(out, shim_proc.trace_path, sizeof(shim_proc.trace_path));
+}
+
 static int set_trace_path(void)
 {
 	char cwd[PATH_MAX];
 	const char *p = shim_config.trace;
 	char dflt[64];
+
+	if (shim_config.mode == AT_MODE_REPLAY)
+		return set_replay_paths();
 
 	if (!p || !*p) {
 		int64_t now = rec_now_ns();
@@ -372,7 +425,8 @@ static void save_forwarded_env(void)
 		if (starts_with(*e, "LD_PRELOAD="))
 			st.preload = strdup(*e + strlen("LD_PRELOAD="));
 		if (!starts_with(*e, "ATTRACE_") || starts_with(*e, "ATTRACE_CTX=") ||
-		    starts_with(*e, "ATTRACE_TRACE=") || st.nforward == MAX_FORWARD)
+		    starts_with(*e, "ATTRACE_TRACE=") || starts_with(*e, "ATTRACE_REPLAY_OUT=") ||
+		    st.nforward == MAX_FORWARD)
 			continue;
 		st.forward[st.nforward] = strdup(*e);
 		if (st.forward[st.nforward])
@@ -397,8 +451,8 @@ __attribute__((constructor)) static void shim_init(void)
 		shim_config.mode = AT_MODE_OFF;
 	}
 	log_level = shim_config.log_level;
-	if (shim_config.mode == AT_MODE_REPLAY) {
-		log_warn("replay mode is not implemented yet; the program runs unrecorded");
+	if (shim_config.mode == AT_MODE_REPLAY && !shim_config.trace) {
+		log_warn("ATTRACE_MODE=replay needs ATTRACE_TRACE; the program runs unreplayed");
 		shim_config.mode = AT_MODE_OFF;
 	}
 	if (shim_config.mode == AT_MODE_OFF)
@@ -432,6 +486,11 @@ __attribute__((constructor)) static void shim_init(void)
 	if (readlink("/proc/self/exe", st.exe, sizeof(st.exe) - 1) < 0)
 		st.exe[0] = '\0';
 
+	/* Replay: this process's inputs, indexed before the program runs. A
+	 * trace the CLI checked cannot fail here; without the CLI, say so
+	 * once and run unreplayed. */
+	if (shim_config.mode == AT_MODE_REPLAY && rp_load(replay_in) < 0)
+		log_warn("replay disabled: the program runs against the real world");
 	if (rec_init(root, emit_agent_start) < 0) {
 		log_warn("out of memory at start; recording disabled");
 		goto out;
@@ -464,6 +523,10 @@ void shim_complete_how(int status, int sig, const char *how)
 	if (!shim_recording || atomic_exchange(&shim_proc.completed, 1))
 		return;
 	t->busy = 1;
+	if (shim_replaying && !sig) {
+		rp_consume_simple("agent_complete", NULL);
+		gov_at_exit(shim_proc.parent[0] == '\0');
+	}
 	if (sig) {
 		/* A handler may not wait for the writer: no hash if still pending. */
 		emit_agent_start_opt(0);
@@ -543,6 +606,8 @@ void shim_after_fork_child(const char *lpid)
 	atomic_store(&st.start_done, 0);
 	emit_agent_start();
 	rec_after_fork_child_start();
+	shim_proc.image = 0;
+	rp_after_fork_child();
 	t->busy = was_busy;
 }
 
@@ -649,7 +714,17 @@ char **shim_child_env(char *const *envp, const char *ctx_lpid, uint64_t ctx_seq,
 	}
 	for (size_t i = 0; i < st.nforward; i++)
 		env[k++] = st.forward[i];
-	env[k] = arena_printf(&a, "ATTRACE_TRACE=%s", shim_proc.trace_path);
+	if (shim_replaying) {
+		/* replay: the trace read stays the input; the run's own
+		 * recording goes on into the replay output */
+		env[k] = arena_printf(&a, "ATTRACE_TRACE=%s", replay_in);
+		if (!env[k])
+			goto fail;
+		k++;
+		env[k] = arena_printf(&a, "ATTRACE_REPLAY_OUT=%s", shim_proc.trace_path);
+	} else {
+		env[k] = arena_printf(&a, "ATTRACE_TRACE=%s", shim_proc.trace_path);
+	}
 	if (!env[k])
 		goto fail;
 	k++;
@@ -669,11 +744,11 @@ char **shim_child_env(char *const *envp, const char *ctx_lpid, uint64_t ctx_seq,
 	if (!env[k])
 		goto fail;
 	k++;
-	env[k] = arena_printf(&a, "ATTRACE_CTX=%s;%s;%s;%" PRIu64 ";%d;%s", ctx_lpid,
-			      is_exec ? (shim_proc.parent[0] ? shim_proc.parent : "-")
-				      : shim_proc.lpid,
-			      via, is_exec ? ctx_seq : 0,
-			      is_exec ? atomic_load(&shim_proc.next_child) : 0, shim_proc.trace_id);
+	env[k] = arena_printf(
+		&a, "ATTRACE_CTX=%s;%s;%s;%" PRIu64 ";%d;%s;%d", ctx_lpid,
+		is_exec ? (shim_proc.parent[0] ? shim_proc.parent : "-") : shim_proc.lpid, via,
+		is_exec ? ctx_seq : 0, is_exec ? atomic_load(&shim_proc.next_child) : 0,
+		shim_proc.trace_id, is_exec ? shim_proc.image + 1 : 0);
 	if (!env[k])
 		goto fail;
 	env[++k] = NULL;

@@ -16,6 +16,7 @@
 
 struct buf;
 struct shim_thread;
+struct rp_sock;
 
 /* "[" + INET6_ADDRSTRLEN + "]:" + 5 digits, rounded up. */
 #define NET_ADDR_MAX 64
@@ -35,6 +36,7 @@ struct sock {
 	pthread_mutex_t lock; /* guards peer and local: connect may rewrite them */
 	char peer[NET_ADDR_MAX];
 	char local[NET_ADDR_MAX];
+	struct rp_sock *rp; /* replay: the socketpair serving it (replay_net.c), or NULL */
 };
 
 /* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into
@@ -59,3 +61,25 @@ struct buf *net_ev_sock(struct shim_thread *t, struct sock *s, const char *op, c
 
 /* Closes an event from net_ev_sock(), adding the errno name when n < 0. */
 void net_ev_sock_end(struct shim_thread *t, struct buf *b, long n, int err);
+
+/* ---- replay (replay_net.c) ----
+ * In replay mode a connected TCP or UDP socket is one end of a socketpair
+ * put in place of the program's fd; the other end serves the recorded peer.
+ * These return -2 when the call is not theirs to answer (the real call
+ * goes on). */
+#define RPN_PASS (-2)
+int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t len);
+/* After any transfer on a served socket: takes what the program sent,
+ * checks it against the trace, serves what the peer sent next. */
+void rpn_pump(struct sock *s);
+int rpn_getsockopt(struct sock *s, int level, int optname, void *optval, socklen_t *optlen);
+int rpn_setsockopt(struct sock *s, int fd, int level, int optname, const void *optval,
+		   socklen_t optlen);
+/* getsockname (peer 0) or getpeername (peer 1), from the trace. */
+int rpn_name(struct sock *s, int peer, struct sockaddr *addr, socklen_t *len);
+/* A datagram's source for recvfrom/recvmsg: the recorded peer. */
+void rpn_fill_from(struct sock *s, struct sockaddr *addr, socklen_t *len);
+void rpn_release(struct sock *s);
+/* @return the socket of fd with a reference (net.h's sock_get), NULL if none. */
+struct sock *net_sock_get(int fd);
+void net_sock_put(struct sock *s);

@@ -45,7 +45,8 @@ int close_range(unsigned int first, unsigned int last, int flags);
 	X(socket) X(__read_chk) X(connect) X(accept) X(accept4) X(send) X(sendto) \
 	X(sendmsg) X(sendmmsg) X(recv) X(recvfrom) X(recvmsg) X(recvmmsg) X(read) X(write) \
 	X(readv) X(writev) X(shutdown) X(close) X(close_range) X(dup) X(dup2) X(dup3) \
-	X(fcntl) X(fcntl64) X(__recv_chk) X(__recvfrom_chk) X(getsockopt) \
+	X(fcntl) X(fcntl64) X(__recv_chk) X(__recvfrom_chk) X(getsockopt) X(setsockopt) \
+	X(getsockname) X(getpeername) X(socketpair) \
 	/* hook_dns.c */ \
 	X(getaddrinfo) X(gethostbyname) X(gethostbyname_r) X(gethostbyname2) \
 	X(gethostbyname2_r) X(getnameinfo) \

@@ -65,6 +65,7 @@ struct shim_proc {
 	char parent[96]; /* parent's logical pid, "" for the root */
 	int64_t start_ns; /* wall clock at process start */
 	atomic_int completed; /* agent_complete emitted */
+	int image; /* execs of this logical process before this image (replay) */
 };
 
 extern struct shim_proc shim_proc;

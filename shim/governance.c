@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* governance.c -- replay's violations: warnings in relaxed mode, exit 86 in strict mode. */
+#include "shim/governance.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "shim/hooks_proc.h"
+#include "shim/real.h"
+#include "shim/recorder.h"
+#include "shim/replayer.h"
+#include "shim/shim.h"
+
+#define GOV_EXIT 86
+
+static const char *const kind_names[] = {
+	[GOV_MISMATCH] = "ReplayMismatchError",
+	[GOV_LEAK] = "DeterminismLeakError",
+	[GOV_THREAD] = "ReplayThreadWarning",
+};
+
+/* Relaxed mode warns once per distinct message: a loop reading entropy
+ * would otherwise print a line per read. A small table of hashes. */
+#define SEEN_MAX 256
+static uint64_t seen[SEEN_MAX];
+static size_t nseen;
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int first_time(const char *msg)
+{
+	uint64_t h = 1469598103934665603ull;
+	int r = 1;
+
+	for (const char *p = msg; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	pthread_mutex_lock(&seen_lock);
+	for (size_t i = 0; i < nseen; i++)
+		if (seen[i] == h)
+			r = 0;
+	if (r && nseen < SEEN_MAX)
+		seen[nseen++] = h;
+	pthread_mutex_unlock(&seen_lock);
+	return r;
+}
+
+int gov_strict(void)
+{
+	return shim_config.governance == AT_GOV_STRICT;
+}
+
+/* Writes the whole line with one write(2), so lines from several
+ * processes never interleave. */
+static void say(const char *line)
+{
+	size_t n = strlen(line);
+
+	if (REAL(write)(STDERR_FILENO, line, n) < 0)
+		return;
+}
+
+void gov_violation(enum gov_kind kind, const char *fmt, ...)
+{
+	char msg[768], line[900];
+	struct shim_thread *t = &shim_tls;
+	int strict = gov_strict() && kind != GOV_THREAD;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!strict) {
+		if (!first_time(msg))
+			return;
+		snprintf(line, sizeof(line), "attrace: warning: %s: %s%s\n", kind_names[kind], msg,
+			 kind == GOV_THREAD ? "" : " (relaxed: let through)");
+		say(line);
+	} else {
+		snprintf(line, sizeof(line), "attrace: %s: %s\n", kind_names[kind], msg);
+		say(line);
+	}
+	if (shim_recording && !shim_in_vfork_child()) {
+		int was_busy = t->busy;
+		struct buf *b;
+
+		t->busy = 1;
+		b = ev_begin(t, "governance");
+		json_kv_str(b, "what", kind_names[kind]);
+		json_kv_str(b, "mode", strict ? "strict" : "relaxed");
+		json_kv_str(b, "message", msg);
+		ev_end(t);
+		t->busy = was_busy;
+	}
+	if (!strict)
+		return;
+	if (!shim_in_vfork_child()) {
+		gov_at_exit(0);
+		shim_complete_how(GOV_EXIT, 0, "governance");
+	}
+	REAL(_exit)(GOV_EXIT);
+}
+
+void gov_quote(char *out, size_t outn, const void *p, size_t n, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = p;
+	size_t o = 0, i;
+
+	if (!outn)
+		return;
+	for (i = 0; i < n && i < max && o + 5 < outn; i++) {
+		unsigned char c = s[i];
+
+		if (c == '\r' || c == '\n' || c == '\t' || c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = c == '\r' ? 'r' : c == '\n' ? 'n' : c == '\t' ? 't' : (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (i < n && o + 4 < outn) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+void gov_at_exit(int root)
+{
+	static int done;
+	struct shim_thread *t = &shim_tls;
+	char unused[5][96];
+	size_t consumed, total, k;
+	int was_busy = t->busy;
+	struct buf *b;
+
+	if (!shim_replaying || !shim_recording || done)
+		return;
+	done = 1;
+	k = rp_summary(&consumed, &total, unused, 5);
+	t->busy = 1;
+	b = ev_begin(t, "governance");
+	json_kv_str(b, "what", "summary");
+	json_kv_int(b, "consumed", (long)consumed);
+	json_kv_int(b, "total", (long)total);
+	json_key(b, "unused");
+	json_arr_open(b);
+	for (size_t i = 0; i < k; i++)
+		json_str(b, unused[i]);
+	json_arr_close(b);
+	ev_end(t);
+	t->busy = was_busy;
+	(void)root;
+}

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/* replay_net.c -- replayed TCP and UDP: the recorded peer behind a socketpair.
+ *
+ * On connect the program's socket is replaced (dup3 onto the same number,
+ * flags kept) by one end of an AF_UNIX socketpair of the same type; the
+ * shim keeps the other end, `srv`. Whatever the program then does (poll,
+ * select, epoll, non-blocking reads, partial reads, EOF) is the kernel's
+ * own behaviour on a real socket.
+ *
+ * Serving is synchronous, driven by the program's own calls: after every
+ * send or receive on the socket, rpn_pump() drains what the program wrote
+ * into srv, compares it with the recorded bytes, and writes into srv the
+ * recorded replies that the program has earned: a received chunk becomes
+ * available once the program has sent as many bytes (TCP) or datagrams
+ * (UDP) as it had sent live before receiving it, so syscall chunking never
+ * matters. A socket buffer that fills is topped up after the program's
+ * next receive. The peer's close becomes shutdown(srv, SHUT_WR): EOF.
+ *
+ * Which recorded connection a socket plays is decided by its first bytes
+ * (rp_conn_bind): concurrent connections to one peer from a thread pool
+ * get their own replies whatever the schedule.
+ */
+#undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/buf.h"
+#include "shim/governance.h"
+#include "shim/net.h"
+#include "shim/real.h"
+#include "shim/replayer.h"
+#include "shim/shim.h"
+
+struct rp_sock {
+	pthread_mutex_t lock;
+	int srv; /* our end, -1 when none */
+	int udp;
+	int family;
+	char peer[NET_ADDR_MAX];
+	char local[NET_ADDR_MAX];
+	struct rp_conn *c; /* the recorded connection it plays; NULL until bound */
+	int soerr; /* SO_ERROR still to report */
+	size_t sent; /* bytes (TCP) or datagrams (UDP) the program sent */
+	struct buf early; /* TCP bytes sent before binding */
+	size_t next, next_off; /* serving cursor: chunk, bytes of it written */
+	int diverged; /* relaxed, after a mismatch: serve one reply per send */
+	int sent_since_push;
+	int unbound_warned;
+};
+
+/* Parses "1.2.3.4:80" or "[::1]:80". @return 0 or -EINVAL. */
+static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[NET_ADDR_MAX];
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+	long port;
+
+	if (!colon || !colon[1])
+		return -EINVAL;
+	port = strtol(colon + 1, NULL, 10);
+	hl = (size_t)(colon - s);
+	if (hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+	if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+		return -EINVAL;
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	*len = sizeof(*in);
+	return 0;
+}
+
+static void copy_addr(const struct sockaddr_storage *ss, socklen_t sl, struct sockaddr *addr,
+		      socklen_t *len)
+{
+	if (!addr || !len)
+		return;
+	memcpy(addr, ss, *len < sl ? *len : sl);
+	*len = sl;
+}
+
+/* ---- sending the recorded peer's bytes ---- */
+
+static void report_mismatch(struct rp_sock *rs, const unsigned char *got, size_t gotn,
+			    size_t at_prog, size_t diff)
+{
+	const unsigned char *exp;
+	size_t elen, from;
+	char g[160], e[160];
+
+	exp = rp_conn_out(rs->c, &elen);
+	/* Show both sides from a little before the first difference. */
+	from = diff > 24 ? diff - 24 : 0;
+	if (from < at_prog)
+		from = at_prog;
+	gov_quote(g, sizeof(g), got + (from - at_prog), gotn - (from - at_prog), 60);
+	if (from < elen)
+		gov_quote(e, sizeof(e), exp + from, elen - from, 60);
+	else
+		snprintf(e, sizeof(e), "(nothing more)");
+	gov_violation(
+		GOV_MISMATCH,
+		"%s/%d sent \"%s\" to %s; the trace expected \"%s\" (first difference at byte %zu)",
+		shim_proc.lpid, shim_tls.tid, g, rs->peer, e, diff);
+}
+
+/* The program sent p[0..n) (TCP): check it against the recording. */
+static void took_stream(struct rp_sock *rs, const unsigned char *p, size_t n)
+{
+	const unsigned char *exp;
+	size_t elen, i;
+
+	exp = rp_conn_out(rs->c, &elen);
+	if (!rs->diverged) {
+		for (i = 0; i < n; i++)
+			if (rs->sent + i >= elen || exp[rs->sent + i] != p[i])
+				break;
+		if (i < n) {
+			report_mismatch(rs, p, n, rs->sent, rs->sent + i);
+			rs->diverged = 1;
+		}
+	}
+	rs->sent += n;
+	rs->sent_since_push = 1;
+	rp_conn_progress(rs->c, rs->sent);
+}
+
+static void took_dgram(struct rp_sock *rs, const unsigned char *p, size_t n)
+{
+	const unsigned char *exp;
+	size_t elen, i;
+
+	if (!rs->diverged) {
+		if (rp_conn_dgram(rs->c, rs->sent, &exp, &elen) < 0) {
+			exp = NULL;
+			elen = 0;
+		}
+		for (i = 0; i < n && i < elen; i++)
+			if (exp[i] != p[i])
+				break;
+		if (!exp || i < n || n != elen) {
+			char g[160], e[160];
+
+			gov_quote(g, sizeof(g), p, n, 60);
+			if (exp)
+				gov_quote(e, sizeof(e), exp, elen, 60);
+			else
+				snprintf(e, sizeof(e), "no more datagrams");
+			gov_violation(
+				GOV_MISMATCH,
+				"%s/%d sent a %zu-byte datagram \"%s\" to %s; the trace expected \"%s\" (first difference at byte %zu)",
+				shim_proc.lpid, shim_tls.tid, n, g, rs->peer, e, i);
+			rs->diverged = 1;
+		}
+	}
+	rs->sent++;
+	rs->sent_since_push = 1;
+	rp_conn_progress(rs->c, rs->sent);
+}
+
+/* Binds a TCP socket on its first bytes; replays them. */
+static void bind_stream(struct rp_sock *rs)
+{
+	rs->c = rp_conn_bind(rs->peer, 0, rs->early.data, rs->early.len);
+	if (!rs->c) {
+		if (!rs->unbound_warned) {
+			char g[160];
+
+			rs->unbound_warned = 1;
+			gov_quote(g, sizeof(g), rs->early.data, rs->early.len, 60);
+			gov_violation(
+				GOV_MISMATCH,
+				"%s/%d sent \"%s\" to %s; the trace holds no more connections to that peer",
+				shim_proc.lpid, shim_tls.tid, g, rs->peer);
+		}
+		return;
+	}
+	took_stream(rs, (const unsigned char *)rs->early.data, rs->early.len);
+	buf_release(&rs->early);
+}
+
+/* Drains what the program wrote. */
+static void drain(struct rp_sock *rs)
+{
+	unsigned char tmp[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = REAL(recv)(rs->srv, tmp, sizeof(tmp), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		if (rs->udp) {
+			if (!rs->c)
+				rs->c = rp_conn_bind(rs->peer, 1, tmp, (size_t)n);
+			if (rs->c)
+				took_dgram(rs, tmp, (size_t)n);
+			else if (!rs->unbound_warned) {
+				rs->unbound_warned = 1;
+				gov_violation(
+					GOV_MISMATCH,
+					"%s/%d sent a datagram to %s; the trace holds no more datagrams for that peer",
+					shim_proc.lpid, shim_tls.tid, rs->peer);
+			}
+			continue;
+		}
+		if (!rs->c) {
+			buf_append(&rs->early, tmp, (size_t)n);
+			bind_stream(rs);
+		} else {
+			took_stream(rs, tmp, (size_t)n);
+		}
+	}
+}
+
+/* Writes the replies the program has earned. */
+static void push(struct rp_sock *rs)
+{
+	const struct rp_chunk *ch;
+	size_t limit = rs->sent;
+
+	if (!rs->c)
+		return;
+	ch = rp_conn_chunk(rs->c, rs->next);
+	/* After a mismatch (relaxed) byte counts mean nothing: each send
+	 * earns the next reply. */
+	if (ch && rs->diverged && rs->sent_since_push && ch->at > limit)
+		limit = ch->at;
+	rs->sent_since_push = 0;
+	for (; ch && ch->at <= limit; ch = rp_conn_chunk(rs->c, rs->next)) {
+		if (ch->eof) {
+			if (!rs->udp)
+				REAL(shutdown)(rs->srv, SHUT_WR);
+		} else {
+			ssize_t w = REAL(send)(rs->srv, ch->p + rs->next_off, ch->n - rs->next_off,
+					       MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (w < 0)
+				return; /* full: topped up after the program reads */
+			rs->next_off += (size_t)w;
+			if (rs->next_off < ch->n)
+				return;
+		}
+		rp_conn_served(rs->c, rs->next);
+		rs->next++;
+		rs->next_off = 0;
+	}
+}
+
+void rpn_pump(struct sock *s)
+{
+	struct rp_sock *rs = s->rp;
+
+	if (!rs || rs->srv < 0)
+		return;
+	pthread_mutex_lock(&rs->lock);
+	drain(rs);
+	push(rs);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/* ---- connect ---- */
+
+/* Puts one end of a new socketpair on fd, keeping its flags. */
+static int install_pair(int fd, int udp, int *ret_srv)
+{
+	int sv[2], fl, fdfl;
+
+	if (REAL(socketpair)(AF_UNIX, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	fl = REAL(fcntl)(fd, F_GETFL);
+	fdfl = REAL(fcntl)(fd, F_GETFD);
+	if (REAL(dup3)(sv[0], fd, (fdfl >= 0 && (fdfl & FD_CLOEXEC)) ? O_CLOEXEC : 0) < 0) {
+		int e = errno;
+
+		REAL(close)(sv[0]);
+		REAL(close)(sv[1]);
+		return -e;
+	}
+	REAL(close)(sv[0]);
+	if (fl >= 0)
+		REAL(fcntl)(fd, F_SETFL, fl & O_NONBLOCK);
+	REAL(fcntl)(sv[1], F_SETFL, O_NONBLOCK);
+	*ret_srv = sv[1];
+	return 0;
+}
+
+int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	char peer[NET_ADDR_MAX], local[64] = "";
+	struct rp_conn *c = NULL;
+	struct rp_sock *rs;
+	int udp = s->kind == FD_UDP, inprogress, r, nonblock, srv = -1, fl;
+
+	net_fmt_addr(peer, addr, len);
+	if (!peer[0] || s->rp)
+		return RPN_PASS; /* AF_UNSPEC, a bad address, or a reconnect */
+	r = rp_conn_connect(peer, udp, &c, &inprogress, local);
+	if (r == -ENOENT) {
+		gov_violation(GOV_MISMATCH,
+			      "%s/%d connected to %s; the trace holds no connection to that peer",
+			      shim_proc.lpid, shim_tls.tid, peer);
+		return RPN_PASS; /* relaxed: the real call, which fails offline */
+	}
+	fl = REAL(fcntl)(fd, F_GETFL);
+	nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	if (r > 0 && !(inprogress && nonblock)) {
+		errno = r;
+		return -1;
+	}
+	if (install_pair(fd, udp, &srv) < 0)
+		return RPN_PASS;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs) {
+		REAL(close)(srv);
+		return RPN_PASS;
+	}
+	pthread_mutex_init(&rs->lock, NULL);
+	rs->srv = srv;
+	rs->udp = udp;
+	rs->family = addr->sa_family;
+	rs->c = c;
+	buf_init(&rs->early, 1u << 20);
+	memcpy(rs->peer, peer, sizeof(rs->peer));
+	memcpy(rs->local, c ? rp_conn_local(c) : local, sizeof(rs->local));
+	if (r > 0) {
+		/* refused after EINPROGRESS: SO_ERROR says so, poll says hang-up */
+		rs->soerr = r;
+		REAL(close)(rs->srv);
+		rs->srv = -1;
+	}
+	s->rp = rs;
+	pthread_mutex_lock(&rs->lock);
+	if (rs->srv >= 0)
+		push(rs); /* a peer that speaks first */
+	pthread_mutex_unlock(&rs->lock);
+	if (inprogress && nonblock) {
+		errno = EINPROGRESS;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- socket options and names ---- */
+
+int rpn_getsockopt(struct sock *s, int level, int optname, void *optval, socklen_t *optlen)
+{
+	struct rp_sock *rs = s->rp;
+	int v;
+
+	if (!rs)
+		return RPN_PASS;
+	if (level == SOL_SOCKET) {
+		switch (optname) {
+		case SO_ERROR:
+			v = rs->soerr;
+			rs->soerr = 0;
+			break;
+		case SO_DOMAIN:
+			v = rs->family;
+			break;
+		case SO_PROTOCOL:
+			v = rs->udp ? IPPROTO_UDP : IPPROTO_TCP;
+			break;
+		default:
+			return RPN_PASS;
+		}
+		if (!optval || !optlen || *optlen < (socklen_t)sizeof(int)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(optval, &v, sizeof(v));
+		*optlen = sizeof(v);
+		return 0;
+	}
+	/* TCP_INFO, TCP_NODELAY, IP_TOS...: an AF_UNIX socket has none;
+	 * zeros are what a fresh connection would mostly say. */
+	if (optval && optlen)
+		memset(optval, 0, *optlen);
+	return 0;
+}
+
+int rpn_setsockopt(struct sock *s, int fd, int level, int optname, const void *optval,
+		   socklen_t optlen)
+{
+	int saved = errno;
+
+	if (!s->rp)
+		return RPN_PASS;
+	/* SO_RCVBUF, SO_SNDBUF, timeouts apply to the program's end; what an
+	 * AF_UNIX socket refuses (SO_KEEPALIVE...) and the TCP and IP levels
+	 * (TCP_NODELAY, IP_TOS) are accepted as a real socket would. */
+	if (level == SOL_SOCKET && REAL(setsockopt)(fd, level, optname, optval, optlen) == 0)
+		return 0;
+	errno = saved;
+	return 0;
+}
+
+int rpn_name(struct sock *s, int peer, struct sockaddr *addr, socklen_t *len)
+{
+	struct rp_sock *rs = s->rp;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *a;
+
+	if (!rs)
+		return RPN_PASS;
+	if (!peer && !rs->local[0] && rs->c)
+		memcpy(rs->local, rp_conn_local(rs->c), sizeof(rs->local));
+	a = peer ? rs->peer : rs->local;
+	if (!a[0] || parse_addr(a, &ss, &sl) < 0) {
+		/* no recorded local address: the family's any-address, port 0 */
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_family = (sa_family_t)rs->family;
+		sl = rs->family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					    : sizeof(struct sockaddr_in);
+	}
+	if (!addr || !len) {
+		errno = EFAULT;
+		return -1;
+	}
+	copy_addr(&ss, sl, addr, len);
+	return 0;
+}
+
+void rpn_fill_from(struct sock *s, struct sockaddr *addr, socklen_t *len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (!s->rp || !addr || !len || parse_addr(s->rp->peer, &ss, &sl) < 0)
+		return;
+	copy_addr(&ss, sl, addr, len);
+}
+
+void rpn_release(struct sock *s)
+{
+	struct rp_sock *rs = s->rp;
+
+	if (!rs)
+		return;
+	if (rs->c)
+		rp_conn_closed(rs->c);
+	if (rs->srv >= 0)
+		REAL(close)(rs->srv);
+	buf_release(&rs->early);
+	pthread_mutex_destroy(&rs->lock);
+	free(rs);
+	s->rp = NULL;
+}

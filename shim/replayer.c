@@ -1,0 +1,1052 @@
+/* SPDX-License-Identifier: MIT */
+/* replayer.c -- the replay index: this process's recorded events, by what the hooks ask for.
+ *
+ * See replayer.h for the model. Everything here runs under the shim guard
+ * and under rp_lock; the index is built once (per process image, and again
+ * in a fork child) and never freed: it lives as long as the process.
+ *
+ * The lookup tables are a small open-addressing string map written here
+ * rather than taken from a library: the shim may not bring a hash-table
+ * dependency into every traced program, and four operations suffice.
+ */
+#include "shim/replayer.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/trace.h"
+#include "shim/recorder.h"
+#include "shim/shim.h"
+
+int shim_replaying;
+
+static pthread_mutex_t rp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- a string -> pointer map (open addressing, linear probing) ---- */
+
+struct smap_ent {
+	char *key;
+	void *val;
+};
+
+struct smap {
+	struct smap_ent *e;
+	size_t cap, n; /* cap is 0 or a power of two */
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static struct smap_ent *smap_slot(struct smap *m, const char *key)
+{
+	size_t i = (size_t)str_hash(key) & (m->cap - 1);
+
+	while (m->e[i].key && strcmp(m->e[i].key, key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return &m->e[i];
+}
+
+static void *smap_get(struct smap *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	return smap_slot(m, key)->val;
+}
+
+/* @return 0 or -ENOMEM. Replaces an existing value. */
+static int smap_put(struct smap *m, const char *key, void *val)
+{
+	struct smap_ent *s;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		struct smap old = *m;
+		size_t cap = m->cap ? m->cap * 2 : 64;
+
+		m->e = calloc(cap, sizeof(*m->e));
+		if (!m->e) {
+			*m = old;
+			return -ENOMEM;
+		}
+		m->cap = cap;
+		m->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.e[i].key) {
+				*smap_slot(m, old.e[i].key) = old.e[i];
+				m->n++;
+			}
+		free(old.e);
+	}
+	s = smap_slot(m, key);
+	if (!s->key) {
+		s->key = strdup(key);
+		if (!s->key)
+			return -ENOMEM;
+		m->n++;
+	}
+	s->val = val;
+	return 0;
+}
+
+/* A growable array of size_t (event or connection indices). */
+struct idxv {
+	size_t *v;
+	size_t n, cap, head; /* head: first entry not yet taken (FIFO use) */
+};
+
+static int idxv_push(struct idxv *a, size_t x)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 8;
+		size_t *v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = x;
+	return 0;
+}
+
+/* ---- the index ---- */
+
+struct rp_event {
+	struct json_object *ev; /* owned */
+	struct json_object *payload; /* borrowed from ev */
+	uint64_t seq;
+	int tid;
+	const char *type; /* borrowed from ev */
+	int consumed;
+};
+
+/* A mark in a stream: event ev ends at offset end. */
+struct mark {
+	size_t ev, end;
+};
+
+struct marks {
+	struct mark *m;
+	size_t n, cap, done; /* done: marks already counted consumed */
+};
+
+static int marks_push(struct marks *a, size_t ev, size_t end)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 8;
+		struct mark *m = realloc(a->m, cap * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		a->m = m;
+		a->cap = cap;
+	}
+	a->m[a->n++] = (struct mark){ .ev = ev, .end = end };
+	return 0;
+}
+
+struct rp_conn {
+	char id[32];
+	int udp;
+	char peer[64];
+	char local[64];
+	int connect_seen; /* a connect (or first UDP send) opened it */
+	int connect_err; /* live outcome: 0 or errno */
+	int inprogress; /* connect said EINPROGRESS */
+	int claimed;
+	struct buf out; /* TCP: every byte sent; UDP: datagrams back to back */
+	struct idxv dg_end; /* UDP: end offset of each sent datagram in out */
+	struct buf inbytes; /* received bytes back to back */
+	struct rp_chunk *in;
+	size_t *in_off; /* offset of in[i] in inbytes (pointers fixed after load) */
+	size_t *in_ev;
+	size_t nin, capin;
+	struct marks sends; /* send events by end offset (bytes or datagrams) */
+	struct idxv opens; /* connect/connect_result events */
+	struct idxv closes; /* close/shutdown events */
+};
+
+/* A stream of clock values or random bytes for one (tid, clock|source). */
+struct stream {
+	int64_t *v; /* time */
+	size_t nv, capv;
+	struct buf bytes; /* random */
+	size_t pos;
+	struct marks marks;
+	int64_t last_served; /* time: the last value given out */
+	int64_t last_real; /* time: the real clock when it was */
+	int tid;
+};
+
+static struct {
+	int loaded;
+	char path[4096];
+	struct rp_event *ev;
+	size_t nev, capev;
+	struct rp_conn **conns;
+	size_t nconns, capconns;
+	struct smap conn_by_id; /* "T.K" -> rp_conn */
+	struct smap peers; /* "tcp 1.2.3.4:80" -> idxv of conn indices */
+	struct smap dns; /* "fn\x1fkey" -> idxv of event indices */
+	struct smap streams; /* "t tid clock" / "r tid source" -> stream */
+	struct stream **rstreams; /* random streams, for leftovers */
+	size_t nrstreams, caprstreams;
+	struct smap paths; /* every file_open path of the trace */
+	struct smap execs; /* this process's exec/spawn paths */
+	struct smap tids; /* "N" for this process's threads */
+	struct smap simple; /* "type\x1fkey" -> idxv of events (spawns, ...) */
+	int64_t rec_start_ns; /* agent_start's time */
+	int64_t replay_start_ns;
+} ix;
+
+static const char *const clock_names[SHIM_CLOCK_COUNT] = {
+	[SHIM_CLOCK_REALTIME] = "realtime", [SHIM_CLOCK_REALTIME_COARSE] = "realtime_coarse",
+	[SHIM_CLOCK_TAI] = "tai",	    [SHIM_CLOCK_GETTIMEOFDAY] = "gettimeofday",
+	[SHIM_CLOCK_TIME] = "time",	    [SHIM_CLOCK_TIMESPEC_GET] = "timespec_get",
+};
+
+static const char *get_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int64_t get_int(struct json_object *o, const char *k, int64_t dflt)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+		return dflt;
+	return json_object_get_int64(v);
+}
+
+static int errno_from_name(const char *name)
+{
+	if (!name)
+		return EIO;
+	for (int e = 1; e < 4096; e++) {
+		const char *n = strerrorname_np(e);
+
+		if (n && strcmp(n, name) == 0)
+			return e;
+	}
+	return EIO;
+}
+
+static void *smap_get_or_new(struct smap *m, const char *key, size_t size)
+{
+	void *p = smap_get(m, key);
+
+	if (p)
+		return p;
+	p = calloc(1, size);
+	if (p && smap_put(m, key, p) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static struct stream *stream_get(char kind, int tid, const char *what, int create)
+{
+	char key[128];
+	struct stream *s;
+
+	snprintf(key, sizeof(key), "%c %d %s", kind, tid, what);
+	s = smap_get(&ix.streams, key);
+	if (s || !create)
+		return s;
+	s = smap_get_or_new(&ix.streams, key, sizeof(*s));
+	if (!s)
+		return NULL;
+	buf_init(&s->bytes, 0);
+	s->tid = tid;
+	if (kind == 'r' && ix.nrstreams == ix.caprstreams) {
+		size_t cap = ix.caprstreams ? ix.caprstreams * 2 : 8;
+		struct stream **v = realloc(ix.rstreams, cap * sizeof(*v));
+
+		if (!v)
+			return s;
+		ix.rstreams = v;
+		ix.caprstreams = cap;
+	}
+	if (kind == 'r')
+		ix.rstreams[ix.nrstreams++] = s;
+	return s;
+}
+
+static const char *random_class(const char *source)
+{
+	if (!source)
+		return NULL;
+	if (!strcmp(source, "getrandom") || !strcmp(source, "syscall_getrandom"))
+		return "getrandom";
+	if (!strcmp(source, "/dev/urandom") || !strcmp(source, "/dev/random"))
+		return "urandom";
+	if (!strcmp(source, "arc4random") || !strcmp(source, "arc4random_buf"))
+		return "arc4random";
+	return source; /* getentropy, arc4random_uniform */
+}
+
+static struct rp_conn *conn_get(const char *id, const char *proto)
+{
+	struct rp_conn *c = smap_get(&ix.conn_by_id, id);
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->udp = proto && !strcmp(proto, "udp");
+	buf_init(&c->out, 0);
+	buf_init(&c->inbytes, 0);
+	if (smap_put(&ix.conn_by_id, id, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	if (ix.nconns == ix.capconns) {
+		size_t cap = ix.capconns ? ix.capconns * 2 : 16;
+		struct rp_conn **v = realloc(ix.conns, cap * sizeof(*v));
+
+		if (!v)
+			return c;
+		ix.conns = v;
+		ix.capconns = cap;
+	}
+	ix.conns[ix.nconns++] = c;
+	return c;
+}
+
+/* The conn enters its peer's queue when it first names a peer. */
+static void conn_set_peer(struct rp_conn *c, size_t ci, const char *peer)
+{
+	char key[96];
+	struct idxv *q;
+
+	if (c->peer[0] || !peer || !*peer)
+		return;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(key, sizeof(key), "%s %s", c->udp ? "udp" : "tcp", peer);
+	q = smap_get_or_new(&ix.peers, key, sizeof(*q));
+	if (q)
+		idxv_push(q, ci);
+}
+
+static size_t conn_index(struct rp_conn *c)
+{
+	for (size_t i = ix.nconns; i-- > 0;)
+		if (ix.conns[i] == c)
+			return i;
+	return 0;
+}
+
+static void conn_add_in(struct rp_conn *c, size_t evi, const struct buf *data, int eof,
+			const char *peer)
+{
+	size_t at = c->udp ? c->dg_end.n : c->out.len;
+
+	if (c->nin == c->capin) {
+		size_t cap = c->capin ? c->capin * 2 : 8;
+		struct rp_chunk *in = realloc(c->in, cap * sizeof(*in));
+		size_t *off = realloc(c->in_off, cap * sizeof(*off));
+		size_t *ev = realloc(c->in_ev, cap * sizeof(*ev));
+
+		if (in)
+			c->in = in;
+		if (off)
+			c->in_off = off;
+		if (ev)
+			c->in_ev = ev;
+		if (!in || !off || !ev)
+			return;
+		c->capin = cap;
+	}
+	c->in_off[c->nin] = c->inbytes.len;
+	c->in_ev[c->nin] = evi;
+	c->in[c->nin] = (struct rp_chunk){
+		.at = at, .n = data ? data->len : 0, .eof = eof, .peer = c->udp ? peer : NULL
+	};
+	if (data && data->len)
+		buf_append(&c->inbytes, data->data, data->len);
+	c->nin++;
+}
+
+static void index_socket(size_t evi, struct json_object *p)
+{
+	const char *op = get_str(p, "op"), *id = get_str(p, "conn"), *err = get_str(p, "errno");
+	const char *peer = get_str(p, "peer");
+	int64_t n = get_int(p, "n", -1);
+	struct rp_conn *c;
+	struct buf data;
+
+	if (!op || !id)
+		return;
+	c = conn_get(id, get_str(p, "proto"));
+	if (!c)
+		return;
+	if (!strcmp(op, "connect")) {
+		conn_set_peer(c, conn_index(c), peer);
+		c->connect_seen = 1;
+		idxv_push(&c->opens, evi);
+		if (n == 0) {
+			c->connect_err = 0;
+		} else if (err && (!strcmp(err, "EINPROGRESS") || !strcmp(err, "EINTR"))) {
+			c->inprogress = 1;
+		} else if (err && !strcmp(err, "EISCONN")) {
+			/* a repeated connect after EINPROGRESS: connected */
+		} else {
+			c->connect_err = errno_from_name(err);
+		}
+		if (get_str(p, "local"))
+			snprintf(c->local, sizeof(c->local), "%s", get_str(p, "local"));
+		return;
+	}
+	if (!strcmp(op, "connect_result")) {
+		idxv_push(&c->opens, evi);
+		c->connect_err = n == 0 ? 0 : errno_from_name(err);
+		if (get_str(p, "local"))
+			snprintf(c->local, sizeof(c->local), "%s", get_str(p, "local"));
+		return;
+	}
+	if (!strcmp(op, "close") || !strcmp(op, "shutdown")) {
+		idxv_push(&c->closes, evi);
+		return;
+	}
+	if (strcmp(op, "send") && strcmp(op, "recv"))
+		return; /* accept: served by the real kernel */
+	if (n < 0 && err && (!strcmp(err, "EAGAIN") || !strcmp(err, "EINTR"))) {
+		/* nothing moved; the program's retry is what counts */
+		ix.ev[evi].consumed = 1;
+		return;
+	}
+	if (c->udp && !c->peer[0])
+		conn_set_peer(c, conn_index(c), peer);
+	buf_init(&data, 0);
+	if (trace_payload_bytes(p, &data) < 0) {
+		buf_release(&data);
+		return;
+	}
+	if (!strcmp(op, "send")) {
+		if (n >= 0) {
+			buf_append(&c->out, data.data, data.len);
+			if (c->udp)
+				idxv_push(&c->dg_end, c->out.len);
+		}
+		marks_push(&c->sends, evi, c->udp ? c->dg_end.n : c->out.len);
+	} else if (json_object_object_get_ex(p, "peek", NULL)) {
+		ix.ev[evi].consumed = 1; /* the bytes come again in a later recv */
+	} else if (n > 0) {
+		conn_add_in(c, evi, &data, 0, peer);
+	} else {
+		/* 0: the peer closed; an error (ECONNRESET): served as a close */
+		conn_add_in(c, evi, NULL, 1, NULL);
+	}
+	buf_release(&data);
+}
+
+static void index_time(size_t evi, struct json_object *p, int tid)
+{
+	const char *clk = get_str(p, "clock");
+	struct stream *s;
+	int64_t *v = NULL;
+	long n;
+
+	if (!clk)
+		return;
+	n = trace_time_values(p, &v);
+	if (n <= 0)
+		return;
+	s = stream_get('t', tid, clk, 1);
+	if (s && s->nv + (size_t)n > s->capv) {
+		size_t cap = (s->nv + (size_t)n) * 2;
+		int64_t *nv = realloc(s->v, cap * sizeof(*nv));
+
+		if (nv) {
+			s->v = nv;
+			s->capv = cap;
+		}
+	}
+	if (!s || s->nv + (size_t)n > s->capv) {
+		free(v);
+		return;
+	}
+	memcpy(s->v + s->nv, v, (size_t)n * sizeof(*v));
+	s->nv += (size_t)n;
+	marks_push(&s->marks, evi, s->nv);
+	free(v);
+}
+
+static void index_random(size_t evi, struct json_object *p, int tid)
+{
+	const char *cls = random_class(get_str(p, "source"));
+	struct stream *s;
+	struct buf data;
+
+	if (!cls || get_int(p, "n", -1) <= 0) {
+		ix.ev[evi].consumed = 1; /* a failed read serves nothing */
+		return;
+	}
+	s = stream_get('r', tid, cls, 1);
+	if (!s)
+		return;
+	buf_init(&data, 0);
+	if (trace_payload_bytes(p, &data) == 0 && data.len)
+		buf_append(&s->bytes, data.data, data.len);
+	buf_release(&data);
+	marks_push(&s->marks, evi, s->bytes.len);
+}
+
+static void index_simple(size_t evi, const char *type, const char *key)
+{
+	char k[600];
+	struct idxv *q;
+
+	snprintf(k, sizeof(k), "%s\x1f%s", type, key ? key : "");
+	q = smap_get_or_new(&ix.simple, k, sizeof(*q));
+	if (q)
+		idxv_push(q, evi);
+}
+
+static void index_event(size_t evi)
+{
+	struct rp_event *e = &ix.ev[evi];
+	struct json_object *p = e->payload;
+	const char *t = e->type;
+	char key[600];
+
+	if (!strcmp(t, "socket_call")) {
+		index_socket(evi, p);
+	} else if (!strcmp(t, "time")) {
+		index_time(evi, p, e->tid);
+	} else if (!strcmp(t, "random")) {
+		index_random(evi, p, e->tid);
+	} else if (!strcmp(t, "dns")) {
+		const char *fn = get_str(p, "fn"), *name = get_str(p, "name");
+		struct idxv *q;
+
+		if (fn && !strcmp(fn, "getnameinfo"))
+			snprintf(key, sizeof(key), "%s\x1f%s:%lld", fn,
+				 get_str(p, "addr") ? get_str(p, "addr") : "",
+				 (long long)get_int(p, "port", 0));
+		else
+			snprintf(key, sizeof(key), "%s\x1f%s", fn ? fn : "", name ? name : "");
+		q = smap_get_or_new(&ix.dns, key, sizeof(*q));
+		if (q)
+			idxv_push(q, evi);
+	} else if (!strcmp(t, "process_spawn")) {
+		const char *path = get_str(p, "path"), *op = get_str(p, "op");
+
+		if (path)
+			smap_put(&ix.execs, path, (void *)1);
+		index_simple(evi, t, op);
+	} else if (!strcmp(t, "thread_start")) {
+		snprintf(key, sizeof(key), "%lld", (long long)get_int(p, "child_tid", -1));
+		index_simple(evi, t, key);
+	} else if (!strcmp(t, "file_open")) {
+		index_simple(evi, t, get_str(p, "path"));
+	} else if (!strcmp(t, "agent_start")) {
+		ix.ev[evi].consumed = 1;
+		ix.rec_start_ns = (int64_t)(json_object_get_double(
+						    json_object_object_get(e->ev, "ts_epoch")) *
+					    1e9);
+	} else if (!strcmp(t, "agent_complete")) {
+		index_simple(evi, t, NULL);
+	} else {
+		/* steps, governance, error: not inputs */
+		ix.ev[evi].consumed = 1;
+	}
+	snprintf(key, sizeof(key), "%d", e->tid);
+	smap_put(&ix.tids, key, (void *)1);
+}
+
+static int ev_cmp(const void *a, const void *b)
+{
+	const struct rp_event *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int is_exec(const struct rp_event *e, int failed)
+{
+	const char *op;
+
+	if (strcmp(e->type, "process_spawn") != 0)
+		return 0;
+	op = get_str(e->payload, "op");
+	if (!op || strcmp(op, "exec") != 0)
+		return 0;
+	return json_object_object_get_ex(e->payload, "errno", NULL) == failed;
+}
+
+/* An exec'd image continues its process's logical pid and stream: keep
+ * only the events of this image (shim_proc.image execs in). An exec that
+ * failed is followed by a second exec event with errno. */
+static void keep_image(void)
+{
+	size_t k = 0;
+	int image = 0;
+
+	for (size_t i = 0; i < ix.nev; i++) {
+		if (image == shim_proc.image)
+			ix.ev[k++] = ix.ev[i];
+		else
+			json_object_put(ix.ev[i].ev);
+		if (is_exec(&ix.ev[i], 0) && !(i + 1 < ix.nev && is_exec(&ix.ev[i + 1], 1)))
+			image++;
+	}
+	ix.nev = k;
+}
+
+static int load(const char *path)
+{
+	struct at_error err = { 0 };
+	struct trace_reader *r = trace_reader_open(path, &err);
+	struct json_object *ev;
+	int rc;
+
+	if (!r) {
+		log_warn("cannot replay '%s': %s", path, err.msg);
+		return -EINVAL;
+	}
+	while ((rc = trace_reader_next(r, &ev, &err)) == 1) {
+		struct json_object *pl = json_object_object_get(ev, "payload");
+		const char *pid = get_str(ev, "pid"), *type = get_str(ev, "type");
+
+		if (type && !strcmp(type, "file_open") && get_str(pl, "path"))
+			smap_put(&ix.paths, get_str(pl, "path"), (void *)1);
+		if (!pid || strcmp(pid, shim_proc.lpid) != 0) {
+			json_object_put(ev);
+			continue;
+		}
+		if (ix.nev == ix.capev) {
+			size_t cap = ix.capev ? ix.capev * 2 : 256;
+			struct rp_event *v = realloc(ix.ev, cap * sizeof(*v));
+
+			if (!v) {
+				json_object_put(ev);
+				rc = -ENOMEM;
+				break;
+			}
+			ix.ev = v;
+			ix.capev = cap;
+		}
+		ix.ev[ix.nev++] = (struct rp_event){
+			.ev = ev,
+			.payload = pl,
+			.seq = (uint64_t)get_int(ev, "seq", 0),
+			.tid = (int)get_int(ev, "tid", 0),
+			.type = type,
+		};
+	}
+	trace_reader_free(r);
+	if (rc < 0) {
+		log_warn("cannot replay '%s': %s", path, err.msg);
+		return rc;
+	}
+	qsort(ix.ev, ix.nev, sizeof(*ix.ev), ev_cmp);
+	keep_image();
+	for (size_t i = 0; i < ix.nev; i++)
+		index_event(i);
+	/* Fix the chunk pointers now that the byte buffers stopped growing. */
+	for (size_t i = 0; i < ix.nconns; i++) {
+		struct rp_conn *c = ix.conns[i];
+
+		for (size_t k = 0; k < c->nin; k++)
+			c->in[k].p = (const unsigned char *)c->inbytes.data + c->in_off[k];
+	}
+	return 0;
+}
+
+int rp_load(const char *path)
+{
+	int r;
+
+	pthread_mutex_lock(&rp_lock);
+	snprintf(ix.path, sizeof(ix.path), "%s", path);
+	ix.replay_start_ns = rec_now_ns();
+	r = load(path);
+	ix.loaded = r == 0;
+	shim_replaying = r == 0;
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+void rp_after_fork_child(void)
+{
+	char path[sizeof(ix.path)];
+
+	if (!shim_replaying)
+		return;
+	/* The parent's index stays behind, unreferenced: its memory belongs
+	 * to this process now, but freeing hundreds of objects here would
+	 * only slow every fork. */
+	memcpy(path, ix.path, sizeof(path));
+	memset(&ix, 0, sizeof(ix));
+	pthread_mutex_init(&rp_lock, NULL);
+	rp_load(path);
+}
+
+/* ---- time ---- */
+
+int64_t rp_time(struct shim_thread *t, int clk, int64_t real_ns)
+{
+	struct stream *s;
+	int64_t v;
+
+	if (clk < 0 || clk >= SHIM_CLOCK_COUNT)
+		return real_ns;
+	pthread_mutex_lock(&rp_lock);
+	s = stream_get('t', t->tid, clock_names[clk], 0);
+	if (!s && t->tid != 0)
+		s = stream_get('t', 0, clock_names[clk], 0); /* a thread the trace lacks */
+	if (!s) {
+		/* never read live: the real clock, moved to the recorded start */
+		v = ix.rec_start_ns ? real_ns - ix.replay_start_ns + ix.rec_start_ns : real_ns;
+	} else if (s->pos < s->nv) {
+		v = s->v[s->pos++];
+		while (s->marks.done < s->marks.n && s->marks.m[s->marks.done].end <= s->pos)
+			ix.ev[s->marks.m[s->marks.done++].ev].consumed = 1;
+		s->last_served = v;
+		s->last_real = real_ns;
+	} else {
+		/* past the recording: time moves on from the last value */
+		v = s->last_served + (real_ns - s->last_real);
+		if (v < s->last_served)
+			v = s->last_served;
+	}
+	pthread_mutex_unlock(&rp_lock);
+	return v;
+}
+
+/* ---- randomness ---- */
+
+static size_t stream_left(const struct stream *s)
+{
+	return s->bytes.len - s->pos;
+}
+
+static void stream_take(struct stream *s, void *p, size_t n)
+{
+	memcpy(p, s->bytes.data + s->pos, n);
+	s->pos += n;
+	while (s->marks.done < s->marks.n && s->marks.m[s->marks.done].end <= s->pos)
+		ix.ev[s->marks.m[s->marks.done++].ev].consumed = 1;
+}
+
+int rp_random(struct shim_thread *t, const char *source, void *p, size_t n)
+{
+	const char *cls = random_class(source);
+	struct stream *s;
+	char want[64];
+	int r = -ENODATA;
+
+	pthread_mutex_lock(&rp_lock);
+	s = stream_get('r', t->tid, cls, 0);
+	if (s && stream_left(s) >= n) {
+		stream_take(s, p, n);
+		r = 0;
+		goto out;
+	}
+	/* Pool threads take tasks in another order than live: another
+	 * thread's unread bytes of the same source serve, in tid order. */
+	snprintf(want, sizeof(want), "%s", cls);
+	for (size_t i = 0; i < ix.nrstreams; i++) {
+		struct stream *o = ix.rstreams[i];
+		char key[128];
+
+		snprintf(key, sizeof(key), "r %d %s", o->tid, want);
+		if (smap_get(&ix.streams, key) != o || stream_left(o) < n)
+			continue;
+		stream_take(o, p, n);
+		r = 0;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+/* ---- DNS and the rest ---- */
+
+struct json_object *rp_dns_take(const char *fn, const char *key)
+{
+	char k[600];
+	struct idxv *q;
+	struct json_object *p = NULL;
+
+	snprintf(k, sizeof(k), "%s\x1f%s", fn, key ? key : "");
+	pthread_mutex_lock(&rp_lock);
+	q = smap_get(&ix.dns, k);
+	if (q && q->head < q->n) {
+		size_t evi = q->v[q->head++];
+
+		ix.ev[evi].consumed = 1;
+		p = ix.ev[evi].payload;
+	}
+	pthread_mutex_unlock(&rp_lock);
+	return p;
+}
+
+int rp_path_known(const char *path)
+{
+	int r;
+
+	pthread_mutex_lock(&rp_lock);
+	r = smap_get(&ix.paths, path) != NULL;
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+int rp_exec_known(const char *path)
+{
+	int r;
+
+	pthread_mutex_lock(&rp_lock);
+	r = smap_get(&ix.execs, path) != NULL;
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+int rp_tid_known(int tid)
+{
+	char key[24];
+	int r;
+
+	snprintf(key, sizeof(key), "%d", tid);
+	pthread_mutex_lock(&rp_lock);
+	r = smap_get(&ix.tids, key) != NULL;
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+void rp_consume_simple(const char *type, const char *key)
+{
+	char k[600];
+	struct idxv *q;
+
+	snprintf(k, sizeof(k), "%s\x1f%s", type, key ? key : "");
+	pthread_mutex_lock(&rp_lock);
+	q = smap_get(&ix.simple, k);
+	if (q && q->head < q->n)
+		ix.ev[q->v[q->head++]].consumed = 1;
+	pthread_mutex_unlock(&rp_lock);
+}
+
+/* ---- connections ---- */
+
+static struct idxv *peer_queue(const char *peer, int udp)
+{
+	char key[96];
+
+	snprintf(key, sizeof(key), "%s %s", udp ? "udp" : "tcp", peer);
+	return smap_get(&ix.peers, key);
+}
+
+static void conn_claim(struct rp_conn *c)
+{
+	c->claimed = 1;
+	for (size_t i = 0; i < c->opens.n; i++)
+		ix.ev[c->opens.v[i]].consumed = 1;
+}
+
+/* The first unclaimed connection of q, advancing the head past claimed ones. */
+static struct rp_conn *queue_first(struct idxv *q)
+{
+	while (q->head < q->n && ix.conns[q->v[q->head]]->claimed)
+		q->head++;
+	return q->head < q->n ? ix.conns[q->v[q->head]] : NULL;
+}
+
+int rp_conn_connect(const char *peer, int udp, struct rp_conn **ret_c, int *ret_inprogress,
+		    char ret_local[64])
+{
+	struct idxv *q;
+	struct rp_conn *c;
+	int r = -ENOENT;
+
+	*ret_c = NULL;
+	*ret_inprogress = 0;
+	pthread_mutex_lock(&rp_lock);
+	q = peer_queue(peer, udp);
+	c = q ? queue_first(q) : NULL;
+	if (!c)
+		goto out;
+	*ret_inprogress = c->inprogress;
+	memcpy(ret_local, c->local, sizeof(c->local));
+	if (c->connect_err) {
+		conn_claim(c);
+		r = c->connect_err;
+		goto out;
+	}
+	/* The peer spoke first (a greeting): nothing from the program will
+	 * tell connections apart, so take this one now. */
+	if (!udp && c->nin && c->in[0].at == 0) {
+		conn_claim(c);
+		*ret_c = c;
+	}
+	r = 0;
+out:
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+struct rp_conn *rp_conn_bind(const char *peer, int udp, const void *sent, size_t n)
+{
+	struct idxv *q;
+	struct rp_conn *c = NULL, *first = NULL;
+
+	pthread_mutex_lock(&rp_lock);
+	q = peer_queue(peer, udp);
+	if (!q || !queue_first(q))
+		goto out;
+	for (size_t i = q->head; i < q->n; i++) {
+		struct rp_conn *k = ix.conns[q->v[i]];
+		size_t m;
+
+		if (k->claimed || k->connect_err)
+			continue;
+		if (!first)
+			first = k;
+		m = udp ? (k->dg_end.n ? k->dg_end.v[0] : 0) : k->out.len;
+		if (m > n)
+			m = n;
+		if (n && m == n && memcmp(k->out.data, sent, m) == 0) {
+			c = k;
+			break;
+		}
+		if (i - q->head > 4096)
+			break; /* bound the scan; the first unclaimed serves */
+	}
+	if (!c)
+		c = first;
+	if (c)
+		conn_claim(c);
+out:
+	pthread_mutex_unlock(&rp_lock);
+	return c;
+}
+
+const unsigned char *rp_conn_out(struct rp_conn *c, size_t *ret_len)
+{
+	*ret_len = c->out.len;
+	return (const unsigned char *)c->out.data;
+}
+
+int rp_conn_dgram(struct rp_conn *c, size_t k, const unsigned char **ret_p, size_t *ret_n)
+{
+	size_t start;
+
+	if (k >= c->dg_end.n)
+		return -ENOENT;
+	start = k ? c->dg_end.v[k - 1] : 0;
+	*ret_p = (const unsigned char *)c->out.data + start;
+	*ret_n = c->dg_end.v[k] - start;
+	return 0;
+}
+
+size_t rp_conn_ndgrams(struct rp_conn *c)
+{
+	return c->dg_end.n;
+}
+
+const struct rp_chunk *rp_conn_chunk(struct rp_conn *c, size_t i)
+{
+	return i < c->nin ? &c->in[i] : NULL;
+}
+
+const char *rp_conn_local(struct rp_conn *c)
+{
+	return c->local;
+}
+
+const char *rp_conn_peer(struct rp_conn *c)
+{
+	return c->peer;
+}
+
+const char *rp_conn_id(struct rp_conn *c)
+{
+	return c->id;
+}
+
+void rp_conn_progress(struct rp_conn *c, size_t sent)
+{
+	pthread_mutex_lock(&rp_lock);
+	while (c->sends.done < c->sends.n && c->sends.m[c->sends.done].end <= sent)
+		ix.ev[c->sends.m[c->sends.done++].ev].consumed = 1;
+	pthread_mutex_unlock(&rp_lock);
+}
+
+void rp_conn_served(struct rp_conn *c, size_t i)
+{
+	pthread_mutex_lock(&rp_lock);
+	if (i < c->nin)
+		ix.ev[c->in_ev[i]].consumed = 1;
+	pthread_mutex_unlock(&rp_lock);
+}
+
+void rp_conn_closed(struct rp_conn *c)
+{
+	pthread_mutex_lock(&rp_lock);
+	for (size_t i = 0; i < c->closes.n; i++)
+		ix.ev[c->closes.v[i]].consumed = 1;
+	pthread_mutex_unlock(&rp_lock);
+}
+
+/* ---- the end ---- */
+
+static void describe(const struct rp_event *e, char *out, size_t n)
+{
+	const char *what = NULL;
+	struct json_object *p = e->payload;
+
+	if (!strcmp(e->type, "socket_call"))
+		what = get_str(p, "op");
+	else if (!strcmp(e->type, "dns"))
+		what = get_str(p, "name");
+	else if (!strcmp(e->type, "random"))
+		what = get_str(p, "source");
+	else if (!strcmp(e->type, "time"))
+		what = get_str(p, "clock");
+	else if (!strcmp(e->type, "file_open"))
+		what = get_str(p, "path");
+	else if (!strcmp(e->type, "process_spawn"))
+		what = get_str(p, "path");
+	snprintf(out, n, "seq %llu %s%s%.60s", (unsigned long long)e->seq, e->type, what ? " " : "",
+		 what ? what : "");
+}
+
+size_t rp_summary(size_t *ret_consumed, size_t *ret_total, char out[][96], size_t max)
+{
+	size_t used = 0, k = 0;
+
+	pthread_mutex_lock(&rp_lock);
+	for (size_t i = 0; i < ix.nev; i++) {
+		if (ix.ev[i].consumed) {
+			used++;
+			continue;
+		}
+		if (k < max)
+			describe(&ix.ev[i], out[k++], 96);
+	}
+	*ret_consumed = used;
+	*ret_total = ix.nev;
+	pthread_mutex_unlock(&rp_lock);
+	return k;
+}
