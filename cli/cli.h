@@ -21,6 +21,7 @@
 int verb_record(int argc, char **argv);
 int verb_show(int argc, char **argv);
 int verb_fingerprint(int argc, char **argv);
+int verb_replay(int argc, char **argv);
 
 /* "attrace: " + message + newline on stderr, written at once. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -50,3 +51,23 @@ void cli_trace_release(struct cli_trace *t); /* accepts NULL */
 /* Reports a failure to read a trace: "attrace: cannot read 'PATH': MSG",
  * with MSG from reterr or, when empty, strerror(-r). */
 void cli_trace_error(const char *path, int r, const struct at_error *err);
+
+/* ---- running a command under the shim (record.c; replay.c uses them too) ---- */
+
+struct buf;
+
+/* Path of libattrace.so: $ATTRACE_LIB, the build tree next to this binary,
+ * or the install libdir. @return 0 or a negative errno (reported). */
+int cli_find_shim(char ret_path[4096]);
+/* Appends the entries of an LD_PRELOAD value (':' or ' ' separated) to b,
+ * skipping those equal to a or c. */
+int cli_append_preload(struct buf *b, const char *list, const char *a, const char *c);
+/* Run in the child between fork and exec when set (replay: the offline
+ * namespace). */
+extern void (*cli_child_setup)(void);
+/* Forks and execs cmd, forwarding SIGINT/TERM/HUP/QUIT to it. @return the
+ * child's pid or a negative errno (reported). */
+int cli_spawn(char **cmd);
+/* The exit status that passes the child's on: its status, or the same
+ * fatal signal raised on ourselves. */
+int cli_pass_on(int status);

@@ -18,8 +18,8 @@ static const struct verb verbs[] = {
 	{ "record", verb_record },
 	{ "show", verb_show },
 	{ "fingerprint", verb_fingerprint },
+	{ "replay", verb_replay },
 	/* Contracts fixed by DESIGN.md, implemented by later issues. */
-	{ "replay", NULL },
 	{ "diff", NULL },
 	{ "branch", NULL },
 	{ "push", NULL },
@@ -38,8 +38,10 @@ static void usage(FILE *f)
 	      "  show [--all | --json] TRACE\n"
 	      "                      print a readable timeline of a trace\n"
 	      "  fingerprint TRACE   print the trace's causal fingerprint (64 hex digits)\n"
+	      "  replay [--strict] [--no-offline] [-o OUT] TRACE -- CMD [ARG...]\n"
+	      "                      run CMD offline with every input served from TRACE\n"
 	      "\n"
-	      "Not implemented yet: replay, diff, branch, push.\n"
+	      "Not implemented yet: diff, branch, push.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help          show this help and exit\n"

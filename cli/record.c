@@ -29,6 +29,8 @@ static const char *arg_collector;
 static const int fwd_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 static volatile sig_atomic_t child_pid;
 
+void (*cli_child_setup)(void);
+
 static void usage(FILE *f)
 {
 	fputs("Usage: attrace record [-o TRACE] [--name NAME] [--collector URL] -- CMD [ARG...]\n"
@@ -59,7 +61,7 @@ static void forward_signal(int sig, siginfo_t *si, void *uctx)
 
 /* Path of libattrace.so: $ATTRACE_LIB, else the build tree next to this
  * binary (<dir>/../shim/libattrace.so), else ATTRACE_LIBDIR. */
-static int find_shim(char ret_path[PATH_MAX])
+int cli_find_shim(char ret_path[PATH_MAX])
 {
 	char exe[PATH_MAX], cand[PATH_MAX + 32];
 	const char *env = getenv("ATTRACE_LIB");
@@ -120,7 +122,7 @@ static int create_trace(const char *path, char ret_abs[PATH_MAX])
 
 /* Appends the entries of an LD_PRELOAD value (separated by ':' or ' ') to b,
  * skipping those equal to a or c. */
-static int append_preload(struct buf *b, const char *list, const char *a, const char *c)
+int cli_append_preload(struct buf *b, const char *list, const char *a, const char *c)
 {
 	const char *p = list, *end;
 	size_t n;
@@ -152,11 +154,11 @@ static int setup_env(const char *shim, const char *trace)
 	if (asan && !*asan)
 		asan = NULL;
 	if (asan)
-		r = append_preload(&b, asan, NULL, NULL);
+		r = cli_append_preload(&b, asan, NULL, NULL);
 	if (r == 0)
-		r = append_preload(&b, shim, NULL, NULL);
+		r = cli_append_preload(&b, shim, NULL, NULL);
 	if (r == 0 && old)
-		r = append_preload(&b, old, asan, shim);
+		r = cli_append_preload(&b, old, asan, shim);
 	if (r < 0)
 		goto out;
 	if (setenv("LD_PRELOAD", b.data, 1) < 0 || setenv("ATTRACE_MODE", "record", 1) < 0 ||
@@ -185,7 +187,7 @@ out:
  * child_pid is set before a handler can run. A close-on-exec pipe carries
  * the child's exec errno back. @return the child's pid or a negative errno
  * (already reported). */
-static pid_t spawn(char **cmd)
+int cli_spawn(char **cmd)
 {
 	struct sigaction sa = { .sa_sigaction = forward_signal,
 				.sa_flags = SA_SIGINFO | SA_RESTART };
@@ -209,6 +211,8 @@ static pid_t spawn(char **cmd)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(pfd[0]);
+		if (cli_child_setup)
+			cli_child_setup();
 		execvp(cmd[0], cmd);
 		err = errno;
 		if (write(pfd[1], &err, sizeof(err)) < 0) {
@@ -276,7 +280,7 @@ static void summary(const char *path)
 }
 
 /* Exit like the child did: its status, or the same fatal signal. */
-static int pass_on(int status)
+int cli_pass_on(int status)
 {
 	struct rlimit no_core = { 0, 0 };
 	sigset_t set;
@@ -352,7 +356,7 @@ int verb_record(int argc, char **argv)
 		arg_output = defname;
 	}
 
-	if (find_shim(shim) < 0)
+	if (cli_find_shim(shim) < 0)
 		goto out;
 	if (strpbrk(shim, ": ")) {
 		cli_error("cannot preload '%s': LD_PRELOAD paths cannot hold ':' or ' '", shim);
@@ -363,7 +367,7 @@ int verb_record(int argc, char **argv)
 	if (setup_env(shim, abs) < 0)
 		goto out;
 
-	pid = spawn(argv + optind);
+	pid = cli_spawn(argv + optind);
 	if (pid < 0) {
 		/* Nothing ran, so nothing was recorded. */
 		unlink(abs);
@@ -378,7 +382,7 @@ int verb_record(int argc, char **argv)
 	}
 	child_pid = 0;
 	summary(abs);
-	ret = pass_on(status);
+	ret = cli_pass_on(status);
 out:
 	return ret;
 }

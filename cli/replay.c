@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/* replay.c -- attrace replay: run a command offline against a trace, then judge the run.
+ *
+ * The trace is read and checked before anything runs (a bad trace is exit
+ * 1 with nothing started). CMD runs under libattrace in replay mode, by
+ * default in a fresh user+network namespace where nothing can reach a
+ * network; the shim records the replayed run into a second trace. At the
+ * end that trace tells how many of the recorded events the run consumed,
+ * whether strict governance stopped it, and its fingerprint, which is
+ * compared with the recorded one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/buf.h"
+#include "common/error.h"
+
+#define EXIT_GOVERNANCE 86
+#define EXIT_DIFFERS	87
+
+static int arg_strict;
+static int arg_offline = 1;
+static const char *arg_output;
+
+static void usage(FILE *f)
+{
+	fputs("Usage: attrace replay [--strict | --relaxed] [--no-offline] [-o OUT] TRACE -- CMD "
+	      "[ARG...]\n"
+	      "\n"
+	      "Run CMD under libattrace in replay mode: every network exchange, DNS answer,\n"
+	      "wall-clock read and random byte it recorded is served from TRACE, offline.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -s, --strict          stop the run (exit 86) at the first request, lookup,\n"
+	      "                        entropy read, subprocess or file the trace does not hold;\n"
+	      "                        exit 87 if the run's fingerprint differs\n"
+	      "  -r, --relaxed         warn and let such I/O through (the default)\n"
+	      "      --no-offline      do not run CMD in a fresh network namespace\n"
+	      "  -o, --output OUT      keep the replayed run's own trace in OUT\n"
+	      "  -h, --help            show this help and exit\n",
+	      f);
+}
+
+/* ---- the offline namespace ---- */
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+/* The loopback interface of the new namespace starts down. */
+static void loopback_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+}
+
+/* In the child, before exec: a new network namespace (in a new user
+ * namespace when we are not root), with the same uid and gid as outside,
+ * so the program sees itself unchanged. */
+static void enter_offline(void)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char map[64];
+	int r = 0;
+
+	if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0)
+		goto up;
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
+		r = -errno;
+		cli_error("warning: cannot create an offline network namespace (%s); replaying "
+			  "with the network reachable",
+			  strerror(-r));
+		return;
+	}
+	write_file("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+	write_file("/proc/self/uid_map", map);
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+	write_file("/proc/self/gid_map", map);
+up:
+	loopback_up();
+}
+
+/* ---- reading the results ---- */
+
+struct outcome {
+	long consumed, total;
+	int strict_stop; /* a strict governance event: the run was stopped */
+	struct buf unused; /* "; "-separated first few unused events */
+	size_t nunused_listed;
+	char exe_sha[65]; /* the root's executable hash */
+};
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static void root_exe(const struct cli_trace *t, char out[65])
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < t->n; i++) {
+		struct json_object *p = json_object_object_get(t->ev[i], "payload");
+		const char *type = jstr(t->ev[i], "type"), *pid = jstr(t->ev[i], "pid");
+		const char *sha = jstr(p, "exe_sha256");
+
+		if (type && pid && sha && !strcmp(type, "agent_start") && !strcmp(pid, "0")) {
+			snprintf(out, 65, "%s", sha);
+			return;
+		}
+	}
+}
+
+static void read_outcome(const struct cli_trace *t, struct outcome *o)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct json_object *p = json_object_object_get(t->ev[i], "payload"), *u;
+		const char *type = jstr(t->ev[i], "type"), *what = jstr(p, "what");
+
+		if (!type || strcmp(type, "governance") != 0 || !what)
+			continue;
+		if (strcmp(what, "summary") != 0) {
+			const char *mode = jstr(p, "mode");
+
+			if (mode && !strcmp(mode, "strict"))
+				o->strict_stop = 1;
+			continue;
+		}
+		o->consumed += json_object_get_int64(json_object_object_get(p, "consumed"));
+		o->total += json_object_get_int64(json_object_object_get(p, "total"));
+		if (!json_object_object_get_ex(p, "unused", &u) ||
+		    !json_object_is_type(u, json_type_array))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(u) && o->nunused_listed < 5; k++) {
+			const char *s = json_object_get_string(json_object_array_get_idx(u, k));
+
+			buf_printf(&o->unused, "%s%s %s", o->nunused_listed ? "; " : "",
+				   jstr(t->ev[i], "pid"), s ? s : "?");
+			o->nunused_listed++;
+		}
+	}
+}
+
+/* The replay's environment: preload the shim, replay mode, and the paths. */
+static int setup_env(const char *shim, const char *trace, const char *out)
+{
+	const char *asan = getenv("ATTRACE_ASAN_PRELOAD"), *old = getenv("LD_PRELOAD");
+	struct buf b = BUF_INIT;
+	int r = 0;
+
+	if (asan && *asan)
+		r = cli_append_preload(&b, asan, NULL, NULL);
+	if (r == 0)
+		r = cli_append_preload(&b, shim, NULL, NULL);
+	if (r == 0 && old)
+		r = cli_append_preload(&b, old, asan, shim);
+	if (r == 0 &&
+	    (setenv("LD_PRELOAD", b.data, 1) < 0 || setenv("ATTRACE_MODE", "replay", 1) < 0 ||
+	     setenv("ATTRACE_TRACE", trace, 1) < 0 || setenv("ATTRACE_REPLAY_OUT", out, 1) < 0 ||
+	     setenv("ATTRACE_REPLAY_REPORT", "cli", 1) < 0 ||
+	     setenv("ATTRACE_GOVERNANCE", arg_strict ? "strict" : "relaxed", 1) < 0))
+		r = -errno;
+	unsetenv("ATTRACE_CTX");
+	buf_release(&b);
+	if (r < 0)
+		cli_error("cannot set up the environment: %s", strerror(-r));
+	return r;
+}
+
+int verb_replay(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "strict", no_argument, NULL, 's' },
+		{ "relaxed", no_argument, NULL, 'r' },
+		{ "no-offline", no_argument, NULL, 'N' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char shim[PATH_MAX], trace[PATH_MAX], out[PATH_MAX] = "", live_exe[65];
+	struct cli_trace rec = { 0 }, run = { 0 };
+	struct outcome oc = { .unused = BUF_INIT };
+	struct at_error err = { 0 };
+	int c, r, status = 0, ret = CLI_EXIT_FAILURE, have_run = 0;
+	const char *path;
+	pid_t pid;
+
+	while ((c = getopt_long(argc, argv, "+srNo:h", options, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			arg_strict = 1;
+			break;
+		case 'r':
+			arg_strict = 0;
+			break;
+		case 'N':
+			arg_offline = 0;
+			break;
+		case 'o':
+			arg_output = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			return cli_usage_error("replay");
+		}
+	}
+	if (optind + 1 >= argc || strcmp(argv[optind + 1], "--") != 0) {
+		fputs("attrace: replay: expected TRACE -- CMD [ARG...]\n", stderr);
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (optind + 2 >= argc) {
+		fputs("attrace: replay: no command given after '--'\n", stderr);
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	path = argv[optind];
+	/* A missing, corrupt or truncated trace is refused before CMD runs. */
+	r = cli_trace_load(path, &rec, &err);
+	if (r < 0) {
+		cli_trace_error(path, r, &err);
+		return CLI_EXIT_FAILURE;
+	}
+	if (!realpath(path, trace)) {
+		cli_error("cannot resolve '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (arg_output) {
+		int fd = open(arg_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0 || !realpath(arg_output, out)) {
+			cli_error("cannot create '%s': %s", arg_output, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		close(fd);
+	} else {
+		const char *tmp = getenv("TMPDIR");
+		int fd;
+
+		snprintf(out, sizeof(out), "%s/attrace-replay-XXXXXX.jsonl.zst",
+			 tmp && *tmp ? tmp : "/tmp");
+		fd = mkostemps(out, 10, O_CLOEXEC);
+		if (fd < 0) {
+			cli_error("cannot create a temporary trace in '%s': %s",
+				  tmp && *tmp ? tmp : "/tmp", strerror(errno));
+			out[0] = '\0';
+			goto out;
+		}
+		close(fd);
+	}
+	if (cli_find_shim(shim) < 0 || setup_env(shim, trace, out) < 0)
+		goto out;
+	if (arg_offline)
+		cli_child_setup = enter_offline;
+	pid = cli_spawn(argv + optind + 2);
+	if (pid < 0) {
+		ret = pid == -ENOENT ? 127 : 126;
+		goto out;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			cli_error("waitpid: %s", strerror(errno));
+			goto out;
+		}
+	}
+
+	r = cli_trace_load(out, &run, &err);
+	if (r < 0) {
+		cli_error("cannot read the replayed run's trace: %s",
+			  err.msg[0] ? err.msg : strerror(-r));
+		goto out;
+	}
+	have_run = 1;
+	read_outcome(&run, &oc);
+	root_exe(&rec, live_exe);
+	{
+		char now_exe[65];
+
+		root_exe(&run, now_exe);
+		if (live_exe[0] && now_exe[0] && strcmp(live_exe, now_exe) != 0)
+			cli_error("warning: the executable differs from the recorded one "
+				  "(sha256 %.16s, recorded %.16s)",
+				  now_exe, live_exe);
+	}
+	if (oc.consumed < oc.total)
+		cli_error("replay left %ld recorded event%s unused: %s%s", oc.total - oc.consumed,
+			  oc.total - oc.consumed == 1 ? "" : "s",
+			  oc.unused.data ? oc.unused.data : "",
+			  (long)oc.nunused_listed < oc.total - oc.consumed ? "; ..." : "");
+	cli_error("replay consumed %ld of %ld events; fingerprint %.16s (%s %.16s)", oc.consumed,
+		  oc.total, run.fp_hex,
+		  strcmp(run.fp_hex, rec.fp_hex) == 0 ? "matches" : "differs from recorded",
+		  rec.fp_hex);
+	if (oc.strict_stop)
+		ret = EXIT_GOVERNANCE;
+	else if (arg_strict && strcmp(run.fp_hex, rec.fp_hex) != 0)
+		ret = EXIT_DIFFERS;
+	else
+		ret = cli_pass_on(status);
+out:
+	if (out[0] && !arg_output)
+		unlink(out);
+	if (have_run)
+		cli_trace_release(&run);
+	cli_trace_release(&rec);
+	buf_release(&oc.unused);
+	return ret;
+}
