@@ -46,10 +46,13 @@
 #include <unistd.h>
 
 #include "common/json.h"
+#include "shim/governance.h"
 #include "shim/hooks.h"
 #include "shim/hooks_proc.h"
 #include "shim/proc.h"
 #include "shim/real.h"
+#include "shim/recorder.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 extern char **environ;
@@ -60,6 +63,25 @@ extern char **environ;
 #define EXEC_MAX_ARGS (128 * 1024)
 
 static char *const empty_env[] = { NULL };
+
+/* Replay: running a program the live run never ran is a subprocess leak.
+ * what is the path (exec, spawn) or "sh -c COMMAND" (system, popen). */
+static void replay_check(const char *fn, const char *what)
+{
+	if (__builtin_expect(!shim_replaying, 1) || !what || rp_exec_known(what))
+		return;
+	gov_violation(GOV_LEAK, "subprocess leak: %s(\"%s\")", fn, what);
+}
+
+static void replay_check_sh(const char *fn, const char *line)
+{
+	char key[600];
+
+	if (__builtin_expect(!shim_replaying, 1) || !line)
+		return;
+	snprintf(key, sizeof(key), "sh -c %s", line);
+	replay_check(fn, key);
+}
 
 int shim_in_vfork_child(void)
 {
@@ -396,8 +418,12 @@ static int exec_common(enum exec_kind kind, const char *path, int fd, char *cons
 
 	if (!proc_active() || shim_tls.busy)
 		return exec_real(kind, path, fd, argv, envp);
+	/* A vfork child cannot record: the exec'd image checks itself when
+	 * it starts (a process the trace does not hold). */
 	if (REAL(getpid)() != shim_proc.real_pid)
 		return exec_vfork_child(kind, path, fd, argv, envp);
+	if (kind != EXEC_F)
+		replay_check("execve", path);
 
 	shim_proc_pending();
 	if (kind == EXEC_F) {
@@ -515,6 +541,7 @@ static int spawn_common(int search, pid_t *pid, const char *path,
 	if (!proc_active() || shim_tls.busy || shim_in_vfork_child())
 		return search ? REAL(posix_spawnp)(pid, path, fa, attr, argv, envp)
 			      : REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+	replay_check(op, path);
 	shim_proc_pending();
 	shim_new_child_lpid(lpid, sizeof(lpid));
 	env = shim_child_env(envp ? envp : empty_env, lpid, 0, NULL, 0, NULL, 0);
@@ -659,6 +686,7 @@ SHIM_EXPORT int system(const char *line)
 {
 	if (!proc_active() || shim_tls.busy || shim_in_vfork_child())
 		return REAL(system)(line);
+	replay_check_sh("system", line ? line : "exit 0");
 	shim_proc_pending();
 	if (!line)
 		/* "is there a shell?": glibc answers by running one */
@@ -689,6 +717,7 @@ SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
 
 	if (!proc_active() || shim_tls.busy || shim_in_vfork_child())
 		return REAL(popen)(cmd, mode);
+	replay_check_sh("popen", cmd);
 	shim_proc_pending();
 	shim_new_child_lpid(lpid, sizeof(lpid));
 	pthread_mutex_lock(&environ_lock);
@@ -733,4 +762,37 @@ SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 {
 	shim_proc_pending();
 	return REAL(waitid)(idtype, id, info, options);
+}
+
+/* ------------------------------------------------------------------ */
+/* unshare                                                             */
+
+/* unshare(CLONE_NEWUSER) fails with EINVAL in a multithreaded process, and
+ * the writer thread would make every traced program one (`unshare -r` under
+ * attrace record). Stop the writer around the call; the kernel may take a
+ * moment to reap the thread, hence the short retry. */
+SHIM_EXPORT int unshare(int flags)
+{
+	struct timespec ms = { 0, 1000000 };
+	int r, saved, paused = 0;
+
+	if ((flags & CLONE_NEWUSER) && shim_recording && !shim_tls.busy) {
+		shim_tls.busy = 1;
+		rec_writer_pause();
+		shim_tls.busy = 0;
+		paused = 1;
+	}
+	r = REAL(unshare)(flags);
+	for (int i = 0; r < 0 && errno == EINVAL && paused && i < 50; i++) {
+		REAL(nanosleep)(&ms, NULL);
+		r = REAL(unshare)(flags);
+	}
+	saved = errno;
+	if (paused) {
+		shim_tls.busy = 1;
+		rec_writer_resume();
+		shim_tls.busy = 0;
+	}
+	errno = saved;
+	return r;
 }

@@ -35,7 +35,9 @@
 
 #include "common/json.h"
 #include "shim/hooks.h"
+#include "shim/governance.h"
 #include "shim/real.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 /* Handed from the creating thread to the new one; freed by the child. */
@@ -96,6 +98,16 @@ SHIM_EXPORT int pthread_create(pthread_t *restrict th, const pthread_attr_t *res
 		if (r != 0)
 			json_kv_str(b, "errno", shim_errno_name(r));
 		ev_end(t);
+		if (__builtin_expect(shim_replaying, 0) && tid >= 0) {
+			char key[16];
+
+			snprintf(key, sizeof(key), "%d", tid);
+			rp_consume_simple("thread_start", key);
+			if (!rp_tid_known(tid))
+				gov_violation(GOV_THREAD,
+					      "%s/%d started thread %d, which the trace does not hold",
+					      shim_proc.lpid, t->tid, tid);
+		}
 		shim_leave(t);
 	}
 	errno = saved;

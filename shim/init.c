@@ -434,6 +434,14 @@ static void save_forwarded_env(void)
 	}
 }
 
+/* Replay: a process or exec'd image the trace does not hold is a program
+ * the live run never ran. */
+static void check_replayed_image(void)
+{
+	if (rp_nevents() == 0)
+		gov_violation(GOV_LEAK, "subprocess leak: execve(\"%s\")", st.exe);
+}
+
 __attribute__((constructor)) static void shim_init(void)
 {
 	struct shim_thread *t = &shim_tls;
@@ -498,6 +506,8 @@ __attribute__((constructor)) static void shim_init(void)
 	if (shim_signals_init)
 		shim_signals_init();
 	shim_recording = 1;
+	if (shim_replaying)
+		check_replayed_image();
 out:
 	shim_ready = 1;
 	t->busy = 0;
@@ -608,6 +618,8 @@ void shim_after_fork_child(const char *lpid)
 	rec_after_fork_child_start();
 	shim_proc.image = 0;
 	rp_after_fork_child();
+	if (shim_replaying && rp_nevents() == 0)
+		gov_violation(GOV_LEAK, "subprocess leak: fork() in %s", shim_proc.parent);
 	t->busy = was_busy;
 }
 

@@ -615,6 +615,17 @@ static void writer_halt(void)
 	writer_running = 0;
 }
 
+void rec_writer_pause(void)
+{
+	writer_halt();
+}
+
+void rec_writer_resume(void)
+{
+	if (!finished)
+		writer_start();
+}
+
 int rec_init(int truncate, void (*emit_start)(void))
 {
 	/* Level 1: the writer compresses on the program's CPU budget; level 3

@@ -13,6 +13,11 @@ int rec_init(int truncate, void (*emit_start)(void));
 /* Asks the writer thread to stop, without waiting for it (the process is
  * ending: the caller writes what is left itself). */
 void rec_stop_writer(void);
+/* Stops the writer thread and waits for it (a program about to call
+ * unshare(CLONE_NEWUSER), which needs a single-threaded process), then
+ * starts it again. */
+void rec_writer_pause(void);
+void rec_writer_resume(void);
 /* Stops the writer and writes everything; later events flush at once.
  * emit_start runs here if the writer never got to it. */
 void rec_finish(void);

@@ -552,8 +552,18 @@ static void index_event(size_t evi)
 	} else if (!strcmp(t, "process_spawn")) {
 		const char *path = get_str(p, "path"), *op = get_str(p, "op");
 
+		struct json_object *argv;
+
 		if (path)
 			smap_put(&ix.execs, path, (void *)1);
+		/* system and popen: the command line, as the hooks check it */
+		if (op && (!strcmp(op, "system") || !strcmp(op, "popen")) &&
+		    json_object_object_get_ex(p, "argv", &argv) &&
+		    json_object_array_length(argv) == 3) {
+			snprintf(key, sizeof(key), "sh -c %s",
+				 json_object_get_string(json_object_array_get_idx(argv, 2)));
+			smap_put(&ix.execs, key, (void *)1);
+		}
 		index_simple(evi, t, op);
 	} else if (!strcmp(t, "thread_start")) {
 		snprintf(key, sizeof(key), "%lld", (long long)get_int(p, "child_tid", -1));
@@ -821,6 +831,11 @@ int rp_exec_known(const char *path)
 	r = smap_get(&ix.execs, path) != NULL;
 	pthread_mutex_unlock(&rp_lock);
 	return r;
+}
+
+size_t rp_nevents(void)
+{
+	return ix.nev;
 }
 
 int rp_tid_known(int tid)

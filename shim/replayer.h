@@ -63,6 +63,9 @@ int rp_path_known(const char *path);
 /* @return 1 when this process (or a vfork child of it) executed or spawned
  * path in the trace. */
 int rp_exec_known(const char *path);
+/* @return the number of events this process image has in the trace: 0 for
+ * a process (or exec'd image) the live run never had. */
+size_t rp_nevents(void);
 /* @return 1 when this process had logical thread tid in the trace. */
 int rp_tid_known(int tid);
 /* Marks the first unconsumed event of `type` (and, for process_spawn and
