@@ -2,14 +2,18 @@
 /* governance.c -- replay's violations: warnings in relaxed mode, exit 86 in strict mode. */
 #include "shim/governance.h"
 
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/error.h"
+#include "common/fingerprint.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/trace.h"
 #include "shim/hooks_proc.h"
 #include "shim/real.h"
 #include "shim/recorder.h"
@@ -160,4 +164,41 @@ void gov_at_exit(int root)
 	ev_end(t);
 	t->busy = was_busy;
 	(void)root;
+}
+
+void gov_report(void)
+{
+	char now[FP_HEX_LEN + 1] = "", rec[FP_HEX_LEN + 1] = "", line[400];
+	struct at_error err = { 0 };
+	struct trace_reader *r = trace_reader_open(shim_proc.trace_path, &err);
+	struct json_object *ev;
+	long consumed = 0, total = 0;
+
+	if (!r)
+		return;
+	while (trace_reader_next(r, &ev, &err) == 1) {
+		struct json_object *p = json_object_object_get(ev, "payload"), *w;
+		const char *type = json_object_get_string(json_object_object_get(ev, "type"));
+
+		if (type && !strcmp(type, "governance") &&
+		    json_object_object_get_ex(p, "what", &w) &&
+		    !strcmp(json_object_get_string(w), "summary")) {
+			consumed += json_object_get_int64(json_object_object_get(p, "consumed"));
+			total += json_object_get_int64(json_object_object_get(p, "total"));
+		}
+		json_object_put(ev);
+	}
+	trace_reader_free(r);
+	if (fp_file(shim_proc.trace_path, now, &err) < 0 ||
+	    fp_file(shim_replay_in, rec, &err) < 0) {
+		snprintf(line, sizeof(line), "attrace: replay consumed %ld of %ld events\n",
+			 consumed, total);
+	} else {
+		snprintf(
+			line, sizeof(line),
+			"attrace: replay consumed %ld of %ld events; fingerprint %.16s (%s %.16s)\n",
+			consumed, total, now,
+			strcmp(now, rec) ? "differs from recorded" : "matches", rec);
+	}
+	say(line);
 }

@@ -31,6 +31,12 @@ int gov_strict(void);
  * count, and in the root (unless the CLI reports) the summary line. */
 void gov_at_exit(int root);
 
+/* The root's last words in replay without the CLI (ATTRACE_REPLAY_REPORT
+ * shim): "attrace: replay consumed N of M events; fingerprint X (matches |
+ * differs from recorded Y)" over the frames written so far (children still
+ * running are not in it), once the root's own are flushed. */
+void gov_report(void);
+
 /* Quotes up to max bytes of p[0..n) for a message: printable ASCII as is,
  * the rest as \r \n \xNN; "..." when cut. out gets a NUL-terminated
  * string of at most outn bytes. */

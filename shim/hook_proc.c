@@ -268,6 +268,8 @@ static void emit_spawn(const char *op, const char *child, const char *path, char
 	if (err)
 		json_kv_str(b, "errno", shim_errno_name(err));
 	ev_end(t);
+	if (__builtin_expect(shim_replaying, 0))
+		rp_consume_simple("process_spawn", op);
 	shim_leave(t);
 	errno = saved;
 }

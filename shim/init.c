@@ -43,7 +43,7 @@ void shim_signals_init(void) __attribute__((weak));
 #define MAX_FORWARD 16
 
 /* Replay mode: the trace being replayed, absolute. */
-static char replay_in[PATH_MAX];
+char shim_replay_in[4096];
 
 static struct {
 	struct buf argv_json; /* ["a","b"] */
@@ -113,45 +113,20 @@ static void snapshot_env(void)
 	json_obj_close(&st.env_json);
 }
 
-/* SHA-256 of a file, with libcrypto loaded on demand on the writer thread.
- * Linking it would make every traced process pay for its 21,000
- * relocations at start-up for one hash. The low-level SHA256_* functions,
- * not EVP: see common/fingerprint.c for why. @return 0 or -1. */
+/* SHA-256 of an open file (shim/sha256_dl.c: libcrypto loaded on demand,
+ * on the writer thread). @return 0 or -1. */
 static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
 {
-	typedef int init_fn(void *);
-	typedef int update_fn(void *, const void *, size_t);
-	typedef int final_fn(unsigned char *, void *);
-	static const char digits[] = "0123456789abcdef";
-	unsigned char ctx[256] __attribute__((aligned(16))); /* >= sizeof(SHA256_CTX) (112) */
-	unsigned char md[32];
 	char chunk[65536];
-	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-	init_fn *init;
-	update_fn *update;
-	final_fn *final;
+	struct sha256 *s = sha256_new();
 	ssize_t n;
-	int r = -1;
 
-	if (!h)
+	if (!s)
 		return -1;
-	init = (init_fn *)dlsym(h, "SHA256_Init");
-	update = (update_fn *)dlsym(h, "SHA256_Update");
-	final = (final_fn *)dlsym(h, "SHA256_Final");
-	if (init && update && final && init(ctx) == 1) {
-		while ((n = REAL(read)(fd, chunk, sizeof(chunk))) > 0)
-			update(ctx, chunk, (size_t)n);
-		if (n == 0 && final(md, ctx) == 1) {
-			for (int i = 0; i < 32; i++) {
-				hex[2 * i] = digits[md[i] >> 4];
-				hex[2 * i + 1] = digits[md[i] & 15];
-			}
-			hex[64] = '\0';
-			r = 0;
-		}
-	}
-	dlclose(h);
-	return r;
+	while ((n = REAL(read)(fd, chunk, sizeof(chunk))) > 0)
+		sha256_update(s, chunk, (size_t)n);
+	sha256_final_hex(s, hex);
+	return n == 0 && hex[0] ? 0 : -1;
 }
 
 /* The executable's SHA-256, through a per-user cache keyed by device,
@@ -351,15 +326,15 @@ static int set_replay_paths(void)
 
 	if (!shim_config.trace)
 		return -EINVAL;
-	if (abs_path(shim_config.trace, replay_in, sizeof(replay_in)) < 0)
+	if (abs_path(shim_config.trace, shim_replay_in, sizeof(shim_replay_in)) < 0)
 		return -ENAMETOOLONG;
 	if (shim_config.replay_out)
 		return abs_path(shim_config.replay_out, shim_proc.trace_path,
 				sizeof(shim_proc.trace_path));
-	n = strlen(replay_in);
-	if (n > sizeof(sfx) - 1 && strcmp(replay_in + n - (sizeof(sfx) - 1), sfx) == 0)
+	n = strlen(shim_replay_in);
+	if (n > sizeof(sfx) - 1 && strcmp(shim_replay_in + n - (sizeof(sfx) - 1), sfx) == 0)
 		n -= sizeof(sfx) - 1;
-	if ((size_t)snprintf(out, sizeof(out), "%.*s.replay%s", (int)n, replay_in, sfx) >=
+	if ((size_t)snprintf(out, sizeof(out), "%.*s.replay%s", (int)n, shim_replay_in, sfx) >=
 	    sizeof(out))
 		return -ENAMETOOLONG;
 	return abs_path(out, shim_proc.trace_path, sizeof(shim_proc.trace_path));
@@ -497,7 +472,7 @@ __attribute__((constructor)) static void shim_init(void)
 	/* Replay: this process's inputs, indexed before the program runs. A
 	 * trace the CLI checked cannot fail here; without the CLI, say so
 	 * once and run unreplayed. */
-	if (shim_config.mode == AT_MODE_REPLAY && rp_load(replay_in) < 0)
+	if (shim_config.mode == AT_MODE_REPLAY && rp_load(shim_replay_in) < 0)
 		log_warn("replay disabled: the program runs against the real world");
 	if (rec_init(root, emit_agent_start) < 0) {
 		log_warn("out of memory at start; recording disabled");
@@ -565,6 +540,8 @@ void shim_complete_how(int status, int sig, const char *how)
 		rec_flush_from_signal();
 	else
 		shim_flush();
+	if (shim_replaying && !sig && shim_config.report && shim_proc.parent[0] == '\0')
+		gov_report();
 	t->busy = was_busy;
 }
 
@@ -729,7 +706,7 @@ char **shim_child_env(char *const *envp, const char *ctx_lpid, uint64_t ctx_seq,
 	if (shim_replaying) {
 		/* replay: the trace read stays the input; the run's own
 		 * recording goes on into the replay output */
-		env[k] = arena_printf(&a, "ATTRACE_TRACE=%s", replay_in);
+		env[k] = arena_printf(&a, "ATTRACE_TRACE=%s", shim_replay_in);
 		if (!env[k])
 			goto fail;
 		k++;

@@ -69,6 +69,8 @@ struct shim_proc {
 };
 
 extern struct shim_proc shim_proc;
+/* Replay mode: the absolute path of the trace being replayed. */
+extern char shim_replay_in[4096];
 extern struct at_config shim_config;
 /* 1 once init finished and the mode records events. Hooks read it relaxed. */
 extern int shim_recording;
