@@ -7,9 +7,12 @@
 #
 #   record_live NAME CMD...       attrace record -o NAME.trace -- CMD: stdout
 #                                 NAME.out, stderr NAME.err, status NAME.rc
-#   replay_run NAME TRACE [OPT...] -- CMD...
+#   replay_run NAME [OPT...] TRACE -- CMD...
 #                                 attrace replay OPT... TRACE -- CMD: NAME.out,
 #                                 NAME.err, NAME.rc, wall time in ms NAME.ms
+#   Both run attrace under `timeout $ATTRACE_RUN_TIMEOUT` (default 120 s; exit
+#   124 when it expires), so that a hanging replay fails the test instead of
+#   the whole script.
 #   stop_servers                  kill the servers started so far and wait
 #   test_replay_same LIVE REPLAY  same stdout, status and non-attrace stderr,
 #                                 and REPLAY.err ends with a "matches" summary
@@ -18,13 +21,15 @@
 #                                 event was left unused
 #   test_last_line REGEX NAME     the last line of NAME.err matches REGEX
 
-# ATTRACE_ASAN_PRELOAD: see attrace_record in tests/lib.sh.
+# attrace_cli_ ARGS...: attrace ARGS under timeout(1). ATTRACE_ASAN_PRELOAD:
+# see attrace_record in tests/lib.sh.
 attrace_cli_()
 {
 	if [ -n "${ATTRACE_ASAN_PRELOAD:-}" ]; then
-		LD_PRELOAD=$ATTRACE_ASAN_PRELOAD "$ATTRACE_BIN" "$@"
+		LD_PRELOAD=$ATTRACE_ASAN_PRELOAD timeout -k 5 "${ATTRACE_RUN_TIMEOUT:-120}" \
+			"$ATTRACE_BIN" "$@"
 	else
-		"$ATTRACE_BIN" "$@"
+		timeout -k 5 "${ATTRACE_RUN_TIMEOUT:-120}" "$ATTRACE_BIN" "$@"
 	fi
 }
 

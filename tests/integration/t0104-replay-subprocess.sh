@@ -8,11 +8,13 @@
 # Runs:   /usr/bin/python3 spawn.py URL: GET /count itself (urllib), then
 #         subprocess.run(["curl", "-s", URL/count]) twice with stdout
 #         captured, printing what curl printed and its status, then a uuid4.
+#         timeout 20 /usr/bin/python3 child.py URL: timeout(1) forks, the
+#         child execs python3, which prints os.urandom(4) and GETs /count.
 # Must see: the live run prints "count 1", "count 2", "count 3" (python,
 #         curl, curl); `attrace replay --strict` and a relaxed replay print
 #         the same bytes (each curl child consumes its own recorded stream),
 #         exit 0 and end stderr with "fingerprint X (matches X)"; every
-#         recorded event is consumed.
+#         recorded event is consumed. The same for the child of timeout(1).
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$SRCDIR/tests/integration/replay-lib.sh"
 
@@ -35,12 +37,28 @@ for i in range(2):
 print("uuid", uuid.uuid4())
 PY
 
+cat >child.py <<'PY'
+import os
+import sys
+import urllib.request
+
+print("urandom", os.urandom(4).hex())
+with urllib.request.urlopen(sys.argv[1] + "/count", timeout=10) as r:
+    print("child:", r.read().decode(), end="")
+PY
+
 test_expect_success CURL 'live run, recorded' '
 	record_live live $PYTHON spawn.py $URL &&
 	test_equal 0 "$(cat live.rc)" "exit status" &&
 	printf "python: count 1\ncurl said: count 2\ncurl exited 0\ncurl said: count 3\ncurl exited 0\n" >expect &&
 	head -n5 live.out >live.5 &&
 	test_cmp expect live.5
+'
+
+test_expect_success 'timeout(1) forking python3: live run, recorded' '
+	record_live fe timeout 20 $PYTHON child.py $URL &&
+	test_equal 0 "$(cat fe.rc)" "exit status" &&
+	test_equal "child: count 4" "$(tail -n1 fe.out)" "last line"
 '
 
 stop_servers
@@ -61,6 +79,16 @@ test_expect_success CURL 'relaxed replay: same stdout, no warning' '
 
 test_expect_success CURL 'replay leaves no recorded event unused' '
 	test_replay_all_consumed strict
+'
+
+test_expect_success 'timeout(1) forking python3: replay --strict, same stdout' '
+	replay_run fe.s --strict fe.trace -- timeout 20 $PYTHON child.py $URL &&
+	test_replay_same fe fe.s
+'
+
+test_expect_success 'timeout(1) forking python3: relaxed replay, same stdout' '
+	replay_run fe.r fe.trace -- timeout 20 $PYTHON child.py $URL &&
+	test_replay_same fe fe.r
 '
 
 test_done
