@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# run-all.sh -- run benchmarks W1..W4 in one go and print their results side by side.
+# run-all.sh -- run benchmarks W1..W5 in one go and print their results side by side.
 #
 # Each wN-*.sh prints "bare: median X ms ...", "shim: median Y ms ...",
 # "ratio (median shim / median bare): R ..." and, where it keeps one,
@@ -31,7 +31,8 @@ for spec in \
 	"w1-python-time.sh|W1 python time.time() x1e6|1.20" \
 	"w2-curl-processes.sh|W2 300 curl processes|1.10" \
 	"w3-python-keepalive.sh|W3 python 3000 keep-alive GETs|1.05" \
-	"w4-clock-gettime.sh|W4 C clock_gettime x1e6|2.00"; do
+	"w4-clock-gettime.sh|W4 C clock_gettime x1e6|2.00" \
+	"w5-replay.sh|W5 W3 replayed (vs bare live)|1.00"; do
 	script=${spec%%|*}
 	rest=${spec#*|}
 	name=${rest%|*}
