@@ -34,8 +34,8 @@
 #include <stdlib.h>
 
 #include "common/json.h"
-#include "shim/hooks.h"
 #include "shim/governance.h"
+#include "shim/hooks.h"
 #include "shim/real.h"
 #include "shim/replayer.h"
 #include "shim/shim.h"
@@ -104,9 +104,10 @@ SHIM_EXPORT int pthread_create(pthread_t *restrict th, const pthread_attr_t *res
 			snprintf(key, sizeof(key), "%d", tid);
 			rp_consume_simple("thread_start", key);
 			if (!rp_tid_known(tid))
-				gov_violation(GOV_THREAD,
-					      "%s/%d started thread %d, which the trace does not hold",
-					      shim_proc.lpid, t->tid, tid);
+				gov_violation(
+					GOV_THREAD,
+					"%s/%d started thread %d, which the trace does not hold",
+					shim_proc.lpid, t->tid, tid);
 		}
 		shim_leave(t);
 	}
