@@ -1,0 +1,59 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# t0109: replay does not wait for the network. A functional check with a 10x
+# margin, not a benchmark.
+#
+# Serves: tests/servers/replay-server.py on 127.0.0.1:$PORT, stopped before
+#         any replay.
+# Runs:   /usr/bin/python3 slow.py URL: 10 sequential urllib GETs of
+#         /slow?ms=200 (the server answers each after 200 ms: live takes
+#         more than 2 s), printing each body.
+# Must see: live takes at least 2 s; `attrace replay --strict` prints the same
+#         bytes, exits 0, ends stderr with "fingerprint X (matches X)" and
+#         takes under a tenth of the live run's wall time (both measured
+#         around the attrace command with date +%s%N).
+. "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$SRCDIR/tests/integration/replay-lib.sh"
+
+start_server PORT replay-server.py
+URL=http://127.0.0.1:$PORT
+
+cat >slow.py <<'PY'
+import sys
+import urllib.request
+
+for i in range(10):
+    with urllib.request.urlopen(sys.argv[1] + "/slow?ms=200", timeout=10) as r:
+        print(i, r.read().decode(), end="")
+PY
+
+test_expect_success 'live run, recorded: 10 answers after 200 ms each' '
+	t0=$(date +%s%N) &&
+	record_live live $PYTHON slow.py $URL &&
+	t1=$(date +%s%N) &&
+	live_ms=$(((t1 - t0) / 1000000)) &&
+	echo "live: $live_ms ms" &&
+	test_equal 0 "$(cat live.rc)" "exit status" &&
+	test_equal 10 "$(grep -c "^[0-9] slept 200 #[0-9]*\$" live.out)" "answers" &&
+	test "$live_ms" -ge 2000
+'
+
+stop_servers
+
+test_expect_success 'replay --strict: same stdout, fingerprint matches' '
+	t0=$(date +%s%N) &&
+	replay_run strict --strict live.trace -- $PYTHON slow.py $URL &&
+	t1=$(date +%s%N) &&
+	replay_ms=$(((t1 - t0) / 1000000)) &&
+	test_replay_same live strict
+'
+
+test_expect_success 'replay takes under a tenth of the live time' '
+	echo "live: $live_ms ms, replay: $replay_ms ms" &&
+	if [ $((replay_ms * 10)) -ge "$live_ms" ]; then
+		echo "replay took $replay_ms ms, live $live_ms ms: not under a tenth"
+		return 1
+	fi
+'
+
+test_done
