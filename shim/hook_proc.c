@@ -214,6 +214,8 @@ void shim_proc_pending(void)
 			if (v->err)
 				json_kv_str(b, "errno", shim_errno_name(v->err));
 			ev_end(t);
+			if (__builtin_expect(shim_replaying, 0))
+				rp_consume_simple("process_spawn", "vfork");
 			shim_leave(t);
 		} else if (shim_tls.busy) {
 			return; /* keep the note for a later hook */

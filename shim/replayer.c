@@ -568,6 +568,8 @@ static void index_event(size_t evi)
 	} else if (!strcmp(t, "thread_start")) {
 		snprintf(key, sizeof(key), "%lld", (long long)get_int(p, "child_tid", -1));
 		index_simple(evi, t, key);
+		/* a thread that never recorded anything still existed */
+		smap_put(&ix.tids, key, (void *)1);
 	} else if (!strcmp(t, "file_open")) {
 		index_simple(evi, t, get_str(p, "path"));
 	} else if (!strcmp(t, "agent_start")) {
@@ -613,12 +615,15 @@ static void keep_image(void)
 	int image = 0;
 
 	for (size_t i = 0; i < ix.nev; i++) {
+		/* decided before the event may be freed: type points into it */
+		int boundary =
+			is_exec(&ix.ev[i], 0) && !(i + 1 < ix.nev && is_exec(&ix.ev[i + 1], 1));
+
 		if (image == shim_proc.image)
 			ix.ev[k++] = ix.ev[i];
 		else
 			json_object_put(ix.ev[i].ev);
-		if (is_exec(&ix.ev[i], 0) && !(i + 1 < ix.nev && is_exec(&ix.ev[i + 1], 1)))
-			image++;
+		image += boundary;
 	}
 	ix.nev = k;
 }
@@ -905,7 +910,11 @@ int rp_conn_connect(const char *peer, int udp, struct rp_conn **ret_c, int *ret_
 	*ret_inprogress = c->inprogress;
 	memcpy(ret_local, c->local, sizeof(c->local));
 	if (c->connect_err) {
+		/* A socket that never connected carries no input: its close
+		 * is served with the failure. */
 		conn_claim(c);
+		for (size_t i = 0; i < c->closes.n; i++)
+			ix.ev[c->closes.v[i]].consumed = 1;
 		r = c->connect_err;
 		goto out;
 	}
