@@ -124,7 +124,7 @@ test_relaxed_warns()
 		}
 	} &&
 	test_equal "${3:-0}" "$(cat "$1.r.rc")" "exit status of the relaxed replay" &&
-	test_equal done "$(tail -n1 "$1.r.out")" "last line of stdout" || {
+	test_equal "done" "$(tail -n1 "$1.r.out")" "last line of stdout" || {
 		echo "--- stdout ---"
 		cat "$1.r.out"
 		echo "--- stderr ---"
