@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hook_dns.c -- records name-service lookups (getaddrinfo, gethostbyname*, getnameinfo) as dns events.
+/* hook_dns.c -- records name-service lookups (getaddrinfo, gethostbyname*, getnameinfo) as dns events; replay serves them from the trace.
  *
  * glibc's resolver traffic is internal to libc, but its NSS modules
  * (libnss_files, libnss_dns, ...) call open, socket, connect and read
@@ -14,13 +14,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "common/json.h"
+#include "shim/governance.h"
 #include "shim/real.h"
+#include "shim/replayer.h"
 #include "shim/shim.h"
 
 /* ---- names for numbers ---- */
@@ -180,6 +186,413 @@ static int sa_split(const struct sockaddr *sa, socklen_t len, char *host, size_t
 	return -1;
 }
 
+/* ---- replay: answers from the trace ----
+ *
+ * In replay mode each hook first asks the replayer for the next recorded
+ * event of its function and name (getnameinfo: "addr:port") and, when there
+ * is one, builds the program's result from it without calling the resolver.
+ * The event is then recorded again, from the result served, like a live
+ * answer. A lookup the trace does not hold is a determinism leak (strict:
+ * exit 86; relaxed: a warning, then the real resolver), except for numeric
+ * addresses, which never leave the process: those go to the real function
+ * quietly. */
+
+static const char *pl_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* The number a payload field names: a name of t, or a plain number; dflt
+ * when the field is missing or unknown. */
+static int pl_named(struct json_object *o, const char *k, const struct name *t, size_t n, int dflt)
+{
+	struct json_object *v;
+	const char *s;
+	size_t i;
+
+	if (!json_object_object_get_ex(o, k, &v))
+		return dflt;
+	if (json_object_is_type(v, json_type_int))
+		return json_object_get_int(v);
+	if (!json_object_is_type(v, json_type_string))
+		return dflt;
+	s = json_object_get_string(v);
+	for (i = 0; i < n; i++)
+		if (!strcmp(t[i].s, s))
+			return t[i].v;
+	return dflt;
+}
+
+static const struct name family_names[] = {
+	{ AF_INET, "inet" },
+	{ AF_INET6, "inet6" },
+	{ AF_UNSPEC, "unspec" },
+};
+
+static const struct name socktype_names[] = {
+	{ SOCK_STREAM, "stream" },
+	{ SOCK_DGRAM, "dgram" },
+	{ SOCK_RAW, "raw" },
+	{ 0, "any" },
+};
+
+/* errno from its symbolic name (shim_errno_name's inverse); EIO if unknown. */
+static int pl_errno(struct json_object *o, const char *k)
+{
+	const char *s = pl_str(o, k);
+	int e;
+
+	if (!s)
+		return EIO;
+	for (e = 1; e < 4096; e++) {
+		const char *n = strerrorname_np(e);
+
+		if (n && !strcmp(n, s))
+			return e;
+	}
+	return EIO;
+}
+
+/* @return 1 when the lookup of node cannot leave the process: no node, or
+ * a numeric address (glibc parses those itself). */
+static int numeric_host(const char *node, int numeric_flag)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return !node || numeric_flag || inet_aton(node, &a4) || inet_pton(AF_INET6, node, &a6) == 1;
+}
+
+/* One getaddrinfo answer in one allocation, as glibc lays it out:
+ * freeaddrinfo() frees ai_canonname and then the node, nothing else. */
+struct ai_node {
+	struct addrinfo ai;
+	union {
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} sa;
+};
+
+/* Builds node from answer a; ai_flags as glibc sets them. @return 0, -1 for
+ * an answer with no usable address (skipped), -ENOMEM. */
+static int ai_from_answer(struct json_object *a, int flags, int first, struct addrinfo **ret)
+{
+	const char *addr = pl_str(a, "addr"), *canon = first ? pl_str(a, "canonname") : NULL;
+	int family = pl_named(a, "family", family_names, COUNT(family_names), AF_UNSPEC);
+	struct json_object *v;
+	struct ai_node *n;
+	int port = 0;
+
+	if (json_object_object_get_ex(a, "port", &v))
+		port = json_object_get_int(v);
+	if (!addr || (family != AF_INET && family != AF_INET6))
+		return -1;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->ai.ai_flags = flags;
+	n->ai.ai_family = family;
+	n->ai.ai_socktype = pl_named(a, "socktype", socktype_names, COUNT(socktype_names), 0);
+	if (json_object_object_get_ex(a, "protocol", &v))
+		n->ai.ai_protocol = json_object_get_int(v);
+	n->ai.ai_addr = (struct sockaddr *)&n->sa;
+	if (family == AF_INET) {
+		n->sa.in.sin_family = AF_INET;
+		n->sa.in.sin_port = htons((uint16_t)port);
+		n->ai.ai_addrlen = sizeof(n->sa.in);
+		if (inet_pton(AF_INET, addr, &n->sa.in.sin_addr) != 1)
+			goto skip;
+	} else {
+		n->sa.in6.sin6_family = AF_INET6;
+		n->sa.in6.sin6_port = htons((uint16_t)port);
+		n->ai.ai_addrlen = sizeof(n->sa.in6);
+		if (inet_pton(AF_INET6, addr, &n->sa.in6.sin6_addr) != 1)
+			goto skip;
+	}
+	if (canon) {
+		n->ai.ai_canonname = strdup(canon);
+		if (!n->ai.ai_canonname) {
+			free(n);
+			return -ENOMEM;
+		}
+	}
+	*ret = &n->ai;
+	return 0;
+skip:
+	free(n);
+	return -1;
+}
+
+/* Replay of getaddrinfo. @return 1 with *ret_r, *res (on success) and errno
+ * (EAI_SYSTEM) set as the live call set them; 0 to call the resolver. */
+static __attribute__((noinline, cold)) int
+serve_getaddrinfo(const char *node, const struct addrinfo *hints, struct addrinfo **res, int *ret_r)
+{
+	struct json_object *p = rp_dns_take("getaddrinfo", node ? node : ""), *answers;
+	struct addrinfo *head = NULL, **tail = &head;
+	/* No hints means glibc's defaults, whose flags the answers carry. */
+	int flags = hints ? hints->ai_flags : AI_V4MAPPED | AI_ADDRCONFIG;
+	size_t i, n;
+
+	if (!p) {
+		if (!numeric_host(node, hints && (hints->ai_flags & AI_NUMERICHOST)))
+			gov_violation(GOV_LEAK, "DNS leak: getaddrinfo(\"%s\")", node);
+		return 0;
+	}
+	if (!json_object_object_get_ex(p, "answers", &answers) ||
+	    !json_object_is_type(answers, json_type_array)) {
+		*ret_r = pl_named(p, "error", eai_names, COUNT(eai_names), EAI_FAIL);
+		if (*ret_r == EAI_SYSTEM)
+			errno = pl_errno(p, "errno");
+		return 1;
+	}
+	n = json_object_array_length(answers);
+	for (i = 0; i < n; i++) {
+		int r = ai_from_answer(json_object_array_get_idx(answers, i), flags, head == NULL,
+				       tail);
+
+		if (r == -ENOMEM) {
+			if (head)
+				freeaddrinfo(head);
+			*ret_r = EAI_MEMORY;
+			return 1;
+		}
+		if (r == 0)
+			tail = &(*tail)->ai_next;
+	}
+	/* An answer with no address glibc could have given: none to serve. */
+	*ret_r = head ? 0 : EAI_NONAME;
+	if (head)
+		*res = head;
+	return 1;
+}
+
+/* Element i of array a as a string; "" when it is not one. */
+static const char *arr_str(struct json_object *a, size_t i)
+{
+	struct json_object *v = json_object_array_get_idx(a, i);
+
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+/* Replay of gethostbyname*: the hostent of payload p, laid out in buf as
+ * glibc's _r functions do (pointer arrays, addresses, strings). @return 0,
+ * or ERANGE when buflen is too small (*ret_need says how much would do). */
+static int fill_hostent(struct json_object *p, int af, struct hostent *he, char *buf, size_t buflen,
+			size_t *ret_need)
+{
+	struct json_object *aliases = NULL, *addrs = NULL;
+	const char *canon = pl_str(p, "canonname");
+	size_t na = 0, nd = 0, i, k, alen, need, pad;
+	char **ap, **dp, *bin, *str;
+	int type;
+
+	if (json_object_object_get_ex(p, "aliases", &aliases) &&
+	    json_object_is_type(aliases, json_type_array))
+		na = json_object_array_length(aliases);
+	else
+		aliases = NULL;
+	if (json_object_object_get_ex(p, "addrs", &addrs) &&
+	    json_object_is_type(addrs, json_type_array))
+		nd = json_object_array_length(addrs);
+	else
+		addrs = NULL;
+	/* The address family is the answers' own (gethostbyname2's af). */
+	type = af == AF_INET6 ? AF_INET6 : AF_INET;
+	if (nd) {
+		const char *s = arr_str(addrs, 0);
+
+		type = s && strchr(s, ':') ? AF_INET6 : AF_INET;
+	}
+	alen = type == AF_INET6 ? sizeof(struct in6_addr) : sizeof(struct in_addr);
+	pad = (sizeof(char *) - (uintptr_t)buf % sizeof(char *)) % sizeof(char *);
+	need = pad + (na + 1 + nd + 1) * sizeof(char *) + nd * alen + strlen(canon ? canon : "") +
+	       1;
+	for (i = 0; i < na; i++)
+		need += strlen(arr_str(aliases, i)) + 1;
+	*ret_need = need;
+	if (need > buflen)
+		return ERANGE;
+	ap = (char **)(void *)(buf + pad);
+	dp = ap + na + 1;
+	bin = (char *)(dp + nd + 1);
+	str = bin + nd * alen;
+	for (i = k = 0; i < nd; i++) {
+		const char *s = arr_str(addrs, i);
+
+		if (s && inet_pton(type, s, bin + k * alen) == 1) {
+			dp[k] = bin + k * alen;
+			k++;
+		}
+	}
+	dp[k] = NULL;
+	for (i = 0; i < na; i++) {
+		const char *s = arr_str(aliases, i);
+		size_t l = strlen(s) + 1;
+
+		memcpy(str, s, l);
+		ap[i] = str;
+		str += l;
+	}
+	ap[na] = NULL;
+	memcpy(str, canon ? canon : "", strlen(canon ? canon : "") + 1);
+	he->h_name = str;
+	he->h_aliases = ap;
+	he->h_addrtype = type;
+	he->h_length = (int)alen;
+	he->h_addr_list = dp;
+	return 0;
+}
+
+/* The failure recorded in p: h_errno, and the _r variants' return value. */
+static int pl_herrno(struct json_object *p)
+{
+	return pl_named(p, "h_errno", herr_names, COUNT(herr_names), NO_RECOVERY);
+}
+
+/* The next recorded gethostbyname* answer for name, or NULL after
+ * reporting the leak. An _r call that got ERANGE keeps its event here for
+ * the caller's retry with a larger buffer (live, only the retry was
+ * recorded). */
+static __thread struct json_object *hent_kept;
+static __thread const char *hent_kept_fn;
+
+static struct json_object *take_hostent(const char *fn, const char *name)
+{
+	struct json_object *p = hent_kept;
+	const char *kept_name = p ? pl_str(p, "name") : NULL;
+
+	if (p && !strcmp(hent_kept_fn, fn) && kept_name && name && !strcmp(kept_name, name)) {
+		hent_kept = NULL;
+		return p;
+	}
+	p = rp_dns_take(fn, name ? name : "");
+	if (!p && !numeric_host(name, 0))
+		gov_violation(GOV_LEAK, "DNS leak: %s(\"%s\")", fn, name);
+	return p;
+}
+
+/* gethostbyname and gethostbyname2 return a hostent of the thread's own
+ * (glibc's is one per process; per thread is never worse). */
+static __thread struct {
+	struct hostent he;
+	char *buf;
+	size_t cap;
+} hent_static;
+
+/* Replay of gethostbyname/gethostbyname2. @return 1 with *ret_he and h_errno
+ * set, 0 to call the resolver. */
+static __attribute__((noinline, cold)) int serve_hostent(const char *fn, const char *name, int af,
+							 struct hostent **ret_he)
+{
+	struct json_object *p = take_hostent(fn, name);
+	size_t need;
+
+	if (!p)
+		return 0;
+	*ret_he = NULL;
+	if (!json_object_object_get_ex(p, "addrs", NULL)) {
+		h_errno = pl_herrno(p);
+		return 1;
+	}
+	if (fill_hostent(p, af, &hent_static.he, hent_static.buf, hent_static.cap, &need)) {
+		char *nb = realloc(hent_static.buf, need + sizeof(char *));
+
+		if (!nb) {
+			errno = ENOMEM;
+			h_errno = NETDB_INTERNAL;
+			return 1;
+		}
+		hent_static.buf = nb;
+		hent_static.cap = need + sizeof(char *);
+		if (fill_hostent(p, af, &hent_static.he, nb, hent_static.cap, &need)) {
+			h_errno = NETDB_INTERNAL;
+			return 1;
+		}
+	}
+	*ret_he = &hent_static.he;
+	return 1;
+}
+
+/* Replay of the _r variants. @return 1 with *ret_r, *result, *h_errnop and
+ * errno set as glibc sets them, 0 to call the resolver. */
+static __attribute__((noinline, cold)) int serve_hostent_r(const char *fn, const char *name, int af,
+							   struct hostent *ret, char *buf,
+							   size_t buflen, struct hostent **result,
+							   int *h_errnop, int *ret_r)
+{
+	struct json_object *p = take_hostent(fn, name);
+	size_t need;
+	int herr = 0, r = 0;
+
+	if (!p)
+		return 0;
+	*result = NULL;
+	if (!json_object_object_get_ex(p, "addrs", NULL)) {
+		herr = pl_herrno(p);
+		r = pl_str(p, "errno") ? pl_errno(p, "errno") : 0;
+	} else if (fill_hostent(p, af, ret, buf, buflen, &need)) {
+		/* Kept for the retry; glibc says NETDB_INTERNAL with ERANGE. */
+		hent_kept = p;
+		hent_kept_fn = fn;
+		herr = NETDB_INTERNAL;
+		r = ERANGE;
+	} else {
+		*result = ret;
+	}
+	if (h_errnop)
+		*h_errnop = herr;
+	if (r)
+		errno = r;
+	*ret_r = r;
+	return 1;
+}
+
+/* Replay of getnameinfo. @return 1 with *ret_r (and errno for EAI_SYSTEM)
+ * set, 0 to call the resolver. */
+static __attribute__((noinline, cold)) int serve_getnameinfo(const char *addr, int port, char *host,
+							     socklen_t hostlen, char *serv,
+							     socklen_t servlen, int flags,
+							     int *ret_r)
+{
+	char key[INET6_ADDRSTRLEN + 16];
+	struct json_object *p;
+	const char *h, *s;
+
+	snprintf(key, sizeof(key), "%s:%d", addr, port);
+	p = rp_dns_take("getnameinfo", key);
+	if (p && json_object_object_get_ex(p, "error", NULL)) {
+		*ret_r = pl_named(p, "error", eai_names, COUNT(eai_names), EAI_FAIL);
+		if (*ret_r == EAI_SYSTEM)
+			errno = pl_errno(p, "errno");
+		return 1;
+	}
+	h = p ? pl_str(p, "host") : NULL;
+	s = p ? pl_str(p, "service") : NULL;
+	/* Live the program did not ask for the part it wants now. */
+	if (!p || (host && hostlen && !h) || (serv && servlen && !s)) {
+		/* A numeric host, or no AF_INET/AF_INET6 address: no lookup. */
+		if (!(flags & NI_NUMERICHOST) && addr[0])
+			gov_violation(GOV_LEAK, "DNS leak: getnameinfo(\"%s\")", key);
+		return 0;
+	}
+	*ret_r = 0;
+	if ((host && hostlen && strlen(h) >= hostlen) ||
+	    (serv && servlen && strlen(s) >= servlen)) {
+		*ret_r = EAI_OVERFLOW;
+		return 1;
+	}
+	if (host && hostlen)
+		memcpy(host, h, strlen(h) + 1);
+	if (serv && servlen)
+		memcpy(serv, s, strlen(s) + 1);
+	return 1;
+}
+
 /* ---- getaddrinfo ---- */
 
 static void rec_getaddrinfo(struct shim_thread *t, const char *node, const char *service,
@@ -241,7 +654,8 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 	if (!t)
 		return REAL(getaddrinfo)(node, service, hints, res);
 	/* Guard held across the lookup: see the file comment. */
-	r = REAL(getaddrinfo)(node, service, hints, res);
+	if (!__builtin_expect(shim_replaying, 0) || !serve_getaddrinfo(node, hints, res, &r))
+		r = REAL(getaddrinfo)(node, service, hints, res);
 	saved = errno;
 	rec_getaddrinfo(t, node, service, hints, r, r == 0 ? *res : NULL, saved);
 	shim_leave(t);
@@ -294,7 +708,9 @@ SHIM_EXPORT struct hostent *gethostbyname(const char *name)
 
 	if (!t)
 		return REAL(gethostbyname)(name);
-	he = REAL(gethostbyname)(name);
+	if (!__builtin_expect(shim_replaying, 0) ||
+	    !serve_hostent("gethostbyname", name, AF_INET, &he))
+		he = REAL(gethostbyname)(name);
 	saved = errno;
 	rec_hostent(t, "gethostbyname", name, AF_INET, he, he ? 0 : h_errno, 0);
 	shim_leave(t);
@@ -310,7 +726,8 @@ SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 
 	if (!t)
 		return REAL(gethostbyname2)(name, af);
-	he = REAL(gethostbyname2)(name, af);
+	if (!__builtin_expect(shim_replaying, 0) || !serve_hostent("gethostbyname2", name, af, &he))
+		he = REAL(gethostbyname2)(name, af);
 	saved = errno;
 	rec_hostent(t, "gethostbyname2", name, af, he, he ? 0 : h_errno, 0);
 	shim_leave(t);
@@ -338,7 +755,10 @@ SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf
 
 	if (!t)
 		return REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
-	r = REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
+	if (!__builtin_expect(shim_replaying, 0) ||
+	    !serve_hostent_r("gethostbyname_r", name, AF_INET, ret, buf, buflen, result, h_errnop,
+			     &r))
+		r = REAL(gethostbyname_r)(name, ret, buf, buflen, result, h_errnop);
 	saved = errno;
 	rec_hostent_r(t, "gethostbyname_r", name, AF_INET, r, result, h_errnop);
 	shim_leave(t);
@@ -354,7 +774,9 @@ SHIM_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, 
 
 	if (!t)
 		return REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop);
-	r = REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop);
+	if (!__builtin_expect(shim_replaying, 0) ||
+	    !serve_hostent_r("gethostbyname2_r", name, af, ret, buf, buflen, result, h_errnop, &r))
+		r = REAL(gethostbyname2_r)(name, af, ret, buf, buflen, result, h_errnop);
 	saved = errno;
 	rec_hostent_r(t, "gethostbyname2_r", name, af, r, result, h_errnop);
 	shim_leave(t);
@@ -370,15 +792,19 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *ho
 	struct shim_thread *t = shim_enter();
 	char addr[INET6_ADDRSTRLEN];
 	struct buf *b;
-	int r, saved, port;
+	int r, saved, port, split;
 
 	if (!t)
 		return REAL(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
-	r = REAL(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
+	/* The replay key is "addr:port" ("" and 0 for other families). */
+	split = sa_split(sa, salen, addr, sizeof(addr), &port);
+	if (!__builtin_expect(shim_replaying, 0) ||
+	    !serve_getnameinfo(addr, port, host, hostlen, serv, servlen, flags, &r))
+		r = REAL(getnameinfo)(sa, salen, host, hostlen, serv, servlen, flags);
 	saved = errno;
 	b = ev_begin(t, "dns");
 	json_kv_str(b, "fn", "getnameinfo");
-	if (sa_split(sa, salen, addr, sizeof(addr), &port) == 0) {
+	if (split == 0) {
 		json_kv_str(b, "addr", addr);
 		json_kv_int(b, "port", port);
 	} else {
