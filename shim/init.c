@@ -409,6 +409,74 @@ static void save_forwarded_env(void)
 	}
 }
 
+static int preload_has_self(const char *v);
+
+/* The program sees the environment it would have without attrace: every
+ * ATTRACE_* variable goes, and libattrace.so leaves LD_PRELOAD (the
+ * variable goes too when nothing else is in it). The shim has read them
+ * and puts them back into every child's environment (shim_child_env). A
+ * recorded and a replayed run thus see the same environment, which
+ * matters: perl's and python's hash orders depend on how many variables
+ * there are. */
+static void scrub_env(void)
+{
+	char keep[4096];
+	const char *pre = getenv("LD_PRELOAD");
+	size_t n = 0, selfn = strlen(shim_proc.self_path);
+
+	if (pre && preload_has_self(pre)) {
+		for (const char *p = pre; *p;) {
+			size_t len = strcspn(p, ": ");
+
+			if (len && !(len == selfn && memcmp(p, shim_proc.self_path, len) == 0) &&
+			    n + len + 2 < sizeof(keep)) {
+				if (n)
+					keep[n++] = ':';
+				memcpy(keep + n, p, len);
+				n += len;
+			}
+			p += len;
+			if (*p)
+				p++;
+		}
+		keep[n] = '\0';
+		if (n)
+			setenv("LD_PRELOAD", keep, 1);
+		else
+			unsetenv("LD_PRELOAD");
+	}
+	for (;;) {
+		char name[64];
+		char **e;
+
+		for (e = environ; e && *e; e++)
+			if (starts_with(*e, "ATTRACE_"))
+				break;
+		if (!e || !*e)
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+		if (unsetenv(name) < 0)
+			break;
+	}
+}
+
+/* Perl orders hash keys (HTTP::Tiny's request headers, say) by a hash
+ * function seeded from /dev/urandom, which is recorded and replayed, and by
+ * default perturbs each hash's order by a state that every hash creation
+ * advances: how many hashes a run creates depends on how its input arrived
+ * (one read or three), so a replay would send headers in another order.
+ * Unless the user chose otherwise, ask perl for PERL_PERTURB_KEYS=0
+ * (perlrun(1)): the order still follows the random seed, but only it and
+ * the keys. Set in the process's own environment before perl reads it. */
+static void perl_deterministic_keys(void)
+{
+	const char *base = strrchr(st.exe, '/');
+
+	base = base ? base + 1 : st.exe;
+	if (strncmp(base, "perl", 4) == 0 && !getenv("PERL_PERTURB_KEYS"))
+		setenv("PERL_PERTURB_KEYS", "0", 0);
+}
+
 /* Replay: a process or exec'd image the trace does not hold is a program
  * the live run never ran. */
 static void check_replayed_image(void)
@@ -468,6 +536,8 @@ __attribute__((constructor)) static void shim_init(void)
 		st.cwd[0] = '\0';
 	if (readlink("/proc/self/exe", st.exe, sizeof(st.exe) - 1) < 0)
 		st.exe[0] = '\0';
+	perl_deterministic_keys();
+	scrub_env();
 
 	/* Replay: this process's inputs, indexed before the program runs. A
 	 * trace the CLI checked cannot fail here; without the CLI, say so
@@ -679,8 +749,8 @@ char **shim_child_env(char *const *envp, const char *ctx_lpid, uint64_t ctx_seq,
 	for (char *const *e = envp; e && *e; e++, n++)
 		if (starts_with(*e, "LD_PRELOAD="))
 			old_preload = *e + strlen("LD_PRELOAD=");
-	cap = n + st.nforward + 4;
-	strcap = 2 * PATH_MAX + 1024 + (old_preload ? strlen(old_preload) : 0) +
+	cap = n + st.nforward + 5; /* TRACE, REPLAY_OUT, LD_PRELOAD, CTX, NULL */
+	strcap = 3 * PATH_MAX + 1024 + (old_preload ? strlen(old_preload) : 0) +
 		 (st.preload ? strlen(st.preload) : 0);
 	if (stack) {
 		if (cap > stack_n || strcap > strbuf_n)

@@ -113,9 +113,18 @@ test_expect_success NODE 'node: relaxed replay: same stdout' '
 	test_replay_same node node.r
 '
 
-test_expect_success NODE 'node randomness: replay --strict: same stdout, fingerprint matches' '
+# Known breakage (README, Limits): node draws Math.random, randomUUID and
+# randomBytes from OpenSSL's generator, which mixes the recorded getentropy
+# bytes with the real pid and the CPU's timestamp counter (rdtsc), neither
+# of which passes through libc; the numbers differ while every recorded
+# event is served and the fingerprint matches.
+test_expect_failure NODE 'node randomness: replay --strict: same stdout' '
 	replay_run rand.s --strict rand.trace -- node rand.js &&
 	test_replay_same rand rand.s
+'
+
+test_expect_success NODE 'node randomness: replay --strict serves every recorded event' '
+	test_replay_all_consumed rand.s
 '
 
 test_done
