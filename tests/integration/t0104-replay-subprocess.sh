@@ -58,7 +58,8 @@ test_expect_success CURL 'live run, recorded' '
 test_expect_success 'timeout(1) forking python3: live run, recorded' '
 	record_live fe timeout 20 $PYTHON child.py $URL &&
 	test_equal 0 "$(cat fe.rc)" "exit status" &&
-	test_equal "child: count 4" "$(tail -n1 fe.out)" "last line"
+	# count 4 after the curl case, count 1 when that one was skipped
+	grep -Eq "^child: count [14]\$" fe.out
 '
 
 stop_servers
