@@ -126,16 +126,19 @@ static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char 
 }
 
 /* Replay: a datagram's source is the recorded peer, not the socketpair. */
-static void fix_from(int fd, ssize_t r, struct sockaddr *addr, socklen_t *alen)
+static void fix_from(int fd, ssize_t r, struct sockaddr *addr, socklen_t *alen, socklen_t cap)
 {
 	struct sock *s;
 
-	if (!shim_replaying || r < 0 || !addr || !alen)
+	if (!shim_replaying || r < 0 || !addr || !alen || !cap)
 		return;
 	s = net_sock_get(fd);
 	if (!s)
 		return;
-	rpn_fill_from(s, addr, alen);
+	if (s->rp) {
+		*alen = cap; /* the kernel wrote the socketpair's (short) name */
+		rpn_fill_from(s, addr, alen);
+	}
 	net_sock_put(s);
 }
 
@@ -180,10 +183,28 @@ SHIM_EXPORT ssize_t send(int fd, const void *p, size_t n, int flags)
 	return r;
 }
 
+/* Replay: a datagram to an address goes to the recorded peer of that
+ * address, through the socketpair that serves it. */
+static NET_SLOW ssize_t sendto_replayed(int fd, const void *p, size_t n, int flags,
+					const struct sockaddr *addr, socklen_t alen)
+{
+	struct shim_thread *t;
+	struct sock *s = net_enter_sock(fd, &t);
+	int served = 0;
+
+	if (s) {
+		served = rpn_udp_sendto(s, fd, addr, alen);
+		net_leave_sock(t, s);
+	}
+	return served ? REAL(send)(fd, p, n, flags) : REAL(sendto)(fd, p, n, flags, addr, alen);
+}
+
 SHIM_EXPORT ssize_t sendto(int fd, const void *p, size_t n, int flags, const struct sockaddr *addr,
 			   socklen_t alen)
 {
-	ssize_t r = REAL(sendto)(fd, p, n, flags, addr, alen);
+	ssize_t r = __builtin_expect(shim_replaying, 0) && addr && fdtab_kind(fd) == FD_UDP
+			    ? sendto_replayed(fd, p, n, flags, addr, alen)
+			    : REAL(sendto)(fd, p, n, flags, addr, alen);
 	int saved;
 
 	if (!fdtab_is_sock(fd))
@@ -339,7 +360,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockad
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	fix_from(fd, r, addr, alen);
+	fix_from(fd, r, addr, alen, cap);
 	rec_buf(fd, 0, "recvfrom", r, saved, p, n, r >= 0 && cap ? addr : NULL,
 		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
 	errno = saved;
@@ -356,7 +377,7 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
-	fix_from(fd, r, addr, alen);
+	fix_from(fd, r, addr, alen, cap);
 	rec_buf(fd, 0, "__recvfrom_chk", r, saved, p, n, r >= 0 && cap ? addr : NULL,
 		r >= 0 && cap ? name_len(cap, *alen) : 0, flags);
 	errno = saved;
@@ -374,7 +395,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return r;
 	saved = errno;
 	if (r >= 0 && msg->msg_name)
-		fix_from(fd, r, msg->msg_name, &msg->msg_namelen);
+		fix_from(fd, r, msg->msg_name, &msg->msg_namelen, cap);
 	/* On failure msg may be the reason (EFAULT): do not look at it. */
 	if (r < 0)
 		rec_iov(fd, 0, "recvmsg", r, saved, NULL, 0, NULL, 0, flags);

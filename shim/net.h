@@ -80,6 +80,10 @@ int rpn_name(struct sock *s, int peer, struct sockaddr *addr, socklen_t *len);
 /* A datagram's source for recvfrom/recvmsg: the recorded peer. */
 void rpn_fill_from(struct sock *s, struct sockaddr *addr, socklen_t *len);
 void rpn_release(struct sock *s);
+/* An unconnected UDP socket's sendto(addr): serves the socket from that
+ * peer's recording (the first datagram binds it). @return 1 when the
+ * datagram must go through the socketpair (send without the address). */
+int rpn_udp_sendto(struct sock *s, int fd, const struct sockaddr *addr, socklen_t len);
 /* @return the socket of fd with a reference (net.h's sock_get), NULL if none. */
 struct sock *net_sock_get(int fd);
 void net_sock_put(struct sock *s);

@@ -364,6 +364,28 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 	return 0;
 }
 
+int rpn_udp_sendto(struct sock *s, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	char peer[NET_ADDR_MAX];
+
+	net_fmt_addr(peer, addr, len);
+	if (!peer[0])
+		return 0;
+	if (!s->rp) {
+		int saved = errno, r = rpn_connect(s, fd, addr, len);
+
+		errno = saved;
+		return r == 0 && s->rp;
+	}
+	if (strcmp(s->rp->peer, peer) == 0)
+		return 1;
+	gov_violation(
+		GOV_MISMATCH,
+		"%s/%d sent a datagram to %s on a socket that talked to %s; replay serves one peer per UDP socket",
+		shim_proc.lpid, shim_tls.tid, peer, s->rp->peer);
+	return 0;
+}
+
 /* ---- socket options and names ---- */
 
 int rpn_getsockopt(struct sock *s, int level, int optname, void *optval, socklen_t *optlen)
