@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -391,6 +392,67 @@ static void test_reader_files(void)
 	buf_release(&b);
 }
 
+/* The time batch decoder against values encoded by hand: first_ns, then
+ * zigzag LEB128 deltas (+1000, -1, +2^40) in base64. */
+static void test_time_values(void)
+{
+	struct json_object *p;
+	int64_t *v = NULL;
+	long n;
+	struct buf b = BUF_INIT;
+	/* deltas: 1000 -> zz 2000 = d0 0f; -1 -> zz 1 = 01;
+	 * 2^40 -> zz 2^41 = 80 80 80 80 80 40 */
+	static const unsigned char raw[] = { 0xd0, 0x0f, 0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40 };
+
+	b64_encode(&b, raw, sizeof(raw));
+	buf_putc(&b, '\0');
+	p = json_object_new_object();
+	json_object_object_add(p, "count", json_object_new_int64(4));
+	json_object_object_add(p, "first_ns", json_object_new_int64(1700000000000000000LL));
+	json_object_object_add(p, "deltas_b64", json_object_new_string(b.data));
+	n = trace_time_values(p, &v);
+	tap_ok(n == 4, "time batch: 4 values (got %ld)", n);
+	if (n == 4) {
+		tap_ok(v[0] == 1700000000000000000LL, "time batch: first value");
+		tap_ok(v[1] == v[0] + 1000 && v[2] == v[1] - 1, "time batch: +1000 then -1");
+		tap_ok(v[3] == v[2] + (1LL << 40), "time batch: a 6-byte varint");
+	}
+	free(v);
+	json_object_object_add(p, "count", json_object_new_int64(5));
+	tap_ok(trace_time_values(p, &v) == -EINVAL,
+	       "time batch: count beyond the deltas is -EINVAL");
+	json_object_object_add(p, "count", json_object_new_int64(3));
+	tap_ok(trace_time_values(p, &v) == -EINVAL, "time batch: trailing deltas are -EINVAL");
+	json_object_object_add(p, "count", json_object_new_int64(1));
+	json_object_object_add(p, "deltas_b64", json_object_new_string(""));
+	n = trace_time_values(p, &v);
+	tap_ok(n == 1 && v[0] == 1700000000000000000LL, "time batch: one value, no deltas");
+	free(v);
+	json_object_put(p);
+	buf_release(&b);
+}
+
+static void test_payload_bytes(void)
+{
+	struct json_object *p = json_object_new_object();
+	struct buf out = BUF_INIT;
+
+	json_object_object_add(p, "data", json_object_new_string_len("a\0b", 3));
+	tap_ok(trace_payload_bytes(p, &out) == 0 && out.len == 3 &&
+		       memcmp(out.data, "a\0b", 3) == 0,
+	       "payload bytes: text data, NUL included");
+	json_object_object_del(p, "data");
+	buf_reset(&out);
+	json_object_object_add(p, "data_b64", json_object_new_string("/w=="));
+	tap_ok(trace_payload_bytes(p, &out) == 0 && out.len == 1 &&
+		       (unsigned char)out.data[0] == 0xff,
+	       "payload bytes: base64 data");
+	json_object_object_add(p, "data_b64", json_object_new_string("!!"));
+	tap_ok(trace_payload_bytes(p, &out) == -EINVAL, "payload bytes: bad base64 is -EINVAL");
+	json_object_put(p);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	test_fmt_ts();
@@ -399,5 +461,7 @@ int main(void)
 	test_types_pids();
 	test_reader();
 	test_reader_files();
+	test_time_values();
+	test_payload_bytes();
 	return tap_done();
 }
