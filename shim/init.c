@@ -492,6 +492,7 @@ void shim_complete_how(int status, int sig, const char *how)
 		rec_flush_from_signal();
 	else
 		shim_flush();
+	shim_ship(sig != 0);
 	t->busy = was_busy;
 }
 
