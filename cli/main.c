@@ -18,11 +18,11 @@ static const struct verb verbs[] = {
 	{ "record", verb_record },
 	{ "show", verb_show },
 	{ "fingerprint", verb_fingerprint },
+	{ "push", verb_push },
 	/* Contracts fixed by DESIGN.md, implemented by later issues. */
 	{ "replay", NULL },
 	{ "diff", NULL },
 	{ "branch", NULL },
-	{ "push", NULL },
 };
 
 static void usage(FILE *f)
@@ -38,8 +38,10 @@ static void usage(FILE *f)
 	      "  show [--all | --json] TRACE\n"
 	      "                      print a readable timeline of a trace\n"
 	      "  fingerprint TRACE   print the trace's causal fingerprint (64 hex digits)\n"
+	      "  push [--collector URL] TRACE... | --spool\n"
+	      "                      upload traces (or the spool) to an attrace-collector\n"
 	      "\n"
-	      "Not implemented yet: replay, diff, branch, push.\n"
+	      "Not implemented yet: replay, diff, branch.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help          show this help and exit\n"
