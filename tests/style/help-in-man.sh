@@ -10,7 +10,7 @@ man=$2
 [ -r "$man" ] || { echo "not ok - cannot read $man"; exit 1; }
 fail=0
 n=0
-for verb in "" record show fingerprint; do
+for verb in "" record show fingerprint push; do
 	# shellcheck disable=SC2086
 	help=$("$bin" $verb --help) || { echo "not ok - attrace $verb --help failed"; exit 1; }
 	for flag in $(printf '%s\n' "$help" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
