@@ -70,6 +70,9 @@ static void *forward_main(void *arg)
 	struct forwarder *f = arg;
 	struct store_outbox_item items[FORWARD_BATCH];
 	unsigned backoff = BACKOFF_MIN_MS;
+	/* Sent and deleted, though the deletion may not be committed yet:
+	 * the next peek starts after it. */
+	int64_t sent_upto = 0;
 	char err[256];
 	int n, r;
 
@@ -85,7 +88,7 @@ static void *forward_main(void *arg)
 				continue;
 			}
 		}
-		n = store_outbox_peek(f->store, items, FORWARD_BATCH);
+		n = store_outbox_peek(f->store, sent_upto, items, FORWARD_BATCH);
 		if (n <= 0) {
 			if (nap(f, FORWARD_IDLE_MS))
 				break;
@@ -108,6 +111,7 @@ static void *forward_main(void *arg)
 			continue;
 		}
 		backoff = BACKOFF_MIN_MS;
+		sent_upto = items[n - 1].id;
 		if (store_outbox_done(f->store, items[n - 1].id) < 0)
 			failed(f, "cannot update the outbox");
 		pthread_mutex_lock(&f->lock);

@@ -27,6 +27,8 @@
 #define STORE_ZLEVEL  1
 #define MAX_CHUNK_OUT ((size_t)1 << 31) /* one chunk's decompressed size, when read back */
 
+/* outbox ids are AUTOINCREMENT: never reused once the outbox empties, so a
+ * forwarder can go on from the last id it sent. */
 static const char schema[] = "PRAGMA journal_mode=WAL;"
 			     "PRAGMA synchronous=FULL;"
 			     "CREATE TABLE IF NOT EXISTS traces("
@@ -57,7 +59,7 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
 			     " events INTEGER NOT NULL);"
 			     "CREATE INDEX IF NOT EXISTS chunks_trace ON chunks(trace_id, id);"
 			     "CREATE TABLE IF NOT EXISTS outbox("
-			     " id INTEGER PRIMARY KEY,"
+			     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
 			     " chunk INTEGER NOT NULL,"
 			     " trace_id TEXT NOT NULL,"
 			     " enqueued_ns INTEGER NOT NULL);";
@@ -1084,7 +1086,7 @@ out:
 
 /* ---- outbox ---------------------------------------------------------------- */
 
-int store_outbox_peek(struct store *s, struct store_outbox_item *items, int max)
+int store_outbox_peek(struct store *s, int64_t after, struct store_outbox_item *items, int max)
 {
 	sqlite3 *db = open_reader(s);
 	sqlite3_stmt *st = NULL;
@@ -1093,10 +1095,11 @@ int store_outbox_peek(struct store *s, struct store_outbox_item *items, int max)
 	if (!db)
 		return -EIO;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT id, chunk, trace_id, enqueued_ns FROM outbox ORDER BY id "
-			       "LIMIT ?",
+			       "SELECT id, chunk, trace_id, enqueued_ns FROM outbox WHERE id > ? "
+			       "ORDER BY id LIMIT ?",
 			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int(st, 1, max);
+		sqlite3_bind_int64(st, 1, after);
+		sqlite3_bind_int(st, 2, max);
 		while (n < max && (k = sqlite3_step(st)) == SQLITE_ROW) {
 			items[n].id = sqlite3_column_int64(st, 0);
 			items[n].chunk = sqlite3_column_int64(st, 1);

@@ -83,8 +83,8 @@ struct store_outbox_item {
 	char trace_id[33];
 	int64_t enqueued_ns;
 };
-/* Fills up to max items. @return the count or -errno. */
-int store_outbox_peek(struct store *s, struct store_outbox_item *items, int max);
+/* Fills up to max items with id > after. @return the count or -errno. */
+int store_outbox_peek(struct store *s, int64_t after, struct store_outbox_item *items, int max);
 /* Deletes items with id <= upto. @return 0 or -errno. */
 int store_outbox_done(struct store *s, int64_t upto);
 /* Depth and the age of the oldest entry (ns, 0 when empty). */
