@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,9 +240,45 @@ int summary_add(struct trace_summary *s, struct json_object *ev, char *msg, size
 
 /* ---- lines ----------------------------------------------------------------- */
 
+/* One tokener per thread, reused line after line (a fresh one per line
+ * cost a malloc/free pair of its parse stack for every event); freed when
+ * the thread ends. */
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+
+static void tok_free(void *p)
+{
+	json_tokener_free(p);
+}
+
+static void tok_key_init(void)
+{
+	pthread_key_create(&tok_key, tok_free);
+}
+
+static struct json_tokener *thread_tokener(void)
+{
+	struct json_tokener *tok;
+
+	pthread_once(&tok_once, tok_key_init);
+	tok = pthread_getspecific(tok_key);
+	if (tok)
+		return tok;
+	tok = json_tokener_new_ex(INGEST_JSON_DEPTH);
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
+					    JSON_TOKENER_VALIDATE_UTF8);
+	if (pthread_setspecific(tok_key, tok) != 0) {
+		json_tokener_free(tok);
+		return NULL;
+	}
+	return tok;
+}
+
 struct json_object *ingest_parse_line(const char *s, size_t n, char *msg, size_t msglen)
 {
-	struct json_tokener *tok = json_tokener_new_ex(INGEST_JSON_DEPTH);
+	struct json_tokener *tok = thread_tokener();
 	enum json_tokener_error jerr;
 	struct json_object *ev = NULL;
 	size_t end;
@@ -251,8 +288,7 @@ struct json_object *ingest_parse_line(const char *s, size_t n, char *msg, size_t
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-					    JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_reset(tok);
 	/* n + 1: the NUL tells the tokener that the input ends there. */
 	ev = json_tokener_parse_ex(tok, s, (int)n + 1);
 	jerr = json_tokener_get_error(tok);
@@ -272,12 +308,10 @@ struct json_object *ingest_parse_line(const char *s, size_t n, char *msg, size_t
 		snprintf(msg, msglen, "not an attrace/1 event: %s", why);
 		goto fail;
 	}
-	json_tokener_free(tok);
 	return ev;
 fail:
 	if (ev)
 		json_object_put(ev);
-	json_tokener_free(tok);
 	return NULL;
 }
 
