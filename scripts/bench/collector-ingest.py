@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--events", type=int, default=1000)
     ap.add_argument("--cpu-collector", default="0")
     ap.add_argument("--cpu-client", type=int, default=1)
+    ap.add_argument("--clickhouse", action="store_true",
+                    help="also forward to a private clickhouse-server and time the forwarding")
     a = ap.parse_args()
 
     print("generating %d traces of %d events..." % (a.uploads, a.events), file=sys.stderr)
@@ -85,13 +87,21 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="attrace-bench-")
     portfile = os.path.join(tmp, "port")
+    extra, chpid = [], None
+    if a.clickhouse:
+        here = os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run([os.path.join(here, "..", "clickhouse-test-server"), os.path.join(tmp, "ch")],
+                             stdout=subprocess.PIPE, check=True, text=True).stdout
+        info = dict(l.split() for l in out.splitlines())
+        chport, chpid = int(info["PORT"]), int(info["PID"])
+        extra = ["--clickhouse", "http://127.0.0.1:%d/?database=attrace" % chport]
     # BENCH_WRAP: a command to run the collector under, e.g. "perf record -g -o perf.data --".
     wrap = os.environ.get("BENCH_WRAP", "").split()
     coll = subprocess.Popen(wrap + ["taskset", "-c", a.cpu_collector,
                              os.path.join(a.build, "collector", "attrace-collector"),
                              "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "data"),
                              "--port-file", portfile, "--log-level", "warn",
-                             "--max-connections", str(a.clients + 16)])
+                             "--max-connections", str(a.clients + 16)] + extra)
     try:
         for _ in range(200):
             if os.path.exists(portfile):
@@ -148,8 +158,20 @@ def main():
         print("latency ms: p50 %.1f, p90 %.1f, p99 %.1f, max %.1f" % (pct(0.5), pct(0.9), pct(0.99), lat[-1] * 1000))
         ok = st["events"] == a.uploads * a.events and st["traces"] == a.uploads
         print("stored: %d traces, %d events: %s" % (st["traces"], st["events"], "all there" if ok else "MISSING"))
+        if a.clickhouse:
+            while True:
+                c.request("GET", "/api/v1/stats")
+                st = json.loads(c.getresponse().read())
+                if st["forward"]["clickhouse"]["outbox_depth"] == 0:
+                    break
+                time.sleep(0.05)
+            fel = time.perf_counter() - t0
+            print("clickhouse: every event forwarded %.2f s after the first upload: %.0f rows/s end to end"
+                  % (fel, a.uploads * a.events / fel))
         return 0 if ok and not errors else 1
     finally:
+        if chpid:
+            os.kill(chpid, 15)
         coll.terminate()
         coll.wait()
         shutil.rmtree(tmp, ignore_errors=True)
