@@ -678,12 +678,17 @@ void api_stop(struct MHD_Daemon *d, unsigned drain_s)
 {
 	int64_t deadline = now_ns() + (int64_t)drain_s * 1000000000;
 	const union MHD_DaemonInfo *info;
+	MHD_socket lfd;
 
 	if (!d)
 		return;
 	/* Stop accepting; let requests in flight finish (their uploads are
 	 * committed by the store before they are answered). */
-	MHD_quiesce_daemon(d);
+	lfd = MHD_quiesce_daemon(d);
+	/* Ours now: closed, so new clients are refused at once instead of
+	 * waiting in the backlog until we exit. */
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
 	while (now_ns() < deadline) {
 		info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 		if (!info || info->num_connections == 0)

@@ -298,13 +298,13 @@ int main(int argc, char **argv)
 	const union MHD_DaemonInfo *info;
 	struct at_error err = { 0 };
 	char *keys_path = NULL, host[INET6_ADDRSTRLEN];
-	int c, loopback = 0, missing = 0, ret = 1, sig, port;
+	int c, loopback = 0, missing = 0, ret = 1, sig, port, idx = -1;
 	sigset_t set;
 
 	log_level = AT_LOG_INFO;
 	if (argc > 1 && strcmp(argv[1], "keys") == 0)
 		return verb_keys(argc - 1, argv + 1);
-	while ((c = getopt_long(argc, argv, "l:d:k:hV", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:d:k:hV", options, &idx)) != -1) {
 		switch (c) {
 		case 'l':
 			arg_listen = optarg;
@@ -481,7 +481,7 @@ out:
 		log_warn("stopped cleanly");
 	return ret;
 bad_value:
-	fprintf(stderr, "attrace-collector: invalid value '%s' for --%s\n", optarg,
-		options[0].name ? "option" : "");
+	fprintf(stderr, "attrace-collector: invalid value '%s' for --%s (see --help)\n", optarg,
+		idx >= 0 ? options[idx].name : "an option");
 	return 2;
 }

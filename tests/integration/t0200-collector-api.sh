@@ -146,6 +146,32 @@ test_expect_success COLLECTOR,CURL_CLIENT 'unknown paths and ids, bad parameters
 	test_equal 405 "$(get /api/v1/traces/$A -X DELETE)"
 '
 
+test_expect_success COLLECTOR,CURL_CLIENT,SHIM,PYTHON 'SIGTERM during a slow upload: the upload finishes (201), then the collector exits 0' '
+	zstdcat a.trace | sed "s/$A/5f0c0000000000000000000000000d0d/g" >slow.jsonl &&
+	i=0 && while [ $i -lt 200 ]; do
+		printf "{\"seq\":%d,\"pid\":\"0.9\",\"tid\":0,\"type\":\"observation\",\"ts\":\"2026-11-22T04:17:00.000000Z\",\"ts_epoch\":1795321020.0,\"step\":\"root\",\"payload\":{\"pad\":\"%01000d\"}}\n" $i 0
+		i=$((i + 1))
+	done >>slow.jsonl &&
+	test "$(wc -c <slow.jsonl)" -gt 200000 &&
+	curl -s -o slow.json -w "%{http_code}" --limit-rate 100K --data-binary @slow.jsonl \
+		$CURL_BASE/api/v1/traces >slow.code &
+	slow=$! &&
+	sleep 0.7 &&
+	kill -TERM $CPID &&
+	sleep 0.2 &&
+	{ curl -s -m 2 $CURL_BASE/api/v1/health >/dev/null; test $? != 0; } &&
+	wait $slow &&
+	test_equal 201 "$(cat slow.code)" "status of the upload in flight" &&
+	test_equal "$(grep -c . slow.jsonl)" "$(jq .events slow.json)" &&
+	wait $CPID; CRC=$? &&
+	test_equal 0 "$CRC" "exit status" &&
+	grep -q "draining" c.log &&
+	grep -q "stopped cleanly" c.log &&
+	start_collector c &&
+	test_equal 200 "$(get /api/v1/traces/5f0c0000000000000000000000000d0d)" &&
+	test_equal "$(grep -c . slow.jsonl)" "$(jq .events get.out)" "events after the restart"
+'
+
 test_expect_success COLLECTOR 'SIGTERM stops it cleanly (exit 0)' '
 	stop_collector TERM &&
 	test_equal 0 "$CRC" "exit status" &&
