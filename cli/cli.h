@@ -22,6 +22,16 @@ int verb_record(int argc, char **argv);
 int verb_show(int argc, char **argv);
 int verb_fingerprint(int argc, char **argv);
 int verb_replay(int argc, char **argv);
+int verb_push(int argc, char **argv);
+
+/* push.c, also used by record --collector. Uploads one trace file to the
+ * collector at url (ATTRACE_API_KEY as bearer), printing one line.
+ * @return 0 when acknowledged (2xx), 1 when refused as bad input, -1 when
+ * the collector could not be reached or failed (try again later). */
+int cli_push_file(const char *url, const char *api_key, const char *path, int quiet);
+/* The spool directory: $XDG_STATE_HOME/attrace/spool or
+ * ~/.local/state/attrace/spool. @return 0 or a negative errno. */
+int cli_spool_dir(char *out, size_t n);
 
 /* "attrace: " + message + newline on stderr, written at once. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -19,10 +19,10 @@ static const struct verb verbs[] = {
 	{ "show", verb_show },
 	{ "fingerprint", verb_fingerprint },
 	{ "replay", verb_replay },
+	{ "push", verb_push },
 	/* Contracts fixed by DESIGN.md, implemented by later issues. */
 	{ "diff", NULL },
 	{ "branch", NULL },
-	{ "push", NULL },
 };
 
 static void usage(FILE *f)
@@ -40,8 +40,10 @@ static void usage(FILE *f)
 	      "  fingerprint TRACE   print the trace's causal fingerprint (64 hex digits)\n"
 	      "  replay [--strict] [--no-offline] [-o OUT] TRACE -- CMD [ARG...]\n"
 	      "                      run CMD offline with every input served from TRACE\n"
+	      "  push [--collector URL] TRACE... | --spool\n"
+	      "                      upload traces (or the spool) to an attrace-collector\n"
 	      "\n"
-	      "Not implemented yet: diff, branch, push.\n"
+	      "Not implemented yet: diff, branch.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help          show this help and exit\n"

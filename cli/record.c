@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* record.c -- attrace record: run a command under libattrace, write a trace. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -42,8 +43,9 @@ static void usage(FILE *f)
 	      "  -o, --output TRACE    write the trace to TRACE\n"
 	      "                        (default ./attrace-YYMMDD_HHMMSS-PID.jsonl.zst)\n"
 	      "  -n, --name NAME       agent name stored in the trace (ATTRACE_NAME)\n"
-	      "  -c, --collector URL   collector to ship the trace to (ATTRACE_COLLECTOR;\n"
-	      "                        accepted, shipping comes with the collector)\n"
+	      "  -c, --collector URL   ship the trace to this attrace-collector when CMD\n"
+	      "                        ends (ATTRACE_COLLECTOR; unsent traces are spooled\n"
+	      "                        for 'attrace push --spool')\n"
 	      "  -h, --help            show this help and exit\n",
 	      f);
 }
@@ -382,6 +384,15 @@ int verb_record(int argc, char **argv)
 	}
 	child_pid = 0;
 	summary(abs);
+	if (arg_collector && *arg_collector) {
+		/* The library shipped the trace when the root ended (or spooled
+		 * it); pushing again here reports the collector's answer, and
+		 * adds any frames written since (the collector merges; a repeat
+		 * stores nothing). */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		cli_push_file(arg_collector, getenv("ATTRACE_API_KEY"), abs, 0);
+		curl_global_cleanup();
+	}
 	ret = cli_pass_on(status);
 out:
 	return ret;

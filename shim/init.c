@@ -612,6 +612,9 @@ void shim_complete_how(int status, int sig, const char *how)
 		shim_flush();
 	if (shim_replaying && !sig && shim_config.report && shim_proc.parent[0] == '\0')
 		gov_report();
+	/* A replay's own recording is not shipped: it is checked, not kept. */
+	if (!shim_replaying)
+		shim_ship(sig != 0);
 	t->busy = was_busy;
 }
 

@@ -124,6 +124,10 @@ void shim_flush(void);
 void shim_complete(int status, int sig);
 /* The same, naming how the process ended: "main", "exit", "_exit", "signal". */
 void shim_complete_how(int status, int sig, const char *how);
+/* ship.c: with ATTRACE_COLLECTOR set, uploads the trace (root process or
+ * orphan) within a bounded wait, else spools it. Called once the process's
+ * last frame is written; from_signal: spool only. */
+void shim_ship(int from_signal);
 
 /* Fork support (hook_proc.c): stop the writer thread before fork(2) so the
  * child starts with no other threads and the parent looks single-threaded;

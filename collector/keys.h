@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* keys.h -- API keys: generated once, stored hashed, compared in constant time.
+ *
+ * A key is "atk_" followed by 64 hex digits (32 random bytes from
+ * libsodium). The keys file holds one line per key:
+ *     <scope> <name> <BLAKE2b-256 of the key, hex>
+ * ('#' starts a comment). Keys are random and high-entropy, so a fast keyed
+ * hash is enough (no password hashing): a stolen file reveals no key.
+ */
+#pragma once
+
+#include "common/error.h"
+
+enum keys_scope {
+	KEYS_INGEST = 1, /* POST /api/v1/traces */
+	KEYS_READ = 2, /* every GET but /health */
+};
+
+struct keys;
+
+/* Loads path. A missing file gives an empty set (*ret_missing = 1).
+ * @return the set or NULL with reterr (unreadable file, bad line). */
+struct keys *keys_load(const char *path, int *ret_missing, struct at_error *reterr);
+void keys_free(struct keys *k); /* accepts NULL */
+/* @return the number of keys. */
+int keys_count(const struct keys *k);
+/* Checks an Authorization header value ("Bearer KEY") for scope.
+ * @return 0 and *ret_name (borrowed) when allowed, -EACCES for a missing or
+ * unknown key (401), -EPERM for a key of another scope (403). */
+int keys_check(const struct keys *k, const char *authorization, enum keys_scope scope,
+	       const char **ret_name);
+/* Generates a key, appends its hash to path (created 0600), and writes the
+ * key to ret_key (NUL-terminated). @return 0 or a negative errno with reterr. */
+int keys_add(const char *path, enum keys_scope scope, const char *name, char ret_key[80],
+	     struct at_error *reterr);
+/* "ingest" | "read" -> scope, or 0. */
+enum keys_scope keys_scope_parse(const char *s);
