@@ -34,10 +34,11 @@
 static int arg_strict;
 static int arg_offline = 1;
 static const char *arg_output;
+static struct buf arg_allow = BUF_INIT; /* --allow prefixes, ':'-joined */
 
 static void usage(FILE *f)
 {
-	fputs("Usage: attrace replay [--strict | --relaxed] [--no-offline] [-o OUT] TRACE -- CMD "
+	fputs("Usage: attrace replay [--strict | --relaxed] [--no-offline] [-o OUT] [-a PREFIX]... TRACE -- CMD "
 	      "[ARG...]\n"
 	      "\n"
 	      "Run CMD under libattrace in replay mode: every network exchange, DNS answer,\n"
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 	      "                        entropy read, subprocess or file the trace does not hold;\n"
 	      "                        exit 87 if the run's fingerprint differs\n"
 	      "  -r, --relaxed         warn and let such I/O through (the default)\n"
+	      "  -a, --allow PREFIX    let a strict replay open files under PREFIX (repeatable;\n"
+	      "                        added to ATTRACE_ALLOW)\n"
 	      "      --no-offline      do not run CMD in a fresh network namespace\n"
 	      "  -o, --output OUT      keep the replayed run's own trace in OUT\n"
 	      "  -h, --help            show this help and exit\n",
@@ -195,6 +198,14 @@ static int setup_env(const char *shim, const char *trace, const char *out)
 	     setenv("ATTRACE_REPLAY_REPORT", "cli", 1) < 0 ||
 	     setenv("ATTRACE_GOVERNANCE", arg_strict ? "strict" : "relaxed", 1) < 0))
 		r = -errno;
+	if (r == 0 && arg_allow.len) {
+		const char *old_allow = getenv("ATTRACE_ALLOW");
+
+		if (old_allow && *old_allow)
+			r = buf_printf(&arg_allow, ":%s", old_allow);
+		if (r == 0 && setenv("ATTRACE_ALLOW", arg_allow.data, 1) < 0)
+			r = -errno;
+	}
 	unsetenv("ATTRACE_CTX");
 	buf_release(&b);
 	if (r < 0)
@@ -209,6 +220,7 @@ int verb_replay(int argc, char **argv)
 		{ "relaxed", no_argument, NULL, 'r' },
 		{ "no-offline", no_argument, NULL, 'N' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "allow", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -220,7 +232,7 @@ int verb_replay(int argc, char **argv)
 	const char *path;
 	pid_t pid;
 
-	while ((c = getopt_long(argc, argv, "+srNo:h", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+srNo:a:h", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			arg_strict = 1;
@@ -233,6 +245,16 @@ int verb_replay(int argc, char **argv)
 			break;
 		case 'o':
 			arg_output = optarg;
+			break;
+		case 'a':
+			if (strchr(optarg, ':')) {
+				fputs("attrace: replay: --allow takes one prefix (no ':')\n",
+				      stderr);
+				return CLI_EXIT_USAGE;
+			}
+			if ((arg_allow.len && buf_putc(&arg_allow, ':') < 0) ||
+			    buf_puts(&arg_allow, optarg) < 0)
+				return CLI_EXIT_FAILURE;
 			break;
 		case 'h':
 			usage(stdout);
@@ -343,5 +365,6 @@ out:
 		cli_trace_release(&run);
 	cli_trace_release(&rec);
 	buf_release(&oc.unused);
+	buf_release(&arg_allow);
 	return ret;
 }
