@@ -18,8 +18,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "common/json.h"
+#include "common/log.h"
 #include "shim/fdtab.h"
 #include "shim/hooks.h"
 #include "shim/net.h"
@@ -86,6 +88,32 @@ static size_t iov_total(const struct iovec *iov, size_t iovcnt)
 	return sum;
 }
 
+/* A TLS record of type handshake (22), version 3.x, holding a ClientHello
+ * (type 1): a TLS library the hooks do not see is at work. */
+static int looks_like_client_hello(const unsigned char *p)
+{
+	return p[0] == 0x16 && p[1] == 0x03 && p[2] <= 0x04 && p[5] == 0x01;
+}
+
+/* Marks the event, and warns once per connection: the bytes are ciphertext
+ * from a statically linked TLS library (NodeSource node, Go, Bun) and
+ * cannot be replayed. */
+static NET_SLOW void tls_opaque(struct shim_thread *t, struct sock *s, struct buf *b)
+{
+	char exe[256] = "", peer[NET_ADDR_MAX];
+	ssize_t n;
+
+	json_kv_bool(b, "tls_opaque", 1);
+	if (atomic_exchange(&s->tls_opaque_warned, 1))
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	net_sock_addrs(s, peer, NULL);
+	log_warn("'%s' (%s/%d) speaks TLS to %s through a TLS library attrace cannot see "
+		 "(statically linked?): the trace holds ciphertext, which cannot be replayed",
+		 exe, shim_proc.lpid, t->tid, peer);
+}
+
 /* One data transfer on socket s, already entered.
  * out: 1 for send, 0 for recv. r, err: the real call's result and errno.
  * iov/iovcnt: the caller's buffers; the first min(r, their size) bytes are
@@ -115,6 +143,11 @@ static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char 
 	}
 	b = net_ev_sock(t, s, out ? "send" : "recv", fn, peer, NULL, r);
 	kv_iov(b, iov, iovcnt, n);
+	if (atomic_load_explicit(&s->tls, memory_order_relaxed))
+		json_kv_bool(b, "tls", 1);
+	else if (out && n >= 6 && s->kind == FD_TCP && iovcnt && iov[0].iov_len >= 6 &&
+		 looks_like_client_hello(iov[0].iov_base))
+		tls_opaque(t, s, b);
 	/* A peeked receive leaves the bytes queued: the next receive returns
 	 * them again, and a replay must know. */
 	if (!out && (flags & MSG_PEEK))
@@ -123,6 +156,19 @@ static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char 
 	/* Replay: take what was sent, serve what the peer answers. */
 	if (s->rp)
 		rpn_pump(s);
+}
+
+void net_rec_plain(int fd, int out, const char *fn, long r, int err, const void *p, size_t n)
+{
+	struct shim_thread *t;
+	struct sock *s = net_enter_sock(fd, &t);
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
+
+	if (!s)
+		return;
+	atomic_store(&s->tls, 1);
+	rec_xfer(t, s, out, fn, r, err, &iov, 1, NULL, 0, 0);
+	net_leave_sock(t, s);
 }
 
 /* Replay: a datagram's source is the recorded peer, not the socketpair. */
@@ -143,13 +189,29 @@ static void fix_from(int fd, ssize_t r, struct sockaddr *addr, socklen_t *alen, 
 }
 
 /* Records one single-buffer transfer on fd. */
+/* Inside a TLS library call the bytes on the socket are ciphertext: not
+ * recorded (the library's hook records the plaintext); the call learns
+ * which socket it used. @return 1 when the transfer is such. */
+static int in_tls(int fd)
+{
+	struct shim_thread *t = &shim_tls;
+
+	if (__builtin_expect(!t->in_tls, 1))
+		return 0;
+	t->tls_fd = fd;
+	return 1;
+}
+
 static void rec_buf(int fd, int out, const char *fn, long r, int err, const void *p, size_t cap,
 		    const struct sockaddr *sa, socklen_t salen, int flags)
 {
 	struct shim_thread *t;
-	struct sock *s = net_enter_sock(fd, &t);
+	struct sock *s;
 	struct iovec iov = { .iov_base = (void *)p, .iov_len = cap };
 
+	if (in_tls(fd))
+		return;
+	s = net_enter_sock(fd, &t);
 	if (!s)
 		return;
 	rec_xfer(t, s, out, fn, r, err, &iov, 1, sa, salen, flags);
@@ -160,8 +222,11 @@ static void rec_iov(int fd, int out, const char *fn, long r, int err, const stru
 		    size_t iovcnt, const struct sockaddr *sa, socklen_t salen, int flags)
 {
 	struct shim_thread *t;
-	struct sock *s = net_enter_sock(fd, &t);
+	struct sock *s;
 
+	if (in_tls(fd))
+		return;
+	s = net_enter_sock(fd, &t);
 	if (!s)
 		return;
 	rec_xfer(t, s, out, fn, r, err, iov, iovcnt, sa, salen, flags);

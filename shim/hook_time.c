@@ -58,6 +58,11 @@ static inline void record(enum shim_clock clk, int64_t ns)
 
 	if (__builtin_expect(t == NULL, 0))
 		return;
+	/* a TLS library's own reads (certificate checks): see hook_tls.c */
+	if (__builtin_expect(t->in_tls, 0)) {
+		shim_leave(t);
+		return;
+	}
 	rec_time(t, clk, ns);
 	shim_leave(t);
 }
@@ -70,6 +75,10 @@ static __attribute__((noinline, cold)) int64_t replay(enum shim_clock clk, int64
 
 	if (!t)
 		return ns;
+	if (t->in_tls) {
+		shim_leave(t);
+		return ns;
+	}
 	if (t->tid < 0)
 		t->tid = shim_new_tid();
 	ns = rp_time(t, clk, ns);

@@ -37,6 +37,8 @@ struct sock {
 	char peer[NET_ADDR_MAX];
 	char local[NET_ADDR_MAX];
 	struct rp_sock *rp; /* replay: the socketpair serving it (replay_net.c), or NULL */
+	atomic_int tls; /* its bytes are TLS (hook_tls.c): events carry the plaintext */
+	atomic_int tls_opaque_warned; /* a ClientHello no TLS hook saw was reported */
 };
 
 /* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into
@@ -87,3 +89,12 @@ int rpn_udp_sendto(struct sock *s, int fd, const struct sockaddr *addr, socklen_
 /* @return the socket of fd with a reference (net.h's sock_get), NULL if none. */
 struct sock *net_sock_get(int fd);
 void net_sock_put(struct sock *s);
+
+/* ---- TLS (hook_tls.c) ---- */
+
+/* Records plaintext that a TLS library read or wrote on socket fd, as the
+ * connection's send or recv, marked "tls". */
+void net_rec_plain(int fd, int out, const char *fn, long r, int err, const void *p, size_t n);
+/* Replay: the recorded TLS session facts (the "tls" socket_call payload)
+ * of the connection fd plays, or NULL. Borrowed. */
+struct json_object *rpn_tls_facts(struct sock *s);

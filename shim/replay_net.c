@@ -54,6 +54,7 @@ struct rp_sock {
 	int diverged; /* relaxed, after a mismatch: serve one reply per send */
 	int sent_since_push;
 	int unbound_warned;
+	struct json_object *tls; /* recorded TLS facts of the connection it plays */
 };
 
 /* Parses "1.2.3.4:80" or "[::1]:80". @return 0 or -EINVAL. */
@@ -199,6 +200,12 @@ static void bind_stream(struct rp_sock *rs)
 		}
 		return;
 	}
+	if (rp_conn_tls_opaque(rs->c))
+		gov_violation(GOV_MISMATCH,
+			      "%s/%d: the connection to %s was encrypted live by a TLS library attrace "
+			      "could not see (statically linked): the trace holds ciphertext, which "
+			      "cannot be replayed",
+			      shim_proc.lpid, shim_tls.tid, rs->peer);
 	took_stream(rs, (const unsigned char *)rs->early.data, rs->early.len);
 	buf_release(&rs->early);
 }
@@ -311,6 +318,7 @@ static int install_pair(int fd, int udp, int *ret_srv)
 int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t len)
 {
 	char peer[NET_ADDR_MAX], local[64] = "";
+	struct json_object *tls = NULL;
 	struct rp_conn *c = NULL;
 	struct rp_sock *rs;
 	int udp = s->kind == FD_UDP, inprogress, r, nonblock, srv = -1, fl;
@@ -318,7 +326,7 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 	net_fmt_addr(peer, addr, len);
 	if (!peer[0] || s->rp)
 		return RPN_PASS; /* AF_UNSPEC, a bad address, or a reconnect */
-	r = rp_conn_connect(peer, udp, &c, &inprogress, local);
+	r = rp_conn_connect(peer, udp, &c, &inprogress, local, &tls);
 	if (r == -ENOENT) {
 		gov_violation(GOV_MISMATCH,
 			      "%s/%d connected to %s; the trace holds no connection to that peer",
@@ -343,6 +351,7 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 	rs->udp = udp;
 	rs->family = addr->sa_family;
 	rs->c = c;
+	rs->tls = tls;
 	buf_init(&rs->early, 1u << 20);
 	memcpy(rs->peer, peer, sizeof(rs->peer));
 	memcpy(rs->local, c ? rp_conn_local(c) : local, sizeof(rs->local));
@@ -353,6 +362,7 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 		rs->srv = -1;
 	}
 	s->rp = rs;
+	shim_tls.last_connect_fd = fd;
 	pthread_mutex_lock(&rs->lock);
 	if (rs->srv >= 0)
 		push(rs); /* a peer that speaks first */
@@ -466,6 +476,13 @@ int rpn_name(struct sock *s, int peer, struct sockaddr *addr, socklen_t *len)
 	}
 	copy_addr(&ss, sl, addr, len);
 	return 0;
+}
+
+struct json_object *rpn_tls_facts(struct sock *s)
+{
+	if (!s->rp)
+		return NULL;
+	return s->rp->c ? rp_conn_tls(s->rp->c) : s->rp->tls;
 }
 
 void rpn_fill_from(struct sock *s, struct sockaddr *addr, socklen_t *len)

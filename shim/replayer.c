@@ -176,6 +176,8 @@ struct rp_conn {
 	struct marks sends; /* send events by end offset (bytes or datagrams) */
 	struct idxv opens; /* connect/connect_result events */
 	struct idxv closes; /* close/shutdown events */
+	struct json_object *tls; /* the "tls" event's payload (session facts), or NULL */
+	int tls_opaque; /* recorded as ciphertext from a TLS library no hook saw */
 };
 
 /* A stream of clock values or random bytes for one (tid, clock|source). */
@@ -428,6 +430,13 @@ static void index_socket(size_t evi, struct json_object *p)
 		idxv_push(&c->closes, evi);
 		return;
 	}
+	if (!strcmp(op, "tls")) {
+		c->tls = p;
+		idxv_push(&c->opens, evi);
+		return;
+	}
+	if (json_object_object_get_ex(p, "tls_opaque", NULL))
+		c->tls_opaque = 1;
 	if (strcmp(op, "send") && strcmp(op, "recv"))
 		return; /* accept: served by the real kernel */
 	if (n < 0 && err && (!strcmp(err, "EAGAIN") || !strcmp(err, "EINTR"))) {
@@ -894,7 +903,7 @@ static struct rp_conn *queue_first(struct idxv *q)
 }
 
 int rp_conn_connect(const char *peer, int udp, struct rp_conn **ret_c, int *ret_inprogress,
-		    char ret_local[64])
+		    char ret_local[64], struct json_object **ret_tls)
 {
 	struct idxv *q;
 	struct rp_conn *c;
@@ -909,6 +918,7 @@ int rp_conn_connect(const char *peer, int udp, struct rp_conn **ret_c, int *ret_
 		goto out;
 	*ret_inprogress = c->inprogress;
 	memcpy(ret_local, c->local, sizeof(c->local));
+	*ret_tls = c->tls;
 	if (c->connect_err) {
 		/* A socket that never connected carries no input: its close
 		 * is served with the failure. */
@@ -1007,6 +1017,16 @@ const char *rp_conn_peer(struct rp_conn *c)
 const char *rp_conn_id(struct rp_conn *c)
 {
 	return c->id;
+}
+
+struct json_object *rp_conn_tls(struct rp_conn *c)
+{
+	return c->tls;
+}
+
+int rp_conn_tls_opaque(struct rp_conn *c)
+{
+	return c->tls_opaque;
 }
 
 void rp_conn_progress(struct rp_conn *c, size_t sent)

@@ -83,10 +83,11 @@ struct rp_conn;
  * with *ret_c set (connected; bound now, because the peer spoke first), or
  * a positive errno the attempt failed with live. *ret_inprogress: the
  * live connect returned EINPROGRESS. -ENOENT when the trace holds no
- * attempt to that peer. ret_local gets the local address it had live.
+ * attempt to that peer. ret_local gets the local address it had live,
+ * ret_tls its TLS session facts (or NULL).
  */
 int rp_conn_connect(const char *peer, int udp, struct rp_conn **ret_c, int *ret_inprogress,
-		    char ret_local[64]);
+		    char ret_local[64], struct json_object **ret_tls);
 /* Binds the best unclaimed connection to peer for a program that has sent
  * sent[0..n): the first in recorded order whose bytes start the same way,
  * else the first. NULL when none is left. */
@@ -110,6 +111,11 @@ const struct rp_chunk *rp_conn_chunk(struct rp_conn *c, size_t i);
 const char *rp_conn_local(struct rp_conn *c);
 const char *rp_conn_peer(struct rp_conn *c);
 const char *rp_conn_id(struct rp_conn *c);
+/* The recorded TLS session facts ("tls" socket_call payload), or NULL. */
+struct json_object *rp_conn_tls(struct rp_conn *c);
+/* 1 when the connection was recorded as ciphertext of a TLS library no
+ * hook saw (it cannot be replayed). */
+int rp_conn_tls_opaque(struct rp_conn *c);
 /* Progress reports, for the consumed count: the program has sent `sent`
  * (bytes or datagrams), chunk i has been served in full, it closed. */
 void rp_conn_progress(struct rp_conn *c, size_t sent);

@@ -48,6 +48,9 @@ struct shim_thread {
 	const char *step; /* active step name (interned, never freed) */
 	struct step_frame *steps; /* steps.c: the stack of open steps */
 	struct tbuf *tb; /* pending events; registered with the writer */
+	int in_tls; /* inside a real TLS library call (hook_tls.c): its socket I/O is ciphertext */
+	int tls_fd; /* the socket that call used, or -1 */
+	int last_connect_fd; /* replay: the socket this thread last connected */
 };
 
 extern __thread struct shim_thread shim_tls __attribute__((tls_model("initial-exec")));
