@@ -43,10 +43,11 @@
 #include "shim/real.h"
 #include "shim/replayer.h"
 #include "shim/shim.h"
+#include "shim/tls.h"
 
 /* ---- resolving libssl and libcrypto ---- */
 
-static void *lib_sym(const char *lib, const char *name, void *self)
+void *tls_lib_sym(const char *lib, const char *name, void *self)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 
@@ -62,29 +63,30 @@ static void *lib_sym(const char *lib, const char *name, void *self)
 
 /* The real function, resolved on first use (a relaxed race resolves twice,
  * to the same pointer). */
-#define TLS_REAL(name)                                                                           \
-	({                                                                                       \
-		static __typeof__(name) *real_;                                                  \
-		if (__builtin_expect(!real_, 0))                                                 \
-			real_ = (__typeof__(name) *)lib_sym("libssl.so.3", #name, (void *)name); \
-		real_;                                                                           \
+#define TLS_REAL(name)                                                                \
+	({                                                                            \
+		static __typeof__(name) *real_;                                       \
+		if (__builtin_expect(!real_, 0))                                      \
+			real_ = (__typeof__(name) *)tls_lib_sym("libssl.so.3", #name, \
+								(void *)name);        \
+		real_;                                                                \
 	})
 
 /* A libssl function the shim does not hook. */
-#define TLS_SYM(name)                                                                    \
-	({                                                                               \
-		static __typeof__(name) *real_;                                          \
-		if (__builtin_expect(!real_, 0))                                         \
-			real_ = (__typeof__(name) *)lib_sym("libssl.so.3", #name, NULL); \
-		real_;                                                                   \
+#define TLS_SYM(name)                                                                        \
+	({                                                                                   \
+		static __typeof__(name) *real_;                                              \
+		if (__builtin_expect(!real_, 0))                                             \
+			real_ = (__typeof__(name) *)tls_lib_sym("libssl.so.3", #name, NULL); \
+		real_;                                                                       \
 	})
 
-#define CRYPTO_REAL(name, type)                                                 \
-	({                                                                      \
-		static type *real_;                                             \
-		if (__builtin_expect(!real_, 0))                                \
-			real_ = (type *)lib_sym("libcrypto.so.3", #name, NULL); \
-		real_;                                                          \
+#define CRYPTO_REAL(name, type)                                                     \
+	({                                                                          \
+		static type *real_;                                                 \
+		if (__builtin_expect(!real_, 0))                                    \
+			real_ = (type *)tls_lib_sym("libcrypto.so.3", #name, NULL); \
+		real_;                                                              \
 	})
 
 typedef int i2d_X509_fn(X509 *, unsigned char **);
@@ -94,24 +96,11 @@ typedef void ossl_free_fn(void *, const char *, int);
 
 /* ---- per-SSL state ---- */
 
-struct vtls {
-	const SSL *ssl;
-	struct vtls *next;
-	int fd; /* the socket under it, -1 until known */
-	int virt; /* replay: a virtual session on a served socket */
-	int facts_done; /* record: the "tls" event is out */
-	int last_err; /* virtual: what SSL_get_error answers */
-	int shutdown; /* virtual: SSL_get_shutdown */
-	struct json_object *facts; /* virtual: the recorded session facts (borrowed) */
-	unsigned char alpn[256];
-	unsigned alpn_len;
-};
-
 #define VT_BUCKETS 256
 static struct vtls *vt_tab[VT_BUCKETS];
 static pthread_mutex_t vt_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t vt_hash(const SSL *ssl)
+static size_t vt_hash(const void *ssl)
 {
 	return ((uintptr_t)ssl >> 4) % VT_BUCKETS;
 }
@@ -119,7 +108,7 @@ static size_t vt_hash(const SSL *ssl)
 /* @return ssl's state, created when `create`; NULL if none (or OOM). The
  * entry lives until SSL_free; its fields are only touched by the thread
  * using the SSL, as OpenSSL requires of its callers. */
-static struct vtls *vt_get(const SSL *ssl, int create)
+struct vtls *tls_vt_get(const void *ssl, int create)
 {
 	struct vtls *v;
 
@@ -140,7 +129,7 @@ static struct vtls *vt_get(const SSL *ssl, int create)
 	return v;
 }
 
-static void vt_drop(const SSL *ssl)
+void tls_vt_drop(const void *ssl)
 {
 	struct vtls **pp, *v = NULL;
 
@@ -156,41 +145,21 @@ static void vt_drop(const SSL *ssl)
 }
 
 /* A virtual session (replay), or NULL for a real one. */
-static struct vtls *virt(const SSL *ssl)
+struct vtls *tls_virt(const void *ssl)
 {
 	struct vtls *v;
 
 	if (__builtin_expect(!shim_replaying, 1))
 		return NULL;
-	v = vt_get(ssl, 0);
+	v = tls_vt_get(ssl, 0);
 	return v && v->virt ? v : NULL;
 }
 
 /* ---- record ---- */
 
-/* Runs a real libssl call with the thread flagged, so that the socket I/O
- * underneath is known as ciphertext and names its socket, and so that the
- * clock reads and entropy the library draws inside (certificate checks,
- * handshake keys) are not recorded: a replayed session has no handshake to
- * ask for them again (hook_time.c, hook_random.c check in_tls). */
-#define IN_TLS(ssl, call)                                      \
-	({                                                     \
-		struct shim_thread *t_ = &shim_tls;            \
-		int was_ = t_->in_tls, saved_fd_ = t_->tls_fd; \
-		__typeof__(call) r_;                           \
-		t_->in_tls = 1;                                \
-		t_->tls_fd = -1;                               \
-		r_ = (call);                                   \
-		if (t_->tls_fd >= 0)                           \
-			note_fd((ssl), t_->tls_fd);            \
-		t_->in_tls = was_;                             \
-		t_->tls_fd = was_ ? saved_fd_ : -1;            \
-		r_;                                            \
-	})
-
-static void note_fd(const SSL *ssl, int fd)
+void tls_note_fd(const void *ssl, int fd)
 {
-	struct vtls *v = vt_get(ssl, 1);
+	struct vtls *v = tls_vt_get(ssl, 1);
 
 	if (v && v->fd < 0)
 		v->fd = fd;
@@ -199,7 +168,7 @@ static void note_fd(const SSL *ssl, int fd)
 /* The socket under ssl: the one its calls used, else SSL_get_fd. */
 static int ssl_fd(const SSL *ssl)
 {
-	struct vtls *v = vt_get(ssl, 0);
+	struct vtls *v = tls_vt_get(ssl, 0);
 	int (*get_fd)(const SSL *) = TLS_SYM(SSL_get_fd);
 
 	if (v && v->fd >= 0)
@@ -244,7 +213,7 @@ static void rec_facts(SSL *ssl, const char *fn)
 	const char *(*get_name)(const SSL *, int) = TLS_SYM(SSL_get_servername);
 	const SSL_CIPHER *(*get_cipher)(const SSL *) = TLS_SYM(SSL_get_current_cipher);
 	const char *(*cipher_name)(const SSL_CIPHER *) = TLS_SYM(SSL_CIPHER_get_name);
-	struct vtls *v = vt_get(ssl, 1);
+	struct vtls *v = tls_vt_get(ssl, 1);
 	const unsigned char *alpn = NULL;
 	unsigned alpn_len = 0;
 	struct shim_thread *t;
@@ -281,21 +250,24 @@ static void rec_facts(SSL *ssl, const char *fn)
 	net_leave_sock(t, s);
 }
 
+void tls_rec_plain_fd(int fd, int out, const char *fn, const void *p, long n)
+{
+	int saved = errno;
+
+	if (!shim_recording || shim_tls.busy || fd < 0)
+		return;
+	net_rec_plain(fd, out, fn, n, 0, p, n > 0 ? (size_t)n : 0);
+	errno = saved;
+}
+
 static void rec_plain(SSL *ssl, int out, const char *fn, const void *p, long n)
 {
-	int saved = errno, fd;
-
-	if (!shim_recording || shim_tls.busy)
-		return;
-	fd = ssl_fd(ssl);
-	if (fd >= 0)
-		net_rec_plain(fd, out, fn, n, 0, p, n > 0 ? (size_t)n : 0);
-	errno = saved;
+	tls_rec_plain_fd(ssl_fd(ssl), out, fn, p, n);
 }
 
 /* ---- replay: the virtual session ---- */
 
-static const char *fact(struct vtls *v, const char *key)
+const char *tls_fact(struct vtls *v, const char *key)
 {
 	struct json_object *o;
 
@@ -304,26 +276,18 @@ static const char *fact(struct vtls *v, const char *key)
 	return json_object_get_string(o);
 }
 
-/* The replay side of SSL_connect / SSL_do_handshake: a served socket gets a
- * virtual session. @return 1, or 0 when the session is a real one. */
-static int virt_handshake(SSL *ssl, const char *fn)
+int tls_virt_start(const void *ssl, int fd, const char *fn)
 {
-	int (*get_fd)(const SSL *) = TLS_SYM(SSL_get_fd);
 	struct shim_thread *t;
 	struct vtls *v;
-	struct sock *s;
+	struct sock *s = fd >= 0 ? net_sock_get(fd) : NULL;
 	struct buf *b;
-	int fd = get_fd ? get_fd(ssl) : -1;
 
-	/* curl's BIO hides the socket: the one this thread connected last */
-	if (fd < 0)
-		fd = shim_tls.last_connect_fd;
-	s = fd >= 0 ? net_sock_get(fd) : NULL;
 	if (!s || !s->rp) {
 		net_sock_put(s);
 		return 0;
 	}
-	v = vt_get(ssl, 1);
+	v = tls_vt_get(ssl, 1);
 	if (!v) {
 		net_sock_put(s);
 		return 0;
@@ -335,11 +299,11 @@ static int virt_handshake(SSL *ssl, const char *fn)
 	v->virt = 1;
 	v->fd = fd;
 	v->facts = rpn_tls_facts(s);
-	if (fact(v, "alpn")) {
-		v->alpn_len = (unsigned)strlen(fact(v, "alpn"));
+	if (tls_fact(v, "alpn")) {
+		v->alpn_len = (unsigned)strlen(tls_fact(v, "alpn"));
 		if (v->alpn_len >= sizeof(v->alpn))
 			v->alpn_len = 0;
-		memcpy(v->alpn, fact(v, "alpn"), v->alpn_len);
+		memcpy(v->alpn, tls_fact(v, "alpn"), v->alpn_len);
 	}
 	atomic_store(&s->tls, 1);
 	net_sock_put(s);
@@ -352,17 +316,17 @@ static int virt_handshake(SSL *ssl, const char *fn)
 	s = v->facts ? net_enter_sock(fd, &t) : NULL;
 	if (s) {
 		b = net_ev_sock(t, s, "tls", fn, NULL, NULL, 0);
-		json_kv_str(b, "lib", "openssl");
 		json_object_object_foreach(v->facts, key, val)
 		{
-			if (strcmp(key, "op") && strcmp(key, "conn") && strcmp(key, "proto") &&
-			    strcmp(key, "fn") && strcmp(key, "n") && strcmp(key, "lib")) {
-				json_key(b, key);
-				if (json_object_is_type(val, json_type_int))
-					json_int(b, json_object_get_int64(val));
-				else
-					json_str(b, json_object_get_string(val));
-			}
+			if (!strcmp(key, "op") || !strcmp(key, "conn") || !strcmp(key, "proto") ||
+			    !strcmp(key, "fn") || !strcmp(key, "n"))
+				continue;
+			json_key(b, key);
+			if (json_object_is_type(val, json_type_string))
+				json_str(b, json_object_get_string(val));
+			else
+				buf_puts(b, json_object_to_json_string_ext(val,
+									   JSON_C_TO_STRING_PLAIN));
 		}
 		net_ev_sock_end(t, b, 0, 0);
 		net_leave_sock(t, s);
@@ -370,34 +334,46 @@ static int virt_handshake(SSL *ssl, const char *fn)
 	return 1;
 }
 
-/* SSL_write on a virtual session: send() on the served socket. */
-static long virt_write(struct vtls *v, const void *p, size_t n)
+/* The replay side of SSL_connect / SSL_do_handshake: a served socket gets a
+ * virtual session. @return 1, or 0 when the session is a real one. */
+static int virt_handshake(SSL *ssl, const char *fn)
+{
+	int (*get_fd)(const SSL *) = TLS_SYM(SSL_get_fd);
+	int fd = get_fd ? get_fd(ssl) : -1;
+
+	/* curl's BIO hides the socket: the one this thread connected last */
+	if (fd < 0)
+		fd = shim_tls.last_connect_fd;
+	return tls_virt_start(ssl, fd, fn);
+}
+
+long tls_virt_write(struct vtls *v, const void *p, size_t n)
 {
 	ssize_t r = send(v->fd, p, n, MSG_NOSIGNAL);
 
 	if (r >= 0) {
-		v->last_err = SSL_ERROR_NONE;
+		v->last_err = TLS_OK;
 		return r;
 	}
-	v->last_err = errno == EAGAIN ? SSL_ERROR_WANT_WRITE : SSL_ERROR_SYSCALL;
+	v->last_err = errno == EAGAIN ? TLS_WANT_WRITE : TLS_FAILED;
 	return -1;
 }
 
 /* SSL_read / SSL_peek on a virtual session: recv() on the served socket. */
-static long virt_read(struct vtls *v, void *p, size_t n, int flags)
+long tls_virt_read(struct vtls *v, void *p, size_t n, int flags)
 {
 	ssize_t r = recv(v->fd, p, n, flags);
 
 	if (r > 0) {
-		v->last_err = SSL_ERROR_NONE;
+		v->last_err = TLS_OK;
 		return r;
 	}
 	if (r == 0) {
-		v->last_err = SSL_ERROR_ZERO_RETURN;
-		v->shutdown |= SSL_RECEIVED_SHUTDOWN;
+		v->last_err = TLS_EOF;
+		v->shutdown |= TLS_RECEIVED_SHUTDOWN;
 		return 0;
 	}
-	v->last_err = errno == EAGAIN ? SSL_ERROR_WANT_READ : SSL_ERROR_SYSCALL;
+	v->last_err = errno == EAGAIN ? TLS_WANT_READ : TLS_FAILED;
 	return -1;
 }
 
@@ -408,7 +384,7 @@ SHIM_EXPORT int SSL_do_handshake(SSL *ssl)
 	int (*real)(SSL *) = TLS_REAL(SSL_do_handshake);
 	int r;
 
-	if (virt(ssl) || (shim_replaying && virt_handshake(ssl, "SSL_do_handshake")))
+	if (tls_virt(ssl) || (shim_replaying && virt_handshake(ssl, "SSL_do_handshake")))
 		return 1;
 	if (!real)
 		return -1;
@@ -423,7 +399,7 @@ SHIM_EXPORT int SSL_connect(SSL *ssl)
 	int (*real)(SSL *) = TLS_REAL(SSL_connect);
 	int r;
 
-	if (virt(ssl) || (shim_replaying && virt_handshake(ssl, "SSL_connect")))
+	if (tls_virt(ssl) || (shim_replaying && virt_handshake(ssl, "SSL_connect")))
 		return 1;
 	if (!real)
 		return -1;
@@ -436,11 +412,11 @@ SHIM_EXPORT int SSL_connect(SSL *ssl)
 SHIM_EXPORT int SSL_write(SSL *ssl, const void *p, int n)
 {
 	int (*real)(SSL *, const void *, int) = TLS_REAL(SSL_write);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 	int r;
 
 	if (v)
-		return n <= 0 ? 0 : (int)virt_write(v, p, (size_t)n);
+		return n <= 0 ? 0 : (int)tls_virt_write(v, p, (size_t)n);
 	if (!real)
 		return -1;
 	r = IN_TLS(ssl, real(ssl, p, n));
@@ -452,12 +428,12 @@ SHIM_EXPORT int SSL_write(SSL *ssl, const void *p, int n)
 SHIM_EXPORT int SSL_write_ex(SSL *ssl, const void *p, size_t n, size_t *written)
 {
 	int (*real)(SSL *, const void *, size_t, size_t *) = TLS_REAL(SSL_write_ex);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 	size_t w = 0;
 	int r;
 
 	if (v) {
-		long k = virt_write(v, p, n);
+		long k = tls_virt_write(v, p, n);
 
 		if (k < 0)
 			return 0;
@@ -487,11 +463,11 @@ static void rec_read_end(SSL *ssl, int r, const char *fn)
 SHIM_EXPORT int SSL_read(SSL *ssl, void *p, int n)
 {
 	int (*real)(SSL *, void *, int) = TLS_REAL(SSL_read);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 	int r;
 
 	if (v)
-		return n <= 0 ? 0 : (int)virt_read(v, p, (size_t)n, 0);
+		return n <= 0 ? 0 : (int)tls_virt_read(v, p, (size_t)n, 0);
 	if (!real)
 		return -1;
 	r = IN_TLS(ssl, real(ssl, p, n));
@@ -505,12 +481,12 @@ SHIM_EXPORT int SSL_read(SSL *ssl, void *p, int n)
 SHIM_EXPORT int SSL_read_ex(SSL *ssl, void *p, size_t n, size_t *got)
 {
 	int (*real)(SSL *, void *, size_t, size_t *) = TLS_REAL(SSL_read_ex);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 	size_t g = 0;
 	int r;
 
 	if (v) {
-		long k = virt_read(v, p, n, 0);
+		long k = tls_virt_read(v, p, n, 0);
 
 		if (k <= 0)
 			return 0;
@@ -534,20 +510,20 @@ SHIM_EXPORT int SSL_read_ex(SSL *ssl, void *p, size_t n, size_t *got)
 SHIM_EXPORT int SSL_peek(SSL *ssl, void *p, int n)
 {
 	int (*real)(SSL *, void *, int) = TLS_REAL(SSL_peek);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
 	if (v)
-		return n <= 0 ? 0 : (int)virt_read(v, p, (size_t)n, MSG_PEEK);
+		return n <= 0 ? 0 : (int)tls_virt_read(v, p, (size_t)n, MSG_PEEK);
 	return real ? IN_TLS(ssl, real(ssl, p, n)) : -1;
 }
 
 SHIM_EXPORT int SSL_peek_ex(SSL *ssl, void *p, size_t n, size_t *got)
 {
 	int (*real)(SSL *, void *, size_t, size_t *) = TLS_REAL(SSL_peek_ex);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
 	if (v) {
-		long k = virt_read(v, p, n, MSG_PEEK);
+		long k = tls_virt_read(v, p, n, MSG_PEEK);
 
 		if (k <= 0)
 			return 0;
@@ -561,10 +537,17 @@ SHIM_EXPORT int SSL_peek_ex(SSL *ssl, void *p, size_t n, size_t *got)
 SHIM_EXPORT int SSL_get_error(const SSL *ssl, int ret)
 {
 	int (*real)(const SSL *, int) = TLS_REAL(SSL_get_error);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
-	if (v)
-		return ret > 0 ? SSL_ERROR_NONE : v->last_err;
+	if (v) {
+		static const int codes[] = { [TLS_OK] = SSL_ERROR_NONE,
+					     [TLS_WANT_READ] = SSL_ERROR_WANT_READ,
+					     [TLS_WANT_WRITE] = SSL_ERROR_WANT_WRITE,
+					     [TLS_EOF] = SSL_ERROR_ZERO_RETURN,
+					     [TLS_FAILED] = SSL_ERROR_SYSCALL };
+
+		return ret > 0 ? SSL_ERROR_NONE : codes[v->last_err];
+	}
 	return real ? real(ssl, ret) : SSL_ERROR_SSL;
 }
 
@@ -573,23 +556,23 @@ SHIM_EXPORT int SSL_pending(const SSL *ssl)
 {
 	int (*real)(const SSL *) = TLS_REAL(SSL_pending);
 
-	return virt(ssl) ? 0 : real ? real(ssl) : 0;
+	return tls_virt(ssl) ? 0 : real ? real(ssl) : 0;
 }
 
 SHIM_EXPORT int SSL_has_pending(const SSL *ssl)
 {
 	int (*real)(const SSL *) = TLS_REAL(SSL_has_pending);
 
-	return virt(ssl) ? 0 : real ? real(ssl) : 0;
+	return tls_virt(ssl) ? 0 : real ? real(ssl) : 0;
 }
 
 SHIM_EXPORT int SSL_shutdown(SSL *ssl)
 {
 	int (*real)(SSL *) = TLS_REAL(SSL_shutdown);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
 	if (v) {
-		v->shutdown |= SSL_SENT_SHUTDOWN;
+		v->shutdown |= TLS_SENT_SHUTDOWN;
 		return 1;
 	}
 	return real ? IN_TLS(ssl, real(ssl)) : -1;
@@ -598,7 +581,7 @@ SHIM_EXPORT int SSL_shutdown(SSL *ssl)
 SHIM_EXPORT int SSL_get_shutdown(const SSL *ssl)
 {
 	int (*real)(const SSL *) = TLS_REAL(SSL_get_shutdown);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
 	if (v)
 		return v->shutdown;
@@ -609,23 +592,23 @@ SHIM_EXPORT int SSL_is_init_finished(const SSL *ssl)
 {
 	int (*real)(const SSL *) = TLS_REAL(SSL_is_init_finished);
 
-	return virt(ssl) ? 1 : real ? real(ssl) : 0;
+	return tls_virt(ssl) ? 1 : real ? real(ssl) : 0;
 }
 
 SHIM_EXPORT int SSL_in_init(const SSL *ssl)
 {
 	int (*real)(const SSL *) = TLS_REAL(SSL_in_init);
 
-	return virt(ssl) ? 0 : real ? real(ssl) : 0;
+	return tls_virt(ssl) ? 0 : real ? real(ssl) : 0;
 }
 
 SHIM_EXPORT long SSL_get_verify_result(const SSL *ssl)
 {
 	long (*real)(const SSL *) = TLS_REAL(SSL_get_verify_result);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
 	if (v)
-		return fact(v, "verify") ? strtol(fact(v, "verify"), NULL, 10) : X509_V_OK;
+		return tls_fact(v, "verify") ? strtol(tls_fact(v, "verify"), NULL, 10) : X509_V_OK;
 	return real ? real(ssl) : X509_V_ERR_UNSPECIFIED;
 }
 
@@ -634,7 +617,7 @@ SHIM_EXPORT void SSL_get0_alpn_selected(const SSL *ssl, const unsigned char **da
 {
 	void (*real)(const SSL *, const unsigned char **, unsigned *) =
 		TLS_REAL(SSL_get0_alpn_selected);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
 	if (v) {
 		*data = v->alpn_len ? v->alpn : NULL;
@@ -652,10 +635,10 @@ SHIM_EXPORT void SSL_get0_alpn_selected(const SSL *ssl, const unsigned char **da
 SHIM_EXPORT const char *SSL_get_version(const SSL *ssl)
 {
 	const char *(*real)(const SSL *) = TLS_REAL(SSL_get_version);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
-	if (v && fact(v, "version"))
-		return fact(v, "version");
+	if (v && tls_fact(v, "version"))
+		return tls_fact(v, "version");
 	return real ? real(ssl) : "unknown";
 }
 
@@ -664,7 +647,7 @@ SHIM_EXPORT const char *SSL_get_version(const SSL *ssl)
 static X509 *virt_cert(struct vtls *v)
 {
 	d2i_X509_fn *d2i = CRYPTO_REAL(d2i_X509, d2i_X509_fn);
-	const char *b64 = fact(v, "cert_der_b64");
+	const char *b64 = tls_fact(v, "cert_der_b64");
 	const unsigned char *p;
 	struct buf der = BUF_INIT;
 	X509 *x = NULL;
@@ -682,7 +665,7 @@ static X509 *virt_cert(struct vtls *v)
 SHIM_EXPORT X509 *SSL_get1_peer_certificate(const SSL *ssl)
 {
 	X509 *(*real)(const SSL *) = TLS_REAL(SSL_get1_peer_certificate);
-	struct vtls *v = virt(ssl);
+	struct vtls *v = tls_virt(ssl);
 
 	if (v)
 		return virt_cert(v);
@@ -694,7 +677,7 @@ SHIM_EXPORT void SSL_free(SSL *ssl)
 	void (*real)(SSL *) = TLS_REAL(SSL_free);
 
 	if (ssl)
-		vt_drop(ssl);
+		tls_vt_drop(ssl);
 	if (real)
 		real(ssl);
 }
