@@ -141,6 +141,8 @@ void tls_vt_drop(const void *ssl)
 			break;
 		}
 	pthread_mutex_unlock(&vt_lock);
+	if (v && v->chain && v->chain_free)
+		v->chain_free(v->chain);
 	free(v);
 }
 

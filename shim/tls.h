@@ -37,6 +37,8 @@ struct vtls {
 	int last_err; /* virtual: what SSL_get_error answers */
 	int shutdown; /* virtual: SSL_get_shutdown */
 	struct json_object *facts; /* virtual: the recorded session facts (borrowed) */
+	void *chain; /* hook_gnutls.c: the decoded peer chain of a virtual session */
+	void (*chain_free)(void *chain);
 	unsigned char alpn[256];
 	unsigned alpn_len;
 };

@@ -75,6 +75,15 @@ test_expect_success CURL 'live: python3 spawning curl https, recorded' '
 	grep -q "^curl said: count [0-9]*\$" spawn.out
 '
 
+command -v wget >/dev/null 2>&1 && test_set_prereq WGET
+
+test_expect_success WGET 'live: wget https (GnuTLS), recorded' '
+	record_live wget wget -q -O - --ca-certificate=ca.pem $URL/item/7 &&
+	test_equal 0 "$(cat wget.rc)" "exit status" &&
+	grep -q "^item 7: " wget.out &&
+	zstdcat wget.trace | grep -q "\"op\":\"tls\".*\"lib\":\"gnutls\""
+'
+
 test_expect_success CURL 'the trace holds the plaintext and the session facts' '
 	zstdcat get.trace >get.jsonl &&
 	grep -q "\"op\":\"send\".*\"data\":\"GET /count HTTP/1.1" get.jsonl &&
@@ -107,6 +116,12 @@ test_expect_success 'replay --strict of the python3 TLS thread pool, three times
 test_expect_success CURL 'replay --strict of python3 spawning curl https' '
 	replay_run spawn.s --strict spawn.trace -- $PYTHON spawn.py $URL &&
 	test_replay_same spawn spawn.s
+'
+
+test_expect_success WGET 'replay --strict of wget https: same output, every event served' '
+	replay_run wget.s --strict wget.trace -- wget -q -O - --ca-certificate=ca.pem $URL/item/7 &&
+	test_replay_same wget wget.s &&
+	test_replay_all_consumed wget.s
 '
 
 test_expect_success CURL 'a changed request body over HTTPS: strict stops with a mismatch' '
