@@ -1027,7 +1027,7 @@ static int h2_parse(struct http_conn *c, int resp)
 		if (d->preface_left) {
 			size_t k = d->in.len < d->preface_left ? d->in.len : d->preface_left;
 
-			if (memcmp(d->in.data, H2_PREFACE + H2_PREFACE_LEN - d->preface_left, k))
+			if (memcmp(d->in.data, &H2_PREFACE[H2_PREFACE_LEN - d->preface_left], k))
 				return stop(c, "bad HTTP/2 preface");
 			buf_consume(&d->in, k);
 			d->preface_left -= k;
