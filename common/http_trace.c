@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +70,10 @@ static int64_t ev_ns(struct json_object *ev)
 {
 	struct json_object *v = member(ev, "ts_epoch");
 
-	return v ? (int64_t)llround(json_object_get_double(v) * 1e6) * 1000 : 0;
+	double us = v ? json_object_get_double(v) * 1e6 : 0;
+
+	/* rounded by hand: common/ does not link libm */
+	return (int64_t)(us + (us < 0 ? -0.5 : 0.5)) * 1000;
 }
 
 static int drain(struct http_conn *c, const char *conn, size_t ev, http_trace_fn fn, void *ud)

@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/http.h"
+#include "common/http_trace.h"
 #include "tap.h"
 
 /* The step tables below leave the length out for text. */
@@ -576,6 +577,79 @@ static void test_json_binary(void)
 	json_object_put(a);
 }
 
+struct derived {
+	char text[2048];
+	size_t evs[8];
+	int n;
+};
+
+static int on_exchange(void *ud, struct http_exchange *x, size_t ev)
+{
+	struct derived *d = ud;
+	size_t len = strlen(d->text);
+
+	snprintf(d->text + len, sizeof(d->text) - len, "%s %s %s %d %s|", x->conn, x->method,
+		 x->url, x->status, x->resp.body.data ? x->resp.body.data : "");
+	if (d->n < 8)
+		d->evs[d->n] = ev;
+	d->n++;
+	http_exchange_free(x);
+	return 0;
+}
+
+static void test_trace_derive(void)
+{
+	/* out of order on purpose: the pass sorts by (pid, conn, seq) */
+	static const char *const lines[] = {
+		"{\"seq\":4,\"pid\":\"0\",\"type\":\"socket_call\",\"ts_epoch\":2.0,\"payload\":"
+		"{\"op\":\"recv\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":40,"
+		"\"data\":\"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nhi\"}}",
+		"{\"seq\":1,\"pid\":\"0\",\"type\":\"socket_call\",\"ts_epoch\":1.0,\"payload\":"
+		"{\"op\":\"connect\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":0,\"peer\":\"10.0.0.1:8080\"}}",
+		"{\"seq\":2,\"pid\":\"0\",\"type\":\"socket_call\",\"ts_epoch\":1.5,\"payload\":"
+		"{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":17,"
+		"\"data\":\"GET /x HTTP/1.1\\r\\n\"}}",
+		"{\"seq\":3,\"pid\":\"0\",\"type\":\"socket_call\",\"ts_epoch\":1.6,\"payload\":"
+		"{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":2,\"data_b64\":\"DQo=\"}}",
+		"{\"seq\":5,\"pid\":\"0\",\"type\":\"socket_call\",\"ts_epoch\":2.1,\"payload\":"
+		"{\"op\":\"close\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":0}}",
+		/* a server's accepted connection: its receives are the requests */
+		"{\"seq\":1,\"pid\":\"0.1\",\"type\":\"socket_call\",\"ts_epoch\":3.0,\"payload\":"
+		"{\"op\":\"accept\",\"conn\":\"0.2\",\"proto\":\"tcp\",\"n\":0,\"peer\":\"10.0.0.2:5000\","
+		"\"tls\":true}}",
+		"{\"seq\":2,\"pid\":\"0.1\",\"type\":\"socket_call\",\"ts_epoch\":3.1,\"payload\":"
+		"{\"op\":\"recv\",\"conn\":\"0.2\",\"proto\":\"tcp\",\"n\":16,\"peek\":true,"
+		"\"data\":\"DELETE /y HTTP/1\"}}",
+		"{\"seq\":3,\"pid\":\"0.1\",\"type\":\"socket_call\",\"ts_epoch\":3.2,\"payload\":"
+		"{\"op\":\"recv\",\"conn\":\"0.2\",\"proto\":\"tcp\",\"n\":38,"
+		"\"data\":\"DELETE /y HTTP/1.1\\r\\nHost: svc:8443\\r\\n\\r\\n\"}}",
+		"{\"seq\":4,\"pid\":\"0.1\",\"type\":\"socket_call\",\"ts_epoch\":3.3,\"payload\":"
+		"{\"op\":\"send\",\"conn\":\"0.2\",\"proto\":\"tcp\",\"n\":21,"
+		"\"data\":\"HTTP/1.1 204 Gone\\r\\n\\r\\n\"}}",
+		/* UDP and other events are skipped */
+		"{\"seq\":5,\"pid\":\"0.1\",\"type\":\"socket_call\",\"ts_epoch\":3.4,\"payload\":"
+		"{\"op\":\"send\",\"conn\":\"0.3\",\"proto\":\"udp\",\"n\":18,"
+		"\"data\":\"GET /u HTTP/1.1\\r\\n\"}}",
+		"{\"seq\":0,\"pid\":\"0\",\"type\":\"agent_start\",\"ts_epoch\":0.5,\"payload\":{}}",
+	};
+	struct json_object *ev[sizeof(lines) / sizeof(lines[0])];
+	struct derived d = { { 0 }, { 0 }, 0 };
+	size_t i, n = sizeof(lines) / sizeof(lines[0]);
+	int r;
+
+	for (i = 0; i < n; i++)
+		ev[i] = json_tokener_parse(lines[i]);
+	r = http_trace_derive(ev, n, NULL, on_exchange, &d);
+	tap_ok(r == 0 && d.n == 2, "derive: two exchanges from socket_call events (%d)", d.n);
+	tap_streq(d.text,
+		  "0.1 GET http://10.0.0.1:8080/x 200 hi|0.2 DELETE https://svc:8443/y 204 |",
+		  "derive: client conn (peer as host, text and base64 bytes), accepted conn "
+		  "(direction swapped, peek skipped, tls scheme)");
+	tap_ok(d.evs[0] == 0 && d.evs[1] == 8, "derive: each exchange names its completing event");
+	for (i = 0; i < n; i++)
+		json_object_put(ev[i]);
+}
+
 int main(void)
 {
 	test_keepalive();
@@ -590,5 +664,6 @@ int main(void)
 	test_head_cap();
 	test_h2();
 	test_json_binary();
+	test_trace_derive();
 	return tap_done();
 }
