@@ -35,7 +35,7 @@ static void usage(FILE *f)
 	      "Verbs:\n"
 	      "  record [-o TRACE] [--name NAME] [--collector URL] -- CMD [ARG...]\n"
 	      "                      run CMD under libattrace and write a trace\n"
-	      "  show [--all | --json] TRACE\n"
+	      "  show [--all | --http | --json] TRACE\n"
 	      "                      print a readable timeline of a trace\n"
 	      "  fingerprint TRACE   print the trace's causal fingerprint (64 hex digits)\n"
 	      "  replay [--strict] [--no-offline] [-o OUT] TRACE -- CMD [ARG...]\n"

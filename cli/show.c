@@ -13,6 +13,8 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/fingerprint.h"
+#include "common/http.h"
+#include "common/http_trace.h"
 #include "common/json.h"
 #include "common/trace.h"
 
@@ -21,19 +23,24 @@
 
 static int arg_json;
 static int arg_all;
+static int arg_http;
 
 static void usage(FILE *f)
 {
-	fputs("Usage: attrace show [--all | --json] TRACE\n"
+	fputs("Usage: attrace show [--all | --http | --json] TRACE\n"
 	      "\n"
 	      "Print TRACE as a readable timeline: a header (trace id, processes,\n"
 	      "duration, fingerprint), then one line per event with its time from the\n"
-	      "start of the trace, logical pid/tid and a summary.\n"
+	      "start of the trace, logical pid/tid and a summary. HTTP exchanges are\n"
+	      "shown as \"http METHOD URL -> STATUS\" lines, reconstructed from the\n"
+	      "connections' bytes when the trace holds no network_call events.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -a, --all     list every file open; by default, runs of opens that the\n"
 	      "                fingerprint ignores (system paths, language caches) are\n"
 	      "                folded into one line\n"
+	      "      --http    print only the HTTP exchanges, with their headers and a\n"
+	      "                preview of their bodies\n"
 	      "  -j, --json    print the canonical form instead (JSON Lines, the input of\n"
 	      "                the fingerprint; see attrace-trace(5))\n"
 	      "  -h, --help    show this help and exit\n",
@@ -463,6 +470,24 @@ static void sum_other(struct buf *o, const char *type, struct json_object *pl)
 	preview_text(o, (const unsigned char *)s, strlen(s), 1);
 }
 
+/* "http GET URL -> 200 (364 B)" for a network_call payload. */
+static void sum_http(struct buf *o, struct json_object *pl)
+{
+	struct json_object *resp = member(pl, "response");
+
+	buf_printf(o, "http %s %s -> ", mstr(pl, "method") ? mstr(pl, "method") : "?",
+		   mstr(pl, "url") ? mstr(pl, "url") : "?");
+	if (mint(pl, "status", 0) > 0)
+		buf_printf(o, "%" PRId64 " (%" PRId64 " B)", mint(pl, "status", 0),
+			   mint(resp, "body_len", 0));
+	else
+		buf_puts(o, "(no response)");
+	if (mint(pl, "sse_events", 0) > 0)
+		buf_printf(o, " %" PRId64 " events", mint(pl, "sse_events", 0));
+	if (mstr(pl, "conn"))
+		buf_printf(o, "  [conn %s]", mstr(pl, "conn"));
+}
+
 static void summarize(struct buf *o, const char *type, struct json_object *pl)
 {
 	if (strcmp(type, "socket_call") == 0) {
@@ -489,9 +514,7 @@ static void summarize(struct buf *o, const char *type, struct json_object *pl)
 	} else if (strcmp(type, "agent_complete") == 0) {
 		sum_complete(o, pl);
 	} else if (strcmp(type, "network_call") == 0) {
-		buf_printf(o, "http %s %s -> %" PRId64,
-			   mstr(pl, "method") ? mstr(pl, "method") : "?",
-			   mstr(pl, "url") ? mstr(pl, "url") : "?", mint(pl, "status", 0));
+		sum_http(o, pl);
 	} else if (strcmp(type, "observation") == 0 || strcmp(type, "tool_call") == 0) {
 		sum_step(o, type, pl);
 	} else if (strcmp(type, "error") == 0) {
@@ -588,19 +611,221 @@ static int is_quiet_open(struct json_object *ev)
 	return quiet;
 }
 
+/* One HTTP exchange to show: a network_call payload, the event it hangs on. */
+struct xitem {
+	struct json_object *pl; /* owned when derived */
+	size_t ev; /* index in cli_trace.ev */
+	int64_t us; /* request time */
+	int derived;
+};
+
+struct xlist {
+	struct xitem *v;
+	size_t n;
+};
+
+static void xlist_release(struct xlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].derived)
+			json_object_put(l->v[i].pl);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int xlist_add(struct xlist *l, struct json_object *pl, size_t ev, int64_t us, int derived)
+{
+	struct xitem *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	v[l->n++] = (struct xitem){ .pl = pl, .ev = ev, .us = us, .derived = derived };
+	return 0;
+}
+
+static int add_derived(void *ud, struct http_exchange *x, size_t ev)
+{
+	struct buf b = BUF_INIT;
+	struct json_object *pl = NULL;
+	int r;
+
+	r = http_exchange_json(x, &b);
+	if (r == 0) {
+		pl = json_tokener_parse(b.data);
+		r = pl ? xlist_add(ud, pl, ev, x->ts_request / 1000, 1) : -ENOMEM;
+		if (r < 0)
+			json_object_put(pl);
+	}
+	buf_release(&b);
+	http_exchange_free(x);
+	return r;
+}
+
+static int xitem_cmp_ev(const void *a, const void *b)
+{
+	const struct xitem *x = a, *y = b;
+
+	if (x->ev != y->ev)
+		return x->ev < y->ev ? -1 : 1;
+	return x->us < y->us ? -1 : x->us > y->us;
+}
+
+static int xitem_cmp_time(const void *a, const void *b)
+{
+	const struct xitem *x = a, *y = b;
+
+	if (x->us != y->us)
+		return x->us < y->us ? -1 : 1;
+	return x->ev < y->ev ? -1 : x->ev > y->ev;
+}
+
+/* The trace's network_call events, or when it has none, the exchanges
+ * reconstructed from its socket_call events (common/http_trace.c). */
+static int collect_exchanges(const struct cli_trace *t, struct xlist *l)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < t->n; i++) {
+		const char *type = mstr(t->ev[i], "type");
+
+		if (type && strcmp(type, "network_call") == 0) {
+			struct json_object *pl = member(t->ev[i], "payload");
+			struct json_object *v = member(pl, "ts_request");
+			int64_t us = v ? (int64_t)llround(json_object_get_double(v) * 1e6) : 0;
+
+			r = xlist_add(l, pl, i, us ? us : ev_us(t->ev[i]), 0);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (l->n)
+		return 0;
+	return http_trace_derive(t->ev, t->n, NULL, add_derived, l);
+}
+
+/* Index of the first item attached to event ev (l sorted by xitem_cmp_ev). */
+static size_t first_at(const struct xlist *l, size_t ev)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].ev < ev)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Prints headers and a body preview of one side of an exchange. */
+static void print_http_side(struct json_object *m, const char *mark)
+{
+	struct json_object *h = member(m, "headers");
+	struct buf o = BUF_INIT;
+	size_t i,
+		n = h && json_object_is_type(h, json_type_array) ? json_object_array_length(h) : 0;
+
+	for (i = 0; i < n; i++) {
+		struct json_object *kv = json_object_array_get_idx(h, i);
+
+		printf("    %s %s: %s\n", mark,
+		       json_object_get_string(json_object_array_get_idx(kv, 0)),
+		       json_object_get_string(json_object_array_get_idx(kv, 1)));
+	}
+	if (mint(m, "body_len", 0) > 0) {
+		buf_printf(&o, "    %s (body", mark);
+		bytes_summary(&o, m, "body", mint(m, "body_len", 0));
+		if (member(m, "body_truncated") &&
+		    json_object_get_boolean(member(m, "body_truncated")))
+			buf_puts(&o, ", truncated in the trace");
+		buf_putc(&o, ')');
+		printf("%s\n", o.data);
+	}
+	buf_release(&o);
+}
+
+/* attrace show --http: the exchanges only, with headers. */
+static int print_http(const struct cli_trace *t)
+{
+	struct xlist l = { 0 };
+	struct buf line = BUF_INIT;
+	int64_t t0 = INT64_MAX;
+	size_t i;
+	int r;
+
+	r = collect_exchanges(t, &l);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < t->n; i++)
+		if (ev_us(t->ev[i]) < t0)
+			t0 = ev_us(t->ev[i]);
+	qsort(l.v, l.n, sizeof(*l.v), xitem_cmp_time);
+	printf("%zu HTTP exchange%s\n", l.n, l.n == 1 ? "" : "s");
+	for (i = 0; i < l.n; i++) {
+		struct json_object *pl = l.v[i].pl, *ev = t->ev[l.v[i].ev];
+		struct json_object *te = member(pl, "ts_end"), *tr = member(pl, "ts_request");
+		char who[64];
+
+		buf_reset(&line);
+		buf_printf(&line, "%s %s -> ", mstr(pl, "method") ? mstr(pl, "method") : "?",
+			   mstr(pl, "url") ? mstr(pl, "url") : "?");
+		if (mint(pl, "status", 0) > 0)
+			buf_printf(&line, "%" PRId64 "%s%s (%" PRId64 " B)", mint(pl, "status", 0),
+				   mstr(pl, "reason") && *mstr(pl, "reason") ? " " : "",
+				   mstr(pl, "reason") ? mstr(pl, "reason") : "",
+				   mint(member(pl, "response"), "body_len", 0));
+		else
+			buf_puts(&line, "(no response)");
+		buf_printf(&line, "  [%s", mstr(pl, "version") ? mstr(pl, "version") : "?");
+		if (mstr(pl, "conn"))
+			buf_printf(&line, ", conn %s", mstr(pl, "conn"));
+		if (te && tr && json_object_get_double(te) >= json_object_get_double(tr))
+			buf_printf(&line, ", %.3f ms",
+				   (json_object_get_double(te) - json_object_get_double(tr)) * 1e3);
+		if (mint(pl, "sse_events", 0) > 0)
+			buf_printf(&line, ", %" PRId64 " events", mint(pl, "sse_events", 0));
+		buf_putc(&line, ']');
+		snprintf(who, sizeof(who), "%s/%" PRId64, mstr(ev, "pid"), mint(ev, "tid", 0));
+		printf("%11.6f  %-9s %s\n", (double)(l.v[i].us - t0) / 1e6, who, line.data);
+		print_http_side(member(pl, "request"), ">");
+		print_http_side(member(pl, "response"), "<");
+	}
+out:
+	buf_release(&line);
+	xlist_release(&l);
+	return r;
+}
+
 static int print_timeline(const struct cli_trace *t)
 {
 	struct json_object *root = NULL, *ev;
 	struct buf line = BUF_INIT;
+	struct xlist http = { 0 };
 	struct row *rows;
 	const char *s, *step;
 	int64_t t0;
-	size_t i, j, quiet;
+	size_t i, j, k, quiet;
 	char who[64];
+	int r;
 
 	rows = calloc(t->n, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
+	/* derived exchanges print under the event that completed them */
+	r = collect_exchanges(t, &http);
+	if (r < 0) {
+		free(rows);
+		xlist_release(&http);
+		return r;
+	}
+	qsort(http.v, http.n, sizeof(*http.v), xitem_cmp_ev);
 	for (i = 0; i < t->n; i++) {
 		s = mstr(t->ev[i], "type");
 		if (!root && s && strcmp(s, "agent_start") == 0 &&
@@ -644,8 +869,18 @@ static int print_timeline(const struct cli_trace *t)
 		snprintf(who, sizeof(who), "%s/%" PRId64, mstr(ev, "pid"), mint(ev, "tid", 0));
 		printf("%11.6f  %-9s %s\n", (double)(rows[i].us - t0) / 1e6, who,
 		       line.data ? line.data : "");
+		for (k = first_at(&http, rows[i].idx); k < http.n && http.v[k].ev == rows[i].idx;
+		     k++) {
+			if (!http.v[k].derived)
+				continue;
+			buf_reset(&line);
+			sum_http(&line, http.v[k].pl);
+			printf("%11.6f  %-9s %s\n", (double)(rows[i].us - t0) / 1e6, who,
+			       line.data);
+		}
 	}
 	buf_release(&line);
+	xlist_release(&http);
 	free(rows);
 	return 0;
 }
@@ -655,6 +890,7 @@ int verb_show(int argc, char **argv)
 	static const struct option options[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "http", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -670,6 +906,9 @@ int verb_show(int argc, char **argv)
 			break;
 		case 'j':
 			arg_json = 1;
+			break;
+		case 'H':
+			arg_http = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -697,6 +936,12 @@ int verb_show(int argc, char **argv)
 			goto out;
 		}
 		fwrite(out.data, 1, out.len, stdout);
+	} else if (arg_http) {
+		r = print_http(&t);
+		if (r < 0) {
+			cli_error("%s: %s", argv[optind], strerror(-r));
+			goto out;
+		}
 	} else {
 		r = print_timeline(&t);
 		if (r < 0) {

@@ -1,0 +1,1389 @@
+/* SPDX-License-Identifier: MIT */
+/* http.c -- HTTP/1.x and HTTP/2 exchanges reconstructed from a connection's
+ * recorded bytes. Hand-written HTTP/1 parsing (an observer must accept what
+ * the peers accepted and never answer, which parsers built for servers do
+ * not offer); HTTP/2 frames are simple, and HPACK goes through nghttp2's
+ * inflater, never a nghttp2_session (that would be a protocol endpoint).
+ */
+#include "common/http.h"
+
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/json.h"
+
+#define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+#define FEED_SLICE     (64u << 10) /* bytes handed to the parser at a time */
+#define LINE_MAX       4096 /* a chunk-size line */
+#define METHOD_MAX     32
+
+enum proto { P_UNKNOWN, P_H1, P_H2, P_NONE, P_STOPPED };
+
+/* HTTP/1 parser states, one per direction. */
+enum h1_state {
+	S_HEAD,
+	S_BODY_LEN,
+	S_CHUNK_SIZE,
+	S_CHUNK_DATA,
+	S_CHUNK_CRLF,
+	S_TRAILERS,
+	S_BODY_CLOSE
+};
+
+/* Counts text/event-stream events: a block of lines with at least one field,
+ * ended by a blank line (CR, LF or CRLF line ends). */
+struct sse {
+	int on; /* the response is text/event-stream */
+	int prev_cr, comment, has_field;
+	size_t line_len;
+};
+
+/* One exchange in flight. */
+struct flight {
+	struct http_exchange *x;
+	int req_head, req_done, resp_head, resp_done;
+	struct sse sse;
+};
+
+struct dir {
+	struct buf in; /* bytes not parsed yet */
+	int64_t in_ts; /* ts of the oldest byte in `in` */
+	enum h1_state st;
+	uint64_t remaining; /* body or chunk bytes left */
+	struct flight *cur; /* HTTP/1: message being parsed */
+	size_t scanned; /* HTTP/1 head: bytes of `in` searched for the end */
+	int ended;
+	/* HTTP/2 */
+	nghttp2_hd_inflater *inf;
+	size_t preface_left;
+	struct buf hblock; /* header block being assembled */
+	uint32_t hb_stream; /* nonzero while CONTINUATION frames are expected */
+	int hb_end_stream, hb_push;
+};
+
+struct http_conn {
+	char *scheme, *host, *peer;
+	struct http_limits lim;
+	enum proto proto;
+	const char *error;
+	int closed, h2_alpn;
+	uint64_t nreq;
+	int64_t ts; /* of the feed being parsed */
+	struct dir d[2]; /* 0: sent by the client, 1: received */
+	struct flight **fl; /* in flight, oldest first */
+	size_t nfl;
+	struct http_exchange **done; /* completed, oldest first from done_head */
+	size_t ndone, done_head;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static char *xstrndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void headers_release(struct http_headers *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		free(h->v[i].name);
+		free(h->v[i].value);
+	}
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
+}
+
+static int headers_add(struct http_headers *h, const char *name, size_t nn, const char *value,
+		       size_t vn)
+{
+	struct http_header *v;
+
+	v = realloc(h->v, (h->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	h->v = v;
+	v[h->n].name = xstrndup(name, nn);
+	v[h->n].value = xstrndup(value, vn);
+	if (!v[h->n].name || !v[h->n].value) {
+		free(v[h->n].name);
+		free(v[h->n].value);
+		return -ENOMEM;
+	}
+	h->n++;
+	return 0;
+}
+
+const char *http_header_get(const struct http_headers *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (strcasecmp(h->v[i].name, name) == 0)
+			return h->v[i].value;
+	return NULL;
+}
+
+static void msg_release(struct http_msg *m)
+{
+	headers_release(&m->headers);
+	headers_release(&m->trailers);
+	buf_release(&m->body);
+}
+
+void http_exchange_free(struct http_exchange *x)
+{
+	if (!x)
+		return;
+	free(x->conn);
+	free(x->method);
+	free(x->url);
+	free(x->version);
+	free(x->reason);
+	msg_release(&x->req);
+	msg_release(&x->resp);
+	free(x);
+}
+
+static int stop(struct http_conn *c, const char *why)
+{
+	c->proto = P_STOPPED;
+	c->error = why;
+	return -EPROTO;
+}
+
+/* Not HTTP after all: no exchanges, no error. */
+static int not_http(struct http_conn *c)
+{
+	c->proto = P_NONE;
+	return 0;
+}
+
+static int is_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* "host:port" without ":port" when it is the scheme's default. */
+static int host_for_url(struct buf *u, const char *scheme, const char *h)
+{
+	size_t n = strlen(h);
+	const char *dflt = strcmp(scheme, "https") == 0 ? ":443" : ":80";
+
+	if (n > strlen(dflt) && strcmp(h + n - strlen(dflt), dflt) == 0)
+		n -= strlen(dflt);
+	return buf_append(u, h, n);
+}
+
+/* scheme://host + target; an absolute target stands alone. */
+static char *make_url(struct http_conn *c, const char *scheme, const char *host, const char *target)
+{
+	struct buf u = BUF_INIT;
+	int r;
+
+	if (strstr(target, "://") && target[0] != '/')
+		return strdup(target);
+	if (!host || !*host)
+		host = c->host && *c->host ? c->host : c->peer;
+	r = buf_printf(&u, "%s://", scheme);
+	if (r == 0 && host)
+		r = host_for_url(&u, scheme, host);
+	if (r == 0 && target[0] != '/' && target[0] != '*' && target[0])
+		r = buf_putc(&u, '/');
+	if (r == 0 && strcmp(target, "*") != 0)
+		r = buf_puts(&u, target);
+	if (r == 0 && u.len == 0)
+		r = buf_puts(&u, "");
+	if (r < 0) {
+		buf_release(&u);
+		return NULL;
+	}
+	return buf_steal(&u);
+}
+
+/* ---- exchanges in flight and done ----------------------------------------- */
+
+static struct flight *flight_new(struct http_conn *c)
+{
+	struct flight *f, **v;
+
+	if (c->nfl >= c->lim.streams_max)
+		return NULL;
+	v = realloc(c->fl, (c->nfl + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	c->fl = v;
+	f = calloc(1, sizeof(*f));
+	if (f)
+		f->x = calloc(1, sizeof(*f->x));
+	if (!f || !f->x) {
+		free(f);
+		return NULL;
+	}
+	buf_init(&f->x->req.body, 0);
+	buf_init(&f->x->resp.body, 0);
+	c->fl[c->nfl++] = f;
+	return f;
+}
+
+static int push_done(struct http_conn *c, struct http_exchange *x)
+{
+	struct http_exchange **v;
+
+	if (c->done_head == c->ndone) {
+		c->done_head = c->ndone = 0;
+	}
+	v = realloc(c->done, (c->ndone + 1) * sizeof(*v));
+	if (!v) {
+		http_exchange_free(x);
+		return -ENOMEM;
+	}
+	c->done = v;
+	v[c->ndone++] = x;
+	return 0;
+}
+
+/* Moves fl[i] to the done queue (or drops it when no request was seen). */
+static int retire(struct http_conn *c, size_t i)
+{
+	struct flight *f = c->fl[i];
+	struct http_exchange *x = f->x;
+	int r = 0;
+
+	memmove(&c->fl[i], &c->fl[i + 1], (c->nfl - i - 1) * sizeof(*c->fl));
+	c->nfl--;
+	for (size_t k = 0; k < 2; k++)
+		if (c->d[k].cur == f)
+			c->d[k].cur = NULL;
+	free(f);
+	if (!x->method) {
+		http_exchange_free(x);
+		return 0;
+	}
+	if (!x->ts_end)
+		x->ts_end = c->ts;
+	if (!x->version)
+		x->version = strdup(c->proto == P_H2 ? "HTTP/2" : "HTTP/1.1");
+	if (!x->reason)
+		x->reason = strdup("");
+	if (!x->version || !x->reason) {
+		http_exchange_free(x);
+		return -ENOMEM;
+	}
+	x->req.body_truncated = x->req.body_len > x->req.body.len;
+	x->resp.body_truncated = x->resp.body_len > x->resp.body.len;
+	r = push_done(c, x);
+	return r;
+}
+
+/* HTTP/1: exchanges leave in order, once both sides are done. */
+static int retire_h1(struct http_conn *c)
+{
+	int r;
+
+	while (c->nfl && c->fl[0]->req_done && c->fl[0]->resp_done) {
+		r = retire(c, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void sse_feed(struct sse *s, const unsigned char *p, size_t n, uint64_t *events)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = p[i];
+		int eol = 0;
+
+		if (ch == '\n' && s->prev_cr) {
+			s->prev_cr = 0;
+			continue;
+		}
+		s->prev_cr = ch == '\r';
+		if (ch == '\r' || ch == '\n')
+			eol = 1;
+		if (!eol) {
+			if (s->line_len == 0 && ch == ':')
+				s->comment = 1;
+			s->line_len++;
+			continue;
+		}
+		if (s->line_len == 0) {
+			if (s->has_field)
+				(*events)++;
+			s->has_field = 0;
+		} else if (!s->comment) {
+			s->has_field = 1;
+		}
+		s->line_len = 0;
+		s->comment = 0;
+	}
+}
+
+/* Appends body bytes to a message, up to the cap; the length counts them all. */
+static int body_add(struct http_conn *c, struct flight *f, int resp, const void *p, size_t n)
+{
+	struct http_msg *m = resp ? &f->x->resp : &f->x->req;
+	size_t room = c->lim.body_max > m->body.len ? c->lim.body_max - m->body.len : 0;
+	size_t k = n < room ? n : room;
+
+	m->body_len += n;
+	if (resp && f->sse.on)
+		sse_feed(&f->sse, p, n, &f->x->sse_events);
+	if (k && buf_append(&m->body, p, k) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* ---- HTTP/1 ----------------------------------------------------------------- */
+
+/* Length of the head at the start of d->in (through the blank line), or 0. */
+static size_t head_end(struct dir *d)
+{
+	const char *s = d->in.data;
+	size_t i = d->scanned > 2 ? d->scanned - 2 : 0;
+
+	for (; i < d->in.len; i++) {
+		if (s[i] != '\n')
+			continue;
+		if (i + 1 < d->in.len && s[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < d->in.len && s[i + 1] == '\r' && s[i + 2] == '\n')
+			return i + 3;
+	}
+	d->scanned = d->in.len;
+	return 0;
+}
+
+/* Splits head[0..n) into the first line and header fields (obs-fold joins
+ * continuation lines). @return 0, -EPROTO or -ENOMEM. */
+static int parse_fields(struct http_conn *c, const char *s, size_t n, struct http_headers *h,
+			const char **ret_line, size_t *ret_line_len)
+{
+	size_t pos = 0, first = 1;
+
+	while (pos < n) {
+		const char *line = s + pos, *nl = memchr(line, '\n', n - pos);
+		size_t len = nl ? (size_t)(nl - line) : n - pos;
+		const char *colon, *v, *end;
+
+		pos += len + (nl ? 1 : 0);
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (first) {
+			*ret_line = line;
+			*ret_line_len = len;
+			first = 0;
+			continue;
+		}
+		if (len == 0)
+			break;
+		if ((line[0] == ' ' || line[0] == '\t') && h->n) {
+			struct http_header *last = &h->v[h->n - 1];
+			struct buf j = BUF_INIT;
+
+			while (len && (*line == ' ' || *line == '\t')) {
+				line++;
+				len--;
+			}
+			if (buf_printf(&j, "%s %.*s", last->value, (int)len, line) < 0)
+				return -ENOMEM;
+			free(last->value);
+			last->value = buf_steal(&j);
+			if (!last->value)
+				return -ENOMEM;
+			continue;
+		}
+		colon = memchr(line, ':', len);
+		if (!colon || colon == line)
+			return -EPROTO;
+		for (v = line; v < colon; v++)
+			if (!is_tchar((unsigned char)*v))
+				return -EPROTO;
+		if (h->n >= c->lim.headers_max)
+			return -E2BIG;
+		v = colon + 1;
+		end = line + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (headers_add(h, line, (size_t)(colon - line), v, (size_t)(end - v)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* @return 1 when the comma-separated list value has token tok. */
+static int list_has(const char *value, const char *tok)
+{
+	size_t n = strlen(tok);
+	const char *p = value;
+
+	while (p && *p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (strncasecmp(p, tok, n) == 0 &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == ';' || p[n] == '\t'))
+			return 1;
+		p = strchr(p, ',');
+	}
+	return 0;
+}
+
+/* Sets the body state from the framing headers. @return 0 or -EPROTO. */
+static int body_framing(struct dir *d, const struct http_headers *h, int until_close)
+{
+	const char *te = http_header_get(h, "Transfer-Encoding");
+	const char *cl = http_header_get(h, "Content-Length");
+	char *end;
+	unsigned long long v;
+
+	if (te && list_has(te, "chunked")) {
+		d->st = S_CHUNK_SIZE;
+		return 0;
+	}
+	if (cl) {
+		if (*cl < '0' || *cl > '9')
+			return -EPROTO;
+		errno = 0;
+		v = strtoull(cl, &end, 10);
+		if (errno || *end)
+			return -EPROTO;
+		d->remaining = v;
+		d->st = v ? S_BODY_LEN : S_HEAD;
+		return 0;
+	}
+	d->st = until_close ? S_BODY_CLOSE : S_HEAD;
+	return 0;
+}
+
+static int parse_request_head(struct http_conn *c, struct dir *d, size_t n)
+{
+	const char *line = NULL, *sp1, *sp2;
+	size_t len = 0;
+	struct flight *f;
+	struct http_exchange *x;
+	char *target = NULL;
+	int r;
+
+	f = flight_new(c);
+	if (!f)
+		return c->nfl >= c->lim.streams_max ? stop(c, "too many pipelined requests")
+						    : -ENOMEM;
+	x = f->x;
+	x->ts_request = d->in_ts;
+	r = parse_fields(c, d->in.data, n, &x->req.headers, &line, &len);
+	if (r == -ENOMEM)
+		return r;
+	sp1 = line ? memchr(line, ' ', len) : NULL;
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line)) : NULL;
+	if (r < 0 || !sp2 || sp1 == line || sp2 == sp1 + 1 || (size_t)(line + len - sp2) != 9 ||
+	    strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || sp2[8] < '0' || sp2[8] > '9') {
+		retire(c, c->nfl - 1);
+		if (c->nreq == 0)
+			return not_http(c);
+		return stop(c, r == -E2BIG ? "too many header fields" : "malformed request head");
+	}
+	for (const char *p = line; p < sp1; p++)
+		if (!is_tchar((unsigned char)*p)) {
+			retire(c, c->nfl - 1);
+			return c->nreq ? stop(c, "malformed request method") : not_http(c);
+		}
+	c->nreq++;
+	x->method = xstrndup(line, (size_t)(sp1 - line));
+	x->version = xstrndup(sp2 + 1, 8);
+	target = xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	if (!x->method || !x->version || !target) {
+		free(target);
+		return -ENOMEM;
+	}
+	x->url = make_url(c, c->scheme, http_header_get(&x->req.headers, "Host"), target);
+	free(target);
+	if (!x->url)
+		return -ENOMEM;
+	f->req_head = 1;
+	d->cur = f;
+	if (body_framing(d, &x->req.headers, 0) < 0)
+		return stop(c, "malformed request framing");
+	if (d->st == S_HEAD)
+		f->req_done = 1;
+	return 0;
+}
+
+/* The oldest exchange still waiting for (the rest of) its response head. */
+static struct flight *awaiting_response(struct http_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nfl; i++)
+		if (!c->fl[i]->resp_done)
+			return c->fl[i];
+	return NULL;
+}
+
+static int parse_response_head(struct http_conn *c, struct dir *d, size_t n, struct flight *f)
+{
+	struct http_exchange *x = f->x;
+	struct http_headers h = { 0 };
+	const char *line = NULL, *ct;
+	size_t len = 0;
+	int r, status, no_body;
+
+	r = parse_fields(c, d->in.data, n, &h, &line, &len);
+	if (r == -ENOMEM)
+		goto out;
+	if (r < 0 || len < 12 || strncmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' ||
+	    line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' || line[11] < '0' ||
+	    line[11] > '9' || (len > 12 && line[12] != ' ')) {
+		r = stop(c, r == -E2BIG ? "too many header fields" : "malformed response head");
+		goto out;
+	}
+	status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+	if (status < 200 && status != 101) {
+		x->interim++;
+		r = 0;
+		goto out;
+	}
+	x->status = status;
+	free(x->reason);
+	x->reason = xstrndup(len > 12 ? line + 13 : "", len > 12 ? len - 13 : 0);
+	free(x->version);
+	x->version = xstrndup(line, 8);
+	if (!x->reason || !x->version) {
+		r = -ENOMEM;
+		goto out;
+	}
+	x->resp.headers = h;
+	memset(&h, 0, sizeof(h));
+	f->resp_head = 1;
+	d->cur = f;
+	ct = http_header_get(&x->resp.headers, "Content-Type");
+	f->sse.on = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+	if (status == 101 || (strcmp(x->method, "CONNECT") == 0 && status < 300)) {
+		/* the connection now carries another protocol */
+		f->resp_done = 1;
+		f->req_done = 1;
+		x->ts_end = c->ts;
+		r = retire_h1(c);
+		c->proto = P_STOPPED; /* no error: just no more HTTP */
+		c->error = NULL;
+		goto out;
+	}
+	no_body = strcmp(x->method, "HEAD") == 0 || status == 204 || status == 304;
+	d->st = S_HEAD;
+	if (!no_body && body_framing(d, &x->resp.headers, 1) < 0) {
+		r = stop(c, "malformed response framing");
+		goto out;
+	}
+	if (d->st == S_HEAD) {
+		f->resp_done = 1;
+		x->ts_end = c->ts;
+	}
+	r = 0;
+out:
+	headers_release(&h);
+	return r;
+}
+
+/* Consumes what it can of d->in. @return 0, -EPROTO or -ENOMEM. */
+static int h1_parse(struct http_conn *c, int resp)
+{
+	struct dir *d = &c->d[resp];
+	int r;
+
+	while (c->proto == P_H1) {
+		struct flight *f = d->cur;
+		size_t n, k;
+		char *nl;
+
+		switch (d->st) {
+		case S_HEAD:
+			if (d->in.len == 0)
+				return 0;
+			if (resp) {
+				f = awaiting_response(c);
+				if (!f || !f->req_head) {
+					/* stray line ends between messages are allowed */
+					if (d->in.data[0] == '\r' || d->in.data[0] == '\n') {
+						buf_consume(&d->in, 1);
+						continue;
+					}
+					if (!f && c->d[0].in.len == 0)
+						return stop(c, "response without a request");
+					return 0; /* the request is still being parsed */
+				}
+				if (!f->x->ts_first_byte)
+					f->x->ts_first_byte = d->in_ts;
+			} else if (d->in.data[0] == '\r' || d->in.data[0] == '\n') {
+				buf_consume(&d->in, 1);
+				continue;
+			}
+			n = head_end(d);
+			if (!n) {
+				if (d->in.len <= c->lim.head_max)
+					return 0;
+				if (!c->nreq && !resp && !memchr(d->in.data, '\n', d->in.len))
+					return not_http(c);
+				return stop(c, "head too big");
+			}
+			if (n > c->lim.head_max)
+				return stop(c, "head too big");
+			r = resp ? parse_response_head(c, d, n, f) : parse_request_head(c, d, n);
+			buf_consume(&d->in, n);
+			d->scanned = 0;
+			d->in_ts = c->ts;
+			if (r < 0)
+				return r;
+			if (c->proto != P_H1)
+				return 0;
+			r = retire_h1(c);
+			if (r < 0)
+				return r;
+			break;
+		case S_BODY_LEN:
+		case S_CHUNK_DATA:
+			if (d->in.len == 0)
+				return 0;
+			k = d->in.len < d->remaining ? d->in.len : (size_t)d->remaining;
+			r = body_add(c, f, resp, d->in.data, k);
+			if (r < 0)
+				return r;
+			buf_consume(&d->in, k);
+			d->remaining -= k;
+			if (d->remaining == 0)
+				d->st = d->st == S_CHUNK_DATA ? S_CHUNK_CRLF : S_HEAD;
+			if (d->st == S_HEAD)
+				goto message_done;
+			break;
+		case S_CHUNK_CRLF:
+			if (d->in.len < 1 || (d->in.data[0] == '\r' && d->in.len < 2))
+				return 0;
+			if (d->in.data[0] == '\n')
+				k = 1;
+			else if (d->in.data[0] == '\r' && d->in.data[1] == '\n')
+				k = 2;
+			else
+				return stop(c, "malformed chunk end");
+			buf_consume(&d->in, k);
+			d->st = S_CHUNK_SIZE;
+			break;
+		case S_CHUNK_SIZE: {
+			unsigned long long v = 0;
+			size_t i, digits = 0;
+
+			nl = memchr(d->in.data, '\n', d->in.len);
+			if (!nl) {
+				if (d->in.len > LINE_MAX)
+					return stop(c, "chunk size line too long");
+				return 0;
+			}
+			for (i = 0; d->in.data + i < nl; i++) {
+				int ch = (unsigned char)d->in.data[i], dv;
+
+				if (ch >= '0' && ch <= '9')
+					dv = ch - '0';
+				else if (ch >= 'a' && ch <= 'f')
+					dv = ch - 'a' + 10;
+				else if (ch >= 'A' && ch <= 'F')
+					dv = ch - 'A' + 10;
+				else
+					break;
+				if (++digits > 15)
+					return stop(c, "chunk size too big");
+				v = v * 16 + (unsigned)dv;
+			}
+			if (!digits || (d->in.data[i] != ';' && d->in.data[i] != '\r' &&
+					d->in.data[i] != ' ' && d->in.data[i] != '\t' &&
+					d->in.data[i] != '\n'))
+				return stop(c, "malformed chunk size");
+			buf_consume(&d->in, (size_t)(nl - d->in.data) + 1);
+			d->remaining = v;
+			d->st = v ? S_CHUNK_DATA : S_TRAILERS;
+			d->scanned = 0;
+			break;
+		}
+		case S_TRAILERS: {
+			struct http_headers *t = resp ? &f->x->resp.trailers : &f->x->req.trailers;
+			struct buf fake = BUF_INIT;
+			const char *line;
+			size_t len;
+
+			if (d->in.len == 0)
+				return 0;
+			if (d->in.data[0] == '\n' ||
+			    (d->in.data[0] == '\r' && d->in.len >= 2 && d->in.data[1] == '\n')) {
+				buf_consume(&d->in, d->in.data[0] == '\n' ? 1 : 2);
+				d->st = S_HEAD;
+				goto message_done;
+			}
+			n = head_end(d);
+			if (!n) {
+				if (d->in.len > c->lim.head_max)
+					return stop(c, "trailers too big");
+				return 0;
+			}
+			/* parse_fields wants a first line: give it an empty one */
+			if (buf_putc(&fake, '\n') < 0 || buf_append(&fake, d->in.data, n) < 0) {
+				buf_release(&fake);
+				return -ENOMEM;
+			}
+			r = parse_fields(c, fake.data, fake.len, t, &line, &len);
+			buf_release(&fake);
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0)
+				return stop(c, "malformed trailers");
+			buf_consume(&d->in, n);
+			d->scanned = 0;
+			d->st = S_HEAD;
+			goto message_done;
+		}
+		case S_BODY_CLOSE:
+			if (d->in.len == 0)
+				return 0;
+			r = body_add(c, f, resp, d->in.data, d->in.len);
+			if (r < 0)
+				return r;
+			buf_consume(&d->in, d->in.len);
+			return 0;
+		}
+		continue;
+message_done:
+		d->in_ts = c->ts;
+		if (resp) {
+			f->resp_done = 1;
+			f->x->ts_end = c->ts;
+		} else {
+			f->req_done = 1;
+		}
+		d->cur = NULL;
+		r = retire_h1(c);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- HTTP/2 ----------------------------------------------------------------- */
+
+static struct flight *h2_stream(struct http_conn *c, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nfl; i++)
+		if (c->fl[i]->x->stream_id == id)
+			return c->fl[i];
+	return NULL;
+}
+
+static int h2_retire_stream(struct http_conn *c, struct flight *f)
+{
+	size_t i;
+
+	if (!f->req_done || !f->resp_done)
+		return 0;
+	for (i = 0; i < c->nfl; i++)
+		if (c->fl[i] == f)
+			return retire(c, i);
+	return 0;
+}
+
+/* Inflates d->hblock into h plus the pseudo-headers we use. */
+static int h2_inflate(struct http_conn *c, struct dir *d, struct http_headers *h,
+		      struct http_headers *pseudo)
+{
+	const uint8_t *in = (const uint8_t *)d->hblock.data;
+	size_t inlen = d->hblock.len, total = 0;
+
+	for (;;) {
+		nghttp2_nv nv;
+		int flags = 0;
+		ssize_t rv;
+
+		rv = nghttp2_hd_inflate_hd2(d->inf, &nv, &flags, in, inlen, 1);
+		if (rv < 0)
+			return stop(c, "HPACK decoding failed");
+		in += rv;
+		inlen -= (size_t)rv;
+		if (flags & NGHTTP2_HD_INFLATE_EMIT) {
+			struct http_headers *dst = nv.namelen && nv.name[0] == ':' ? pseudo : h;
+
+			total += nv.namelen + nv.valuelen;
+			if (total > c->lim.head_max)
+				return stop(c, "head too big");
+			if (h->n + pseudo->n >= c->lim.headers_max)
+				return stop(c, "too many header fields");
+			if (headers_add(dst, (const char *)nv.name, nv.namelen,
+					(const char *)nv.value, nv.valuelen) < 0)
+				return -ENOMEM;
+		}
+		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(d->inf);
+			break;
+		}
+		if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && inlen == 0)
+			break;
+	}
+	return 0;
+}
+
+static int h2_headers_done(struct http_conn *c, int resp)
+{
+	struct dir *d = &c->d[resp];
+	struct http_headers h = { 0 }, ps = { 0 };
+	struct flight *f;
+	struct http_exchange *x;
+	uint32_t id = d->hb_stream;
+	int r;
+
+	r = h2_inflate(c, d, &h, &ps);
+	buf_reset(&d->hblock);
+	d->hb_stream = 0;
+	if (r < 0 || d->hb_push)
+		goto out;
+	f = h2_stream(c, id);
+	if (!resp && !f) {
+		const char *path = http_header_get(&ps, ":path");
+		const char *scheme = http_header_get(&ps, ":scheme");
+		const char *auth = http_header_get(&ps, ":authority");
+		const char *method = http_header_get(&ps, ":method");
+
+		f = flight_new(c);
+		if (!f) {
+			r = c->nfl >= c->lim.streams_max ? stop(c, "too many streams") : -ENOMEM;
+			goto out;
+		}
+		x = f->x;
+		x->stream_id = id;
+		x->ts_request = d->in_ts;
+		c->nreq++;
+		x->method = strdup(method ? method : "?");
+		x->version = strdup("HTTP/2");
+		x->url = make_url(c, scheme ? scheme : c->scheme,
+				  auth ? auth : http_header_get(&h, "host"), path ? path : "");
+		if (!x->method || !x->version || !x->url) {
+			r = -ENOMEM;
+			goto out;
+		}
+		x->req.headers = h;
+		memset(&h, 0, sizeof(h));
+		f->req_head = 1;
+	} else if (!resp) {
+		headers_release(&f->x->req.trailers);
+		f->x->req.trailers = h;
+		memset(&h, 0, sizeof(h));
+	} else if (f) {
+		const char *st = http_header_get(&ps, ":status");
+		const char *ct;
+
+		x = f->x;
+		if (!x->ts_first_byte)
+			x->ts_first_byte = d->in_ts;
+		if (!f->resp_head && st && st[0] == '1' && strcmp(st, "101") != 0) {
+			x->interim++;
+		} else if (!f->resp_head) {
+			x->status = st ? (int)strtol(st, NULL, 10) : 0;
+			x->resp.headers = h;
+			memset(&h, 0, sizeof(h));
+			f->resp_head = 1;
+			ct = http_header_get(&x->resp.headers, "content-type");
+			f->sse.on = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
+		} else {
+			headers_release(&x->resp.trailers);
+			x->resp.trailers = h;
+			memset(&h, 0, sizeof(h));
+		}
+	}
+	if (f && d->hb_end_stream) {
+		if (resp)
+			f->resp_done = 1;
+		else
+			f->req_done = 1;
+		f->x->ts_end = c->ts;
+		r = h2_retire_stream(c, f);
+	}
+out:
+	headers_release(&h);
+	headers_release(&ps);
+	return r;
+}
+
+/* Handles one whole frame. */
+static int h2_frame(struct http_conn *c, int resp, const uint8_t *fr, size_t len)
+{
+	struct dir *d = &c->d[resp];
+	uint8_t type = fr[3], flags = fr[4];
+	uint32_t id = ((uint32_t)(fr[5] & 0x7f) << 24) | ((uint32_t)fr[6] << 16) |
+		      ((uint32_t)fr[7] << 8) | fr[8];
+	const uint8_t *p = fr + 9;
+	size_t pad = 0, skip = 0;
+	struct flight *f;
+	int r;
+
+	if (d->hb_stream && (type != 9 || id != d->hb_stream))
+		return stop(c, "HTTP/2 header block interrupted");
+	if ((type == 0 || type == 1 || type == 5) && (flags & 0x8)) {
+		if (len < 1 || p[0] >= len)
+			return stop(c, "HTTP/2 bad padding");
+		pad = p[0];
+		skip = 1;
+	}
+	switch (type) {
+	case 0: /* DATA */
+		f = h2_stream(c, id);
+		if (f && !(resp ? f->resp_done : f->req_done)) {
+			r = body_add(c, f, resp, p + skip, len - skip - pad);
+			if (r < 0)
+				return r;
+			if (flags & 0x1) {
+				if (resp)
+					f->resp_done = 1;
+				else
+					f->req_done = 1;
+				f->x->ts_end = c->ts;
+				return h2_retire_stream(c, f);
+			}
+		}
+		return 0;
+	case 1: /* HEADERS */
+	case 5: /* PUSH_PROMISE */
+		if (id == 0)
+			return stop(c, "HTTP/2 HEADERS on stream 0");
+		if (type == 1 && (flags & 0x20))
+			skip += 5;
+		if (type == 5)
+			skip += 4;
+		if (skip + pad > len)
+			return stop(c, "HTTP/2 bad HEADERS frame");
+		if (d->hblock.len == 0)
+			d->in_ts = c->ts;
+		if (buf_append(&d->hblock, p + skip, len - skip - pad) < 0)
+			return stop(c, "head too big");
+		d->hb_stream = id;
+		d->hb_end_stream = type == 1 && (flags & 0x1);
+		d->hb_push = type == 5;
+		if (flags & 0x4)
+			return h2_headers_done(c, resp);
+		return 0;
+	case 9: /* CONTINUATION */
+		if (!d->hb_stream)
+			return stop(c, "HTTP/2 CONTINUATION without HEADERS");
+		if (buf_append(&d->hblock, p, len) < 0)
+			return stop(c, "head too big");
+		if (flags & 0x4)
+			return h2_headers_done(c, resp);
+		return 0;
+	case 3: /* RST_STREAM */
+		f = h2_stream(c, id);
+		if (f) {
+			f->x->incomplete = !(f->req_done && f->resp_done);
+			f->req_done = f->resp_done = 1;
+			f->x->ts_end = c->ts;
+			return h2_retire_stream(c, f);
+		}
+		return 0;
+	case 4: /* SETTINGS: a table size the peer allows is what the other side's encoder may use */
+		if (flags & 0x1)
+			return 0;
+		for (size_t i = 0; i + 6 <= len; i += 6) {
+			uint16_t sid = (uint16_t)(p[i] << 8 | p[i + 1]);
+			uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
+				     (uint32_t)p[i + 4] << 8 | p[i + 5];
+
+			if (sid == 1 && nghttp2_hd_inflate_change_table_size(c->d[!resp].inf, v))
+				return stop(c, "HTTP/2 bad table size");
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int h2_parse(struct http_conn *c, int resp)
+{
+	struct dir *d = &c->d[resp];
+	int r;
+
+	while (c->proto == P_H2) {
+		const uint8_t *p = (const uint8_t *)d->in.data;
+		size_t len;
+
+		if (d->preface_left) {
+			size_t k = d->in.len < d->preface_left ? d->in.len : d->preface_left;
+
+			if (memcmp(d->in.data, &H2_PREFACE[H2_PREFACE_LEN - d->preface_left], k))
+				return stop(c, "bad HTTP/2 preface");
+			buf_consume(&d->in, k);
+			d->preface_left -= k;
+			if (d->preface_left)
+				return 0;
+			continue;
+		}
+		if (d->in.len < 9)
+			return 0;
+		len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+		if (len + 9 > c->lim.buffer_max)
+			return stop(c, "HTTP/2 frame too big");
+		if (d->in.len < len + 9)
+			return 0;
+		r = h2_frame(c, resp, p, len);
+		if (r < 0)
+			return r;
+		buf_consume(&d->in, len + 9);
+	}
+	return 0;
+}
+
+static int h2_start(struct http_conn *c)
+{
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (nghttp2_hd_inflate_new(&c->d[k].inf) != 0)
+			return -ENOMEM;
+		buf_init(&c->d[k].hblock, c->lim.head_max);
+	}
+	c->d[0].preface_left = H2_PREFACE_LEN;
+	c->proto = P_H2;
+	return 0;
+}
+
+/* ---- the connection -------------------------------------------------------- */
+
+struct http_conn *http_conn_new(const char *scheme, const char *host, const char *peer)
+{
+	struct http_conn *c = calloc(1, sizeof(*c));
+	static const struct http_limits dflt = { HTTP_BODY_MAX, HTTP_HEAD_MAX, HTTP_HEADERS_MAX,
+						 HTTP_BUFFER_MAX, HTTP_STREAMS_MAX };
+
+	if (!c)
+		return NULL;
+	c->lim = dflt;
+	c->scheme = strdup(scheme ? scheme : "http");
+	c->host = host ? strdup(host) : NULL;
+	c->peer = peer ? strdup(peer) : NULL;
+	if (!c->scheme || (host && !c->host) || (peer && !c->peer)) {
+		http_conn_free(c);
+		return NULL;
+	}
+	buf_init(&c->d[0].in, c->lim.buffer_max);
+	buf_init(&c->d[1].in, c->lim.buffer_max);
+	return c;
+}
+
+void http_conn_set_limits(struct http_conn *c, const struct http_limits *l)
+{
+	c->lim.body_max = l->body_max;
+	if (l->head_max)
+		c->lim.head_max = l->head_max;
+	if (l->headers_max)
+		c->lim.headers_max = l->headers_max;
+	if (l->buffer_max)
+		c->lim.buffer_max = l->buffer_max;
+	if (l->streams_max)
+		c->lim.streams_max = l->streams_max;
+	c->d[0].in.max = c->d[1].in.max = c->lim.buffer_max;
+}
+
+void http_conn_set_alpn(struct http_conn *c, const char *alpn)
+{
+	c->h2_alpn = alpn && strcmp(alpn, "h2") == 0;
+}
+
+void http_conn_free(struct http_conn *c)
+{
+	size_t i;
+	int k;
+
+	if (!c)
+		return;
+	for (k = 0; k < 2; k++) {
+		buf_release(&c->d[k].in);
+		buf_release(&c->d[k].hblock);
+		if (c->d[k].inf)
+			nghttp2_hd_inflate_del(c->d[k].inf);
+	}
+	for (i = 0; i < c->nfl; i++) {
+		http_exchange_free(c->fl[i]->x);
+		free(c->fl[i]);
+	}
+	free(c->fl);
+	for (i = c->done_head; i < c->ndone; i++)
+		http_exchange_free(c->done[i]);
+	free(c->done);
+	free(c->scheme);
+	free(c->host);
+	free(c->peer);
+	free(c);
+}
+
+/* Decides the protocol from the first bytes sent. */
+static int sniff(struct http_conn *c)
+{
+	struct buf *in = &c->d[0].in;
+	size_t i, n = in->len < H2_PREFACE_LEN ? in->len : H2_PREFACE_LEN;
+
+	if (c->h2_alpn || (n && memcmp(in->data, H2_PREFACE, n) == 0)) {
+		if (!c->h2_alpn && n < H2_PREFACE_LEN)
+			return 0;
+		return h2_start(c);
+	}
+	if (c->d[1].in.len)
+		return not_http(c); /* an HTTP/1 server never speaks first */
+	for (i = 0; i < in->len && i <= METHOD_MAX; i++) {
+		if (in->data[i] == ' ') {
+			const char *nl = memchr(in->data, '\n', in->len);
+			size_t len;
+
+			if (i == 0)
+				break;
+			if (!nl)
+				return in->len > c->lim.head_max ? not_http(c) : 0;
+			/* the request line must end in " HTTP/1.x" */
+			len = (size_t)(nl - in->data);
+			if (len && in->data[len - 1] == '\r')
+				len--;
+			if (len < i + 10 || memcmp(in->data + len - 9, " HTTP/1.", 8) != 0)
+				return not_http(c);
+			c->proto = P_H1;
+			return 0;
+		}
+		if (!is_tchar((unsigned char)in->data[i]))
+			break;
+	}
+	if (i < in->len)
+		return not_http(c);
+	return 0;
+}
+
+static int parse(struct http_conn *c, int resp)
+{
+	if (c->proto == P_H1)
+		return h1_parse(c, resp);
+	if (c->proto == P_H2)
+		return h2_parse(c, resp);
+	return 0;
+}
+
+static int feed_slice(struct http_conn *c, int resp, const void *p, size_t n)
+{
+	struct dir *d = &c->d[resp];
+	int r;
+
+	if (d->in.len == 0)
+		d->in_ts = c->ts;
+	r = buf_append(&d->in, p, n);
+	if (r == -E2BIG)
+		return c->proto == P_UNKNOWN ? not_http(c) : stop(c, "too many bytes buffered");
+	if (r < 0)
+		return r;
+	if (c->proto == P_UNKNOWN) {
+		if (resp)
+			return 0; /* the server spoke first: keep it until the client does */
+		r = sniff(c);
+		if (r < 0 || c->proto == P_UNKNOWN || c->proto == P_NONE)
+			return r;
+		resp = 0;
+	}
+	r = parse(c, resp);
+	/* the other side may wait for this one (a response read before its request was parsed) */
+	if (r == 0 && c->d[!resp].in.len)
+		r = parse(c, !resp);
+	return r;
+}
+
+int http_conn_feed(struct http_conn *c, int sent, const void *p, size_t n, int64_t ts_ns)
+{
+	int resp = !sent, r;
+	const char *s = p;
+
+	if (c->closed || c->proto == P_NONE || c->proto == P_STOPPED)
+		return 0;
+	c->ts = ts_ns;
+	if (n == 0) {
+		c->d[resp].ended = 1;
+		if (resp && c->proto == P_H1 && c->d[1].st == S_BODY_CLOSE && c->d[1].cur) {
+			struct flight *f = c->d[1].cur;
+
+			f->resp_done = 1;
+			f->x->ts_end = ts_ns;
+			c->d[1].st = S_HEAD;
+			c->d[1].cur = NULL;
+			return retire_h1(c);
+		}
+		return 0;
+	}
+	while (n) {
+		size_t k = n < FEED_SLICE ? n : FEED_SLICE;
+
+		r = feed_slice(c, resp, s, k);
+		if (r < 0 || c->proto == P_NONE || c->proto == P_STOPPED)
+			return r;
+		s += k;
+		n -= k;
+	}
+	return 0;
+}
+
+int http_conn_close(struct http_conn *c, int64_t ts_ns)
+{
+	int r = 0;
+
+	if (c->closed)
+		return 0;
+	if (c->proto == P_H1 || c->proto == P_H2 || c->proto == P_STOPPED) {
+		if (ts_ns)
+			c->ts = ts_ns;
+		if (c->proto == P_H1 && c->d[1].st == S_BODY_CLOSE && c->d[1].cur)
+			c->d[1].cur->resp_done = 1;
+		while (c->nfl && r == 0) {
+			struct flight *f = c->fl[0];
+
+			if (!f->req_done || !f->resp_done)
+				f->x->incomplete = 1;
+			r = retire(c, 0);
+		}
+	}
+	c->closed = 1;
+	return r;
+}
+
+struct http_exchange *http_conn_next(struct http_conn *c)
+{
+	if (c->done_head >= c->ndone)
+		return NULL;
+	return c->done[c->done_head++];
+}
+
+const char *http_conn_error(const struct http_conn *c)
+{
+	return c->proto == P_STOPPED ? c->error : NULL;
+}
+
+int http_conn_is_http(const struct http_conn *c)
+{
+	return c->proto == P_H1 || c->proto == P_H2 || (c->proto == P_STOPPED && c->nreq);
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+static int json_headers(struct buf *b, const char *key, const struct http_headers *h)
+{
+	size_t i;
+	int r;
+
+	r = json_key(b, key);
+	if (r == 0)
+		r = json_arr_open(b);
+	for (i = 0; r == 0 && i < h->n; i++) {
+		r = json_arr_open(b);
+		if (r == 0)
+			r = json_str(b, h->v[i].name);
+		if (r == 0)
+			r = json_str(b, h->v[i].value);
+		if (r == 0)
+			r = json_arr_close(b);
+	}
+	if (r == 0)
+		r = json_arr_close(b);
+	return r;
+}
+
+static int json_msg(struct buf *b, const char *key, const struct http_msg *m)
+{
+	int r;
+
+	r = json_key(b, key);
+	if (r == 0)
+		r = json_obj_open(b);
+	if (r == 0)
+		r = json_headers(b, "headers", &m->headers);
+	if (r == 0 && m->trailers.n)
+		r = json_headers(b, "trailers", &m->trailers);
+	if (r == 0 && m->body_len)
+		r = json_kv_bytes(b, "body", m->body.data, m->body.len);
+	if (r == 0)
+		r = json_key(b, "body_len");
+	if (r == 0)
+		r = json_uint(b, m->body_len);
+	if (r == 0)
+		r = json_kv_bool(b, "body_truncated", m->body_truncated);
+	if (r == 0)
+		r = json_obj_close(b);
+	return r;
+}
+
+static int json_ts(struct buf *b, const char *key, int64_t ns)
+{
+	int r = json_key(b, key);
+
+	if (r == 0)
+		r = ns ? json_epoch(b, ns) : json_null(b);
+	return r;
+}
+
+int http_exchange_json(const struct http_exchange *x, struct buf *out)
+{
+	size_t start = out->len;
+	int r;
+
+	r = json_obj_open(out);
+	if (r == 0 && x->conn)
+		r = json_kv_str(out, "conn", x->conn);
+	if (r == 0)
+		r = json_kv_str(out, "method", x->method);
+	if (r == 0)
+		r = json_kv_str(out, "url", x->url);
+	if (r == 0)
+		r = x->status ? json_kv_int(out, "status", x->status) : json_key(out, "status");
+	if (r == 0 && !x->status)
+		r = json_null(out);
+	if (r == 0)
+		r = json_kv_str(out, "reason", x->reason ? x->reason : "");
+	if (r == 0)
+		r = json_kv_str(out, "version", x->version);
+	if (r == 0 && x->stream_id)
+		r = json_kv_int(out, "stream", x->stream_id);
+	if (r == 0 && x->interim)
+		r = json_kv_int(out, "interim", x->interim);
+	if (r == 0 && x->incomplete)
+		r = json_kv_bool(out, "incomplete", 1);
+	if (r == 0)
+		r = json_msg(out, "request", &x->req);
+	if (r == 0)
+		r = json_msg(out, "response", &x->resp);
+	if (r == 0)
+		r = json_key(out, "sse_events");
+	if (r == 0)
+		r = json_uint(out, x->sse_events);
+	if (r == 0)
+		r = json_ts(out, "ts_request", x->ts_request);
+	if (r == 0)
+		r = json_ts(out, "ts_first_byte", x->ts_first_byte);
+	if (r == 0)
+		r = json_ts(out, "ts_end", x->ts_end);
+	if (r == 0)
+		r = json_obj_close(out);
+	if (r < 0) {
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+	}
+	return r;
+}
