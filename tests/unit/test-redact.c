@@ -31,25 +31,25 @@ static char *red(const char *s)
 }
 
 /* The canonical marker (fit 0) or the fitted one of a secret, in a static ring. */
-static const char *mk(const char *secret, size_t fit)
+__attribute__((noinline, returns_nonnull)) static const char *mk(const char *secret, size_t fit)
 {
 	static char ring[8][512];
-	static int at;
+	static unsigned at;
 	struct buf b = BUF_INIT;
 	char *slot = ring[at++ % 8];
 
 	assert(redact_marker(&cfg, secret, strlen(secret), fit, &b) == 0);
-	snprintf(slot, 512, "%s", b.data);
+	snprintf(slot, 512, "%s", b.data ? b.data : "");
 	buf_release(&b);
 	return slot;
 }
 
-static const char *M(const char *secret)
+__attribute__((returns_nonnull)) static const char *M(const char *secret)
 {
 	return mk(secret, 0);
 }
 
-static const char *F(const char *secret)
+__attribute__((returns_nonnull)) static const char *F(const char *secret)
 {
 	return mk(secret, strlen(secret));
 }
@@ -60,7 +60,8 @@ static int contains(const char *hay, size_t n, const char *needle)
 }
 
 /* Checks red(in) == want and that `secret` (if any) is gone. */
-static void check(const char *what, const char *in, const char *want, const char *secret)
+__attribute__((noinline)) static void check(const char *what, const char *in, const char *want,
+					    const char *secret)
 {
 	size_t n;
 	char *got = red_n(in, strlen(in), &n);
@@ -79,7 +80,7 @@ static void test_markers(void)
 	int ok = 1;
 
 	tap_ok(strlen(a) == REDACT_MARKER_LEN && strncmp(a, "[redacted:", 10) == 0 && a[26] == ']',
-	       "the marker is [redacted:<16 hex>] (%s)", a);
+	       "the marker is [redacted:<16 hex>]");
 	tap_ok(strcmp(a, M("sk-test-aaaaaaaaaaaaaaaaaaaaaaaa")) == 0,
 	       "equal secrets, equal markers");
 	tap_ok(strcmp(a, b) != 0, "different secrets, different markers");
@@ -182,7 +183,7 @@ static void test_headers(void)
 
 static void test_shapes(void)
 {
-	static const char *const keys[] = {
+	static const char keys[][64] = {
 		"sk-abcdefghijklmnopqrstuvwxyz0123",
 		"sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz_0123456789-abcdef",
 		"sk-proj-0123456789abcdefghij",
@@ -193,7 +194,7 @@ static void test_shapes(void)
 		"github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
 		"AIzaSyA-0123456789abcdefghijklmnopqrstu",
 	};
-	char in[512], want[512], what[160];
+	char in[1024], want[1024], what[160];
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
