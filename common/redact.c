@@ -365,6 +365,7 @@ enum st {
 	ST_SCHEME, /* Authorization scheme, held in hbuf until SP */
 	ST_CNAME, /* cookie name, held in hbuf until '=' */
 	ST_CVALUE, /* cookie value, hashed, until ';' or LF */
+	ST_PEEK, /* a response body's first bytes, held: a status line means a HEAD response */
 	ST_BODY, /* Content-Length body, scanned */
 	ST_CHUNK_SIZE, /* chunk-size line, verbatim, until LF */
 	ST_CHUNK_DATA, /* chunk data, scanned */
@@ -672,19 +673,12 @@ static void scan_begin(struct redactor *r, enum ctx ctx, unsigned prev)
 
 /* ---- framing ---- */
 
-static const char *const methods[] = {
-	"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "CONNECT ", "OPTIONS ", "TRACE ", "PATCH ",
-};
-
-/* @return 1: hbuf starts an HTTP message (complete), 0: could still, -1: cannot. */
-static int classify_start(struct redactor *r)
+/* @return 1 when h[0..n) is all of "HTTP/1.x NNN", 0 when a prefix of it, -1 when not. */
+static int status_prefix(const char *h, size_t n)
 {
 	static const char resp[] = "HTTP/1.";
-	const char *h = r->hbuf;
-	size_t n = r->hblen, i;
-	int maybe = 0;
+	size_t i;
 
-	/* "HTTP/1.x NNN" */
 	for (i = 0; i < n && i < 12; i++) {
 		unsigned c = (unsigned char)h[i];
 		int ok = i < 7	  ? c == (unsigned char)resp[i]
@@ -692,14 +686,29 @@ static int classify_start(struct redactor *r)
 				  : (c >= '0' && c <= '9');
 
 		if (!ok)
-			break;
+			return -1;
 	}
-	if (i == 12) {
+	return i == 12 ? 1 : 0;
+}
+
+static const char *const methods[] = {
+	"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "CONNECT ", "OPTIONS ", "TRACE ", "PATCH ",
+};
+
+/* @return 1: hbuf starts an HTTP message (complete), 0: could still, -1: cannot. */
+static int classify_start(struct redactor *r)
+{
+	const char *h = r->hbuf;
+	size_t n = r->hblen;
+	int maybe = 0, st = status_prefix(h, n);
+
+	/* "HTTP/1.x NNN" */
+	if (st == 1) {
 		r->response = 1;
 		r->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
 		return 1;
 	}
-	if (i == n)
+	if (st == 0)
 		maybe = 1;
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
 		size_t ml = strlen(methods[m]);
@@ -712,6 +721,26 @@ static int classify_start(struct redactor *r)
 			maybe = 1;
 	}
 	return maybe ? 0 : -1;
+}
+
+static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *used,
+		struct buf *out);
+
+/* Hands the held bytes to state st, as if they arrived now. */
+static int refeed(struct redactor *r, enum st st, struct buf *out)
+{
+	unsigned char tmp[HBUF_MAX];
+	size_t n = r->hblen, i = 0, used;
+	int k = 0;
+
+	memcpy(tmp, r->hbuf, n);
+	r->hblen = 0;
+	r->st = st;
+	while (k == 0 && i < n) {
+		k = step(r, tmp + i, n - i, &used, out);
+		i += used;
+	}
+	return k;
 }
 
 static void to_raw(struct redactor *r)
@@ -784,7 +813,9 @@ static void end_headers(struct redactor *r)
 		return;
 	}
 	if (r->clen > 0) {
-		r->st = ST_BODY;
+		/* a response to HEAD has Content-Length and no body: look first */
+		r->st = r->response ? ST_PEEK : ST_BODY;
+		r->hblen = 0;
 		r->remain = (unsigned long long)r->clen;
 		scan_begin(r, CTX_BODY, '&');
 		return;
@@ -1012,6 +1043,13 @@ static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *us
 		r->hblen = 0;
 		*used = 0;
 		return 0;
+	case ST_PEEK:
+		r->hbuf[r->hblen++] = (char)c;
+		k = status_prefix(r->hbuf, r->hblen);
+		if (k == 0 && r->hblen < r->remain)
+			return 0;
+		/* a status line: the next response; else the body it claimed */
+		return refeed(r, k == 1 ? ST_START : ST_BODY, out);
 	case ST_BODY:
 	case ST_CHUNK_DATA:
 		i = n < r->remain ? n : (size_t)r->remain;
@@ -1127,6 +1165,9 @@ int redactor_flush(struct redactor *r, struct buf *out)
 		to_raw(r);
 		k = scan_bytes(r, (unsigned char *)r->hbuf, r->hblen, out);
 		r->hblen = 0;
+		break;
+	case ST_PEEK:
+		k = refeed(r, ST_BODY, out);
 		break;
 	case ST_SCHEME:
 	case ST_CNAME:

@@ -19,7 +19,9 @@
  * up to the empty line, and the body framed by Transfer-Encoding: chunked
  * (with trailers), Content-Length, or the end of the stream (a response
  * without either); 1xx, 204 and 304 responses and requests without either
- * have no body; after 101 the stream is opaque. Anything else, or an HTTP
+ * have no body; after 101 the stream is opaque. A response body (with
+ * Content-Length) whose first 12 bytes are a status line is taken for the
+ * next response: the response was to HEAD, which has no body. Anything else, or an HTTP
  * stream that stops parsing (a line that is not a header, a bad chunk size),
  * is scanned as opaque bytes from there on.
  *
@@ -73,16 +75,16 @@
  * to 128 bytes) is kept as it is: the program that got "sid=[redacted:X]"
  * sends "Cookie: sid=[redacted:X]", which stays so and matches the record.
  *
- * Known gaps: a response to HEAD that carries Content-Length makes the next
- * response's bytes count as its body (scanned for shapes; its headers are
- * then not redacted by name); obsolete folded header lines are scanned as
- * ordinary values; a shape split by chunked framing is found only if a part
+ * Known gaps: the last response on a connection to a HEAD request with
+ * Content-Length makes what follows its body (nothing usually follows);
+ * obsolete folded header lines are scanned as ordinary values; a shape split by chunked framing is found only if a part
  * within one chunk matches on its own; a short secret (under 27 bytes)
  * received in a body and sent back in a header does not match in replay.
  *
  * Memory: a redactor holds back at most REDACT_HOLD_MAX bytes between calls
  * (a header name or cookie name up to ':' or '=', an Authorization scheme,
- * the first bytes of a message, a partial key shape), whatever the input;
+ * the first bytes of a message or of a response body, a partial key
+ * shape), whatever the input;
  * a secret being hashed is kept as a hash state, not as bytes.
  */
 #pragma once

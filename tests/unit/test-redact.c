@@ -286,6 +286,59 @@ static void test_chunked(void)
 	buf_release(&want);
 }
 
+/* Responses to HEAD (Content-Length, no body), and a 4-byte body "HTTP". */
+static const char head_in[] =
+	"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nSet-Cookie: h=1\r\n\r\n"
+	"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nSet-Cookie: sid=abc\r\n\r\nHTTP"
+	"HTTP/1.0 200 OK\r\nContent-Length: 20\r\nSet-Cookie: x=y\r\n\r\nHTTP/1.1 2xx sk-abcd";
+
+static void test_head(void)
+{
+	struct buf want = BUF_INIT;
+	char *got;
+
+	buf_printf(
+		&want,
+		"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nSet-Cookie: h=%s\r\n\r\n"
+		"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nSet-Cookie: sid=%s\r\n\r\nHTTP"
+		"HTTP/1.0 200 OK\r\nContent-Length: 20\r\nSet-Cookie: x=%s\r\n\r\nHTTP/1.1 2xx sk-abcd",
+		M("1"), M("abc"), M("y"));
+	got = red(head_in);
+	tap_streq(
+		got, want.data,
+		"a body that starts with a status line is the next response (HEAD); short bodies pass");
+	free(got);
+	buf_release(&want);
+}
+
+/* What a replayed program sends back after receiving markers is redacted to itself. */
+static void test_idempotent(void)
+{
+	static const char *const streams[] = {
+		"GET /a?api_key=AAA&token=zzz HTTP/1.1\r\nAuthorization: Bearer tok-abcdefghijklmnopqrstuvwxyz\r\n"
+		"Cookie: a=1; b=2\r\nX-Custom-Secret: cs\r\nContent-Length: 34\r\n\r\n"
+		"{\"k\":\"sk-abcdefghijklmnopqrstuvw\"}",
+		"\x16\x03 Bearer abcdefghijklmnopqrstuvwx; sk-abcdefghijklmnopqrstuvwxyz AKIAIOSFODNN7EXAMPLE",
+		NULL,
+	};
+	size_t i;
+
+	for (i = 0; streams[i]; i++) {
+		char *once = red(streams[i]), *twice = red(once);
+
+		tap_streq(twice, once, "redacting redacted bytes changes nothing");
+		free(once);
+		free(twice);
+	}
+	{
+		char *once = red(chunked_in), *twice = red(once);
+
+		tap_streq(twice, once, "redacting a redacted chunked response changes nothing");
+		free(once);
+		free(twice);
+	}
+}
+
 static const char keepalive_in[] =
 	"POST /v1/messages?key=q1 HTTP/1.1\r\nHost: api\r\nx-api-key: sk-ant-api03-first-key-0123456789\r\n"
 	"Content-Length: 47\r\n\r\n{\"prompt\":\"hi\",\"k\":\"sk-abcdefghijklmnopqrstuv\"}"
@@ -354,6 +407,7 @@ static void test_split_all(void)
 		"X-Custom-Secret: cs\r\nContent-Length: 34\r\n\r\n{\"k\":\"sk-abcdefghijklmnopqrstuvw\"}";
 
 	test_splits("chunked response stream", chunked_in, sizeof(chunked_in) - 1);
+	test_splits("responses to HEAD", head_in, sizeof(head_in) - 1);
 	test_splits("keep-alive request stream", keepalive_in, sizeof(keepalive_in) - 1);
 	test_splits("opaque stream", opaque, sizeof(opaque) - 1);
 	test_splits("request with headers and body", req, sizeof(req) - 1);
@@ -552,6 +606,8 @@ int main(void)
 	test_shapes();
 	test_chunked();
 	test_keepalive();
+	test_head();
+	test_idempotent();
 	test_split_all();
 	test_binary();
 	test_bounded();
