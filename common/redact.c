@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ static unsigned lower(unsigned c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-static int in_cs(enum cs s, unsigned c)
+static int cs_slow(enum cs s, unsigned c)
 {
 	switch (s) {
 	case CS_KEY:
@@ -120,26 +121,39 @@ static const struct shape shapes[] = {
 #define N_SHAPES (sizeof(shapes) / sizeof(shapes[0]))
 _Static_assert(N_SHAPES <= 32, "alive mask is 32 bits");
 
-/* @return 1 when c is the first byte of a shape's prefix (either case when
- * the shape ignores case); redactor_new checks this against shapes[]. */
-static int first_byte(unsigned c)
+/* Lookup tables, built once (pthread_once) from cs_slow() and shapes[]:
+ * which classes a byte is in, and which shapes a byte can start. */
+static struct {
+	pthread_once_t once;
+	uint8_t cs[256]; /* bit (1 << enum cs) */
+	uint32_t first[256]; /* shapes whose prefix starts with the byte */
+	uint32_t query; /* the L_QUERY shapes */
+} tab = { .once = PTHREAD_ONCE_INIT };
+
+static void tab_build(void)
 {
-	switch (c) {
-	case 's':
-	case 'A':
-	case 'g':
-	case 'b':
-	case 'B':
-	case 'a':
-	case 'k':
-	case 'K':
-	case 't':
-	case 'T':
-	case 'p':
-	case 'P':
-		return 1;
+	unsigned c, s;
+	size_t i;
+
+	for (c = 0; c < 256; c++)
+		for (s = CS_KEY; s <= CS_QVAL; s++)
+			if (cs_slow((enum cs)s, c))
+				tab.cs[c] |= (uint8_t)(1u << s);
+	for (i = 0; i < N_SHAPES; i++) {
+		unsigned f = (unsigned char)shapes[i].prefix[0];
+
+		assert((size_t)shapes[i].plen + shapes[i].min <= SCAN_MAX);
+		tab.first[f] |= 1u << i;
+		if (shapes[i].icase && f >= 'a' && f <= 'z')
+			tab.first[f - 32] |= 1u << i;
+		if (shapes[i].left == L_QUERY)
+			tab.query |= 1u << i;
 	}
-	return 0;
+}
+
+static inline int in_cs(enum cs s, unsigned c)
+{
+	return tab.cs[c] >> s & 1;
 }
 
 /* ---- header names redacted by default ---- */
@@ -419,13 +433,8 @@ static void reset(struct redactor *r)
 struct redactor *redactor_new(const struct redact_config *cfg)
 {
 	struct redactor *r;
-	size_t i;
 
-	for (i = 0; i < N_SHAPES; i++) {
-		assert(first_byte((unsigned char)shapes[i].prefix[0]));
-		assert(!shapes[i].icase || first_byte((unsigned char)shapes[i].prefix[0] - 32));
-		assert((size_t)shapes[i].plen + shapes[i].min <= SCAN_MAX);
-	}
+	pthread_once(&tab.once, tab_build);
 	/* crypto_generichash_state wants 64-byte alignment */
 	r = aligned_alloc(_Alignof(struct redactor), sizeof(*r));
 	if (!r)
@@ -481,40 +490,32 @@ static int hs_end(struct redactor *r, enum ctx ctx, int keep_markers, struct buf
 /* ---- scanner ---- */
 
 /* @return 0 when no shape can start at c after prev (the fast path). */
-static int may_start(unsigned prev, unsigned c)
+static inline int may_start(unsigned prev, unsigned c)
 {
-	return first_byte(c) && !is_alnum(prev);
+	return tab.first[c] && !in_cs(CS_ALNUM, prev);
 }
 
 static uint32_t start_mask(unsigned prev, unsigned c)
 {
-	uint32_t m = 0;
-	size_t i;
+	uint32_t m = tab.first[c];
 
-	for (i = 0; i < N_SHAPES; i++) {
-		const struct shape *s = &shapes[i];
-		unsigned want = (unsigned char)s->prefix[0];
-
-		if (s->left == L_WORD && is_alnum(prev))
-			continue;
-		if (s->left == L_QUERY && prev != '?' && prev != '&')
-			continue;
-		if ((s->icase ? lower(c) : c) == want)
-			m |= 1u << i;
-	}
+	if (in_cs(CS_ALNUM, prev))
+		return 0;
+	if (prev != '?' && prev != '&')
+		m &= ~tab.query;
 	return m;
 }
 
 /* Which of the shapes in m still match with byte c at position pos. */
 static uint32_t step_mask(uint32_t m, size_t pos, unsigned c)
 {
-	size_t i;
+	uint32_t left = m;
 
-	for (i = 0; i < N_SHAPES; i++) {
+	while (left) {
+		unsigned i = (unsigned)__builtin_ctz(left);
 		const struct shape *s = &shapes[i];
 
-		if (!(m & (1u << i)))
-			continue;
+		left &= left - 1;
 		if (pos < s->plen) {
 			if ((s->icase ? lower(c) : c) != (unsigned char)s->prefix[pos])
 				m &= ~(1u << i);
