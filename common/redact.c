@@ -398,7 +398,7 @@ struct redactor {
 	enum st st;
 	/* framing */
 	enum hkind kind;
-	int response, status, chunked, trailers, cookie_pairs;
+	int response, status, chunked, trailers;
 	long long clen; /* -1: none */
 	unsigned long long remain;
 	char hbuf[HBUF_MAX];
@@ -479,12 +479,18 @@ static int hs_end(struct redactor *r, enum ctx ctx, int keep_markers, struct buf
 {
 	uint8_t h[HASH_LEN];
 
+	size_t n = r->slen < HEAD_MAX ? r->slen : HEAD_MAX;
+	int k;
+
 	crypto_generichash_final(&r->hs, h, sizeof(h));
 	if (r->slen == 0)
-		return 0;
-	if (keep_markers && r->slen <= HEAD_MAX && is_marker(r->shead, r->slen))
-		return buf_append(out, r->shead, r->slen);
-	return put_marker(h, ctx == CTX_HEAD ? 0 : r->slen, out);
+		k = 0;
+	else if (keep_markers && r->slen <= HEAD_MAX && is_marker(r->shead, r->slen))
+		k = buf_append(out, r->shead, r->slen);
+	else
+		k = put_marker(h, ctx == CTX_HEAD ? 0 : r->slen, out);
+	sodium_memzero(r->shead, n); /* the secret's first bytes */
+	return k;
 }
 
 /* ---- scanner ---- */
@@ -846,7 +852,6 @@ static void begin_value(struct redactor *r)
 	case H_SETCOOKIE:
 		r->st = ST_CNAME;
 		r->hblen = 0;
-		r->cookie_pairs = 0;
 		break;
 	default:
 		r->st = ST_VALUE;
