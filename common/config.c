@@ -73,6 +73,20 @@ int config_set(struct at_config *c, const char *name, const char *value, struct 
 		return set_string(&c->name, value);
 	if (strcmp(name, "ATTRACE_REDACT") == 0)
 		return set_string(&c->redact, value);
+	if (strcmp(name, "ATTRACE_REDACT_KEY") == 0) {
+		size_t i;
+
+		for (i = 0; value[i]; i++)
+			if (!strchr("0123456789abcdefABCDEF", value[i]))
+				break;
+		if (*value && (value[i] || i != 64)) {
+			/* the value is a secret: not echoed */
+			at_error_set(reterr, 0, 0, 0,
+				     "ATTRACE_REDACT_KEY: invalid value (expected 64 hex digits)");
+			return -EINVAL;
+		}
+		return set_string(&c->redact_key, value);
+	}
 	if (strcmp(name, "ATTRACE_CTX") == 0)
 		return set_string(&c->ctx, value);
 	if (strcmp(name, "ATTRACE_REPLAY_OUT") == 0)
@@ -117,20 +131,25 @@ int config_from_env(struct at_config *c, char *const *envp, struct at_error *ret
 	return 0;
 }
 
+static void clear_string(char *s)
+{
+	/* volatile stores so that the clearing is not optimised away */
+	volatile char *p = s;
+
+	while (p && *p)
+		*p++ = '\0';
+}
+
 void config_release(struct at_config *c)
 {
 	if (!c)
 		return;
 	free(c->trace);
 	free(c->collector);
-	if (c->api_key) {
-		/* volatile stores so that the clearing is not optimised away */
-		volatile char *p = c->api_key;
-
-		while (*p)
-			*p++ = '\0';
-	}
+	clear_string(c->api_key);
 	free(c->api_key);
+	clear_string(c->redact_key);
+	free(c->redact_key);
 	free(c->name);
 	free(c->replay_out);
 	free(c->allow);

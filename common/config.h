@@ -27,6 +27,7 @@ struct at_config {
 	char *api_key; /* ATTRACE_API_KEY (never written to a trace) */
 	char *name; /* ATTRACE_NAME */
 	char *redact; /* ATTRACE_REDACT: comma-separated header names */
+	char *redact_key; /* ATTRACE_REDACT_KEY: 64 hex digits (checked), the marker key; never traced */
 	int log_level; /* ATTRACE_LOG: error | warn | info | debug */
 	char *ctx; /* ATTRACE_CTX: internal, process context across exec */
 	char *replay_out; /* ATTRACE_REPLAY_OUT: where a replay records its own run */
@@ -48,7 +49,9 @@ int config_set(struct at_config *c, const char *name, const char *value, struct 
 /* Applies every ATTRACE_* entry of envp ("NAME=value" strings, NULL-ended).
  * Stops at the first invalid value. */
 int config_from_env(struct at_config *c, char *const *envp, struct at_error *reterr);
-void config_release(struct at_config *c); /* accepts NULL; clears api_key; leaves AT_CONFIG_INIT */
+void config_release(
+	struct at_config
+		*c); /* accepts NULL; clears api_key and redact_key; leaves AT_CONFIG_INIT */
 
 /* @return 1 when an environment variable name looks like it holds a secret
  * (KEY, TOKEN, SECRET, PASSWORD, PASSWD, PASS, AUTH, CREDENTIAL, COOKIE,

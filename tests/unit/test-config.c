@@ -27,6 +27,13 @@ static void test_set(void)
 		  "ATTRACE_LOG: invalid value 'verbose' (expected error, warn, info or debug)" },
 		{ "ATTRACE_UNKNOWN", "whatever", 0, NULL },
 		{ "ATTRACE_TRACE", "/tmp/t.jsonl.zst", 0, NULL },
+		{ "ATTRACE_REDACT_KEY",
+		  "000102030405060708090a0b0c0d0e0f101112131415161718191A1B1C1D1E1F", 0, NULL },
+		{ "ATTRACE_REDACT_KEY", "0001", -EINVAL,
+		  "ATTRACE_REDACT_KEY: invalid value (expected 64 hex digits)" },
+		{ "ATTRACE_REDACT_KEY",
+		  "x00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", -EINVAL,
+		  "ATTRACE_REDACT_KEY: invalid value (expected 64 hex digits)" },
 	};
 	size_t i;
 
@@ -56,6 +63,7 @@ static void test_env(void)
 		"ATTRACE_API_KEY=sk-123",
 		"ATTRACE_NAME=agent-7",
 		"ATTRACE_REDACT=X-Token,X-Other",
+		"ATTRACE_REDACT_KEY=ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
 		"ATTRACE_LOG=info",
 		"ATTRACE_CTX=0.1;abc",
 		"ATTRACE_NOEQUALS",
@@ -75,12 +83,15 @@ static void test_env(void)
 	tap_streq(c.api_key, "sk-123", "ATTRACE_API_KEY");
 	tap_streq(c.name, "agent-7", "ATTRACE_NAME");
 	tap_streq(c.redact, "X-Token,X-Other", "ATTRACE_REDACT");
+	tap_streq(c.redact_key, "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
+		  "ATTRACE_REDACT_KEY");
 	tap_streq(c.ctx, "0.1;abc", "ATTRACE_CTX");
 	tap_ok(config_from_env(&c, empty, &e) == 0 && c.collector == NULL &&
 		       c.mode == AT_MODE_RECORD,
 	       "empty values unset strings and restore defaults");
 	config_release(&c);
-	tap_ok(c.trace == NULL && c.mode == AT_MODE_RECORD && c.log_level == 1,
+	tap_ok(c.trace == NULL && c.redact_key == NULL && c.mode == AT_MODE_RECORD &&
+		       c.log_level == 1,
 	       "config_release leaves AT_CONFIG_INIT");
 	config_release(NULL);
 	tap_ok(config_from_env(&c, bad, &e) == -EINVAL && c.trace == NULL,

@@ -1,0 +1,1394 @@
+/* SPDX-License-Identifier: MIT */
+/* redact.c -- keeps secrets out of traces: HTTP/1.x-aware streaming redaction (see redact.h).
+ *
+ * Two layers. The framing layer is a byte-driven state machine over HTTP/1.x
+ * messages (start line, header names and values, bodies); it redacts header
+ * values by name. The scanner finds key shapes in the bytes the framing
+ * layer hands it (start line, other header values, bodies, opaque streams).
+ * Every decision depends only on the bytes seen so far, never on where a
+ * chunk ends, which is what makes the output independent of chunking. What
+ * is held between calls is small and bounded (REDACT_HOLD_MAX); a secret
+ * being redacted is a running BLAKE2b state plus its length.
+ */
+#include "common/redact.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+#define HASH_LEN   8 /* BLAKE2b output bytes: 16 hex digits */
+#define HBUF_MAX   256 /* held header name, cookie name, scheme, message start */
+#define SCAN_MAX   64 /* held partial key shape */
+#define VAL_MAX	   64 /* parse-only copy of Content-Length, Transfer-Encoding, chunk size */
+#define HEAD_MAX   128 /* first bytes of a header secret, to recognise a marker */
+#define SCHEME_MAX 32
+
+_Static_assert(HBUF_MAX + SCAN_MAX + 1 <= REDACT_HOLD_MAX, "hold bound");
+
+/* ---- character classes ---- */
+
+enum cs {
+	CS_KEY, /* [A-Za-z0-9_-] */
+	CS_UPNUM, /* [0-9A-Z] */
+	CS_ALNUM, /* [A-Za-z0-9] */
+	CS_WORD, /* [A-Za-z0-9_] */
+	CS_TOKEN68, /* [A-Za-z0-9._~+/=-] */
+	CS_QVAL, /* a query value byte */
+};
+
+static int is_alnum(unsigned c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static unsigned lower(unsigned c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int cs_slow(enum cs s, unsigned c)
+{
+	switch (s) {
+	case CS_KEY:
+		return is_alnum(c) || c == '_' || c == '-';
+	case CS_UPNUM:
+		return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+	case CS_ALNUM:
+		return is_alnum(c);
+	case CS_WORD:
+		return is_alnum(c) || c == '_';
+	case CS_TOKEN68:
+		return is_alnum(c) || strchr("._~+/=-", (int)c) != NULL;
+	case CS_QVAL:
+		return c > 0x20 && c != 0x7f && !strchr("&#;\"'<>[]\\", (int)c);
+	}
+	return 0;
+}
+
+/* HTTP token characters (RFC 9110 tchar). */
+static int is_tchar(unsigned c)
+{
+	return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", (int)c) != NULL);
+}
+
+/* ---- key shapes ---- */
+
+enum left {
+	L_WORD, /* the byte before is not a letter or digit */
+	L_QUERY, /* the byte before is '?' or '&' */
+};
+
+struct shape {
+	const char *prefix; /* lower-case when icase */
+	unsigned char plen, icase, set, min, keep_prefix, left;
+};
+
+#define SHAPE(p, ic, s, m, k, l)                                                     \
+	{                                                                            \
+		.prefix = p, .plen = sizeof(p) - 1, .icase = ic, .set = s, .min = m, \
+		.keep_prefix = k, .left = l                                          \
+	}
+
+static const struct shape shapes[] = {
+	SHAPE("sk-", 0, CS_KEY, 20, 0, L_WORD),
+	SHAPE("AKIA", 0, CS_UPNUM, 16, 0, L_WORD),
+	SHAPE("ghp_", 0, CS_ALNUM, 36, 0, L_WORD),
+	SHAPE("gho_", 0, CS_ALNUM, 36, 0, L_WORD),
+	SHAPE("ghu_", 0, CS_ALNUM, 36, 0, L_WORD),
+	SHAPE("ghs_", 0, CS_ALNUM, 36, 0, L_WORD),
+	SHAPE("ghr_", 0, CS_ALNUM, 36, 0, L_WORD),
+	SHAPE("github_pat_", 0, CS_WORD, 22, 0, L_WORD),
+	SHAPE("AIza", 0, CS_KEY, 35, 0, L_WORD),
+	SHAPE("bearer ", 1, CS_TOKEN68, 16, 1, L_WORD),
+	SHAPE("api_key=", 1, CS_QVAL, 1, 1, L_QUERY),
+	SHAPE("apikey=", 1, CS_QVAL, 1, 1, L_QUERY),
+	SHAPE("key=", 1, CS_QVAL, 1, 1, L_QUERY),
+	SHAPE("token=", 1, CS_QVAL, 1, 1, L_QUERY),
+	SHAPE("access_token=", 1, CS_QVAL, 1, 1, L_QUERY),
+	SHAPE("password=", 1, CS_QVAL, 1, 1, L_QUERY),
+};
+
+#define N_SHAPES (sizeof(shapes) / sizeof(shapes[0]))
+_Static_assert(N_SHAPES <= 32, "alive mask is 32 bits");
+
+/* Lookup tables, built once (pthread_once) from cs_slow() and shapes[]:
+ * which classes a byte is in, and which shapes a byte can start. */
+static struct {
+	pthread_once_t once;
+	uint8_t cs[256]; /* bit (1 << enum cs) */
+	uint32_t first[256]; /* shapes whose prefix starts with the byte */
+	uint32_t query; /* the L_QUERY shapes */
+} tab = { .once = PTHREAD_ONCE_INIT };
+
+static void tab_build(void)
+{
+	unsigned c, s;
+	size_t i;
+
+	for (c = 0; c < 256; c++)
+		for (s = CS_KEY; s <= CS_QVAL; s++)
+			if (cs_slow((enum cs)s, c))
+				tab.cs[c] |= (uint8_t)(1u << s);
+	for (i = 0; i < N_SHAPES; i++) {
+		unsigned f = (unsigned char)shapes[i].prefix[0];
+
+		assert((size_t)shapes[i].plen + shapes[i].min <= SCAN_MAX);
+		tab.first[f] |= 1u << i;
+		if (shapes[i].icase && f >= 'a' && f <= 'z')
+			tab.first[f - 32] |= 1u << i;
+		if (shapes[i].left == L_QUERY)
+			tab.query |= 1u << i;
+	}
+}
+
+static inline int in_cs(enum cs s, unsigned c)
+{
+	return tab.cs[c] >> s & 1;
+}
+
+/* ---- header names redacted by default ---- */
+
+enum hkind {
+	H_OTHER = 0,
+	H_SECRET, /* whole value */
+	H_AUTH, /* scheme kept, the rest is the secret */
+	H_COOKIE, /* every cookie's value */
+	H_SETCOOKIE, /* the first pair's value */
+	H_CLEN,
+	H_TE,
+};
+
+static const struct {
+	const char *name;
+	enum hkind kind;
+} builtin_headers[] = {
+	{ "authorization", H_AUTH },
+	{ "proxy-authorization", H_AUTH },
+	{ "cookie", H_COOKIE },
+	{ "set-cookie", H_SETCOOKIE },
+	{ "set-cookie2", H_SETCOOKIE },
+	{ "x-api-key", H_SECRET },
+	{ "api-key", H_SECRET },
+	{ "anthropic-api-key", H_SECRET },
+	{ "x-anthropic-api-key", H_SECRET },
+	{ "openai-api-key", H_SECRET },
+	{ "x-openai-api-key", H_SECRET },
+	{ "x-goog-api-key", H_SECRET },
+	{ "x-amz-security-token", H_SECRET },
+	{ "x-auth-token", H_SECRET },
+	{ "private-token", H_SECRET },
+	{ "content-length", H_CLEN },
+	{ "transfer-encoding", H_TE },
+};
+
+static int name_eq(const char *lower_name, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!lower_name[i] || (unsigned char)lower_name[i] != lower((unsigned char)s[i]))
+			return 0;
+	return lower_name[n] == '\0';
+}
+
+static enum hkind header_kind(const struct redact_config *cfg, const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(builtin_headers) / sizeof(builtin_headers[0]); i++)
+		if (name_eq(builtin_headers[i].name, name, n))
+			return builtin_headers[i].kind;
+	for (i = 0; cfg && i < cfg->n_names; i++)
+		if (name_eq(cfg->names[i], name, n))
+			return H_SECRET;
+	return H_OTHER;
+}
+
+int redact_header_is_secret(const struct redact_config *cfg, const char *name, size_t n)
+{
+	enum hkind k = header_kind(cfg, name, n);
+
+	return k == H_SECRET || k == H_AUTH || k == H_COOKIE || k == H_SETCOOKIE;
+}
+
+/* ---- configuration ---- */
+
+void redact_config_release(struct redact_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_names; i++)
+		free(cfg->names[i]);
+	free(cfg->names);
+	cfg->names = NULL;
+	cfg->n_names = 0;
+	sodium_memzero(cfg->key, sizeof(cfg->key));
+}
+
+int redact_config_parse(struct redact_config *cfg, const char *names,
+			const uint8_t key[REDACT_KEY_LEN], struct at_error *reterr)
+{
+	const char *p = names ? names : "";
+	int r;
+
+	*cfg = (struct redact_config){ .names = NULL };
+	memcpy(cfg->key, key, REDACT_KEY_LEN);
+	while (*p) {
+		const char *s, *e, *next = strchr(p, ',');
+		size_t n, i;
+		char *copy;
+
+		if (!next)
+			next = p + strlen(p);
+		for (s = p; s < next && (*s == ' ' || *s == '\t'); s++)
+			;
+		for (e = next; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		n = (size_t)(e - s);
+		p = *next ? next + 1 : next;
+		if (n == 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (!is_tchar((unsigned char)s[i]))
+				break;
+		if (i < n || n > REDACT_NAME_MAX) {
+			at_error_set(reterr, 0, 0, (size_t)(s - names),
+				     "ATTRACE_REDACT: '%.*s' is not a header name",
+				     (int)(n > 64 ? 64 : n), s);
+			r = -EINVAL;
+			goto fail;
+		}
+		if (cfg->n_names == REDACT_MAX_NAMES) {
+			at_error_set(reterr, 0, 0, (size_t)(s - names),
+				     "ATTRACE_REDACT: more than %d names", REDACT_MAX_NAMES);
+			r = -EINVAL;
+			goto fail;
+		}
+		if (!cfg->names) {
+			cfg->names = calloc(REDACT_MAX_NAMES, sizeof(*cfg->names));
+			if (!cfg->names) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
+		copy = malloc(n + 1);
+		if (!copy) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (i = 0; i < n; i++)
+			copy[i] = (char)lower((unsigned char)s[i]);
+		copy[n] = '\0';
+		cfg->names[cfg->n_names++] = copy;
+	}
+	return 0;
+fail:
+	for (size_t i = 0; i < cfg->n_names; i++)
+		free(cfg->names[i]);
+	free(cfg->names);
+	cfg->names = NULL;
+	cfg->n_names = 0;
+	return r;
+}
+
+/* ---- markers ---- */
+
+static void hex8(const uint8_t h[HASH_LEN], char hex[2 * HASH_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < HASH_LEN; i++) {
+		hex[2 * i] = digits[h[i] >> 4];
+		hex[2 * i + 1] = digits[h[i] & 15];
+	}
+	hex[2 * HASH_LEN] = '\0';
+}
+
+/* Appends the marker for hash h; fit_len 0 = the 27-byte form. */
+static int put_marker(const uint8_t h[HASH_LEN], size_t fit_len, struct buf *out)
+{
+	char hex[2 * HASH_LEN + 1];
+	size_t len0 = out->len, i;
+	int r;
+
+	hex8(h, hex);
+	if (fit_len == 0 || fit_len >= REDACT_MARKER_LEN) {
+		r = buf_printf(out, "[redacted:%s", hex);
+		for (i = REDACT_MARKER_LEN; r == 0 && i < fit_len; i++)
+			r = buf_putc(out, '_');
+		if (r == 0)
+			r = buf_putc(out, ']');
+	} else if (fit_len >= 12) {
+		r = buf_printf(out, "[redacted:%.*s]", (int)(fit_len - 11), hex);
+	} else {
+		r = buf_append(out, hex, fit_len);
+	}
+	if (r < 0)
+		out->len = len0;
+	if (out->data)
+		out->data[out->len] = '\0';
+	return r;
+}
+
+int redact_marker(const struct redact_config *cfg, const void *secret, size_t n, size_t fit_len,
+		  struct buf *out)
+{
+	uint8_t h[HASH_LEN];
+
+	crypto_generichash(h, sizeof(h), secret, n, cfg->key, REDACT_KEY_LEN);
+	return put_marker(h, fit_len, out);
+}
+
+/* @return 1 when s[0..n) is a marker in any of its forms with brackets. */
+static int is_marker(const char *s, size_t n)
+{
+	static const char pre[] = "[redacted:";
+	size_t i = sizeof(pre) - 1, hexn = 0;
+
+	if (n < i + 2 || memcmp(s, pre, i) != 0 || s[n - 1] != ']')
+		return 0;
+	for (; i < n - 1 && ((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')); i++)
+		hexn++;
+	for (; i < n - 1 && s[i] == '_'; i++)
+		;
+	return i == n - 1 && hexn >= 1 && hexn <= REDACT_HEX_LEN;
+}
+
+/* ---- the redactor ---- */
+
+enum st {
+	ST_START, /* message start: hbuf holds bytes until they classify the stream */
+	ST_LINE, /* start line, scanned, until LF */
+	ST_NAME, /* header name, held in hbuf until ':' */
+	ST_OWS, /* whitespace before a value, verbatim */
+	ST_VALUE, /* header value, scanned, until LF */
+	ST_SECRET, /* header value, hashed, until LF */
+	ST_SCHEME, /* Authorization scheme, held in hbuf until SP */
+	ST_CNAME, /* cookie name, held in hbuf until '=' */
+	ST_CVALUE, /* cookie value, hashed, until ';' or LF */
+	ST_PEEK, /* a response body's first bytes, held: a status line means a HEAD response */
+	ST_BODY, /* Content-Length body, scanned */
+	ST_CHUNK_SIZE, /* chunk-size line, verbatim, until LF */
+	ST_CHUNK_DATA, /* chunk data, scanned */
+	ST_CHUNK_END, /* CRLF after chunk data, verbatim */
+	ST_RAW, /* opaque bytes to the end, scanned */
+};
+
+enum ctx {
+	CTX_HEAD, /* 27-byte markers */
+	CTX_BODY, /* markers fitted to the secret's length */
+};
+
+struct redactor {
+	const struct redact_config *cfg;
+	int err;
+	enum st st;
+	/* framing */
+	enum hkind kind;
+	int response, status, chunked, trailers;
+	long long clen; /* -1: none */
+	unsigned long long remain;
+	char hbuf[HBUF_MAX];
+	size_t hblen;
+	char val[VAL_MAX];
+	size_t vlen;
+	int cr; /* a CR held back at the end of a hashed value */
+	/* scanner */
+	enum ctx ctx;
+	unsigned char prev; /* the byte before hold[0] */
+	unsigned char hold[SCAN_MAX];
+	size_t hlen;
+	uint32_t alive;
+	int sec; /* shape being hashed, or -1 */
+	/* the secret being hashed (one at a time) */
+	crypto_generichash_state hs;
+	size_t slen;
+	char shead[HEAD_MAX];
+};
+
+static void reset(struct redactor *r)
+{
+	const struct redact_config *cfg = r->cfg;
+
+	sodium_memzero(r, sizeof(*r));
+	r->cfg = cfg;
+	r->st = ST_START;
+	r->clen = -1;
+	r->sec = -1;
+}
+
+struct redactor *redactor_new(const struct redact_config *cfg)
+{
+	struct redactor *r;
+
+	pthread_once(&tab.once, tab_build);
+	/* crypto_generichash_state wants 64-byte alignment */
+	r = aligned_alloc(_Alignof(struct redactor), sizeof(*r));
+	if (!r)
+		return NULL;
+	r->cfg = cfg;
+	reset(r);
+	return r;
+}
+
+void redactor_free(struct redactor *r)
+{
+	if (!r)
+		return;
+	sodium_memzero(r, sizeof(*r));
+	free(r);
+}
+
+size_t redactor_held(const struct redactor *r)
+{
+	return r->hblen + r->hlen + (size_t)r->cr;
+}
+
+/* ---- secret hashing ---- */
+
+static void hs_begin(struct redactor *r)
+{
+	crypto_generichash_init(&r->hs, r->cfg->key, REDACT_KEY_LEN, HASH_LEN);
+	r->slen = 0;
+}
+
+static void hs_update(struct redactor *r, const void *p, size_t n)
+{
+	if (r->slen < HEAD_MAX)
+		memcpy(r->shead + r->slen, p, n < HEAD_MAX - r->slen ? n : HEAD_MAX - r->slen);
+	crypto_generichash_update(&r->hs, p, n);
+	r->slen += n;
+}
+
+/* Ends the secret: appends its marker (nothing for an empty value). A
+ * header value that already is a marker is kept (see redact.h). */
+static int hs_end(struct redactor *r, enum ctx ctx, int keep_markers, struct buf *out)
+{
+	uint8_t h[HASH_LEN];
+
+	size_t n = r->slen < HEAD_MAX ? r->slen : HEAD_MAX;
+	int k;
+
+	crypto_generichash_final(&r->hs, h, sizeof(h));
+	if (r->slen == 0)
+		k = 0;
+	else if (keep_markers && r->slen <= HEAD_MAX && is_marker(r->shead, r->slen))
+		k = buf_append(out, r->shead, r->slen);
+	else
+		k = put_marker(h, ctx == CTX_HEAD ? 0 : r->slen, out);
+	sodium_memzero(r->shead, n); /* the secret's first bytes */
+	return k;
+}
+
+/* ---- scanner ---- */
+
+/* @return 0 when no shape can start at c after prev (the fast path). */
+static inline int may_start(unsigned prev, unsigned c)
+{
+	return tab.first[c] && !in_cs(CS_ALNUM, prev);
+}
+
+static uint32_t start_mask(unsigned prev, unsigned c)
+{
+	uint32_t m = tab.first[c];
+
+	if (in_cs(CS_ALNUM, prev))
+		return 0;
+	if (prev != '?' && prev != '&')
+		m &= ~tab.query;
+	return m;
+}
+
+/* Which of the shapes in m still match with byte c at position pos. */
+static uint32_t step_mask(uint32_t m, size_t pos, unsigned c)
+{
+	uint32_t left = m;
+
+	while (left) {
+		unsigned i = (unsigned)__builtin_ctz(left);
+		const struct shape *s = &shapes[i];
+
+		left &= left - 1;
+		if (pos < s->plen) {
+			if ((s->icase ? lower(c) : c) != (unsigned char)s->prefix[pos])
+				m &= ~(1u << i);
+		} else if (!in_cs(s->set, c)) {
+			m &= ~(1u << i);
+		}
+	}
+	return m;
+}
+
+static int sec_finish(struct redactor *r, struct buf *out)
+{
+	r->sec = -1;
+	return hs_end(r, r->ctx, 0, out);
+}
+
+static int scan_byte(struct redactor *r, unsigned c, struct buf *out);
+
+static int scan_settle(struct redactor *r, struct buf *out)
+{
+	unsigned char rest[SCAN_MAX];
+	size_t i, n;
+	int k;
+
+	if (r->alive) {
+		for (i = 0; i < N_SHAPES; i++) {
+			const struct shape *s = &shapes[i];
+			size_t skip = s->keep_prefix ? s->plen : 0;
+
+			if (!(r->alive & (1u << i)) || r->hlen != (size_t)s->plen + s->min)
+				continue;
+			/* confirmed: the prefix (when kept) goes out, the rest is hashed */
+			k = buf_append(out, r->hold, skip);
+			if (k < 0)
+				return k;
+			hs_begin(r);
+			hs_update(r, r->hold + skip, r->hlen - skip);
+			r->prev = r->hold[r->hlen - 1];
+			r->hlen = 0;
+			r->alive = 0;
+			r->sec = (int)i;
+			return 0;
+		}
+		return 0;
+	}
+	/* no match starts at hold[0]: it goes out, and the rest is looked at again */
+	k = buf_putc(out, (char)r->hold[0]);
+	if (k < 0)
+		return k;
+	r->prev = r->hold[0];
+	n = r->hlen - 1;
+	memcpy(rest, r->hold + 1, n);
+	r->hlen = 0;
+	for (i = 0; i < n; i++) {
+		k = scan_byte(r, rest[i], out);
+		if (k < 0)
+			return k;
+	}
+	return 0;
+}
+
+static int scan_byte(struct redactor *r, unsigned c, struct buf *out)
+{
+	int k;
+
+	if (r->sec >= 0) {
+		if (in_cs(shapes[r->sec].set, c)) {
+			unsigned char b = (unsigned char)c;
+
+			hs_update(r, &b, 1);
+			r->prev = b;
+			return 0;
+		}
+		k = sec_finish(r, out);
+		if (k < 0)
+			return k;
+		/* prev is the secret's last byte: a letter or digit, or a query byte */
+	}
+	if (r->hlen == 0) {
+		r->alive = start_mask(r->prev, c);
+		if (!r->alive) {
+			r->prev = (unsigned char)c;
+			return buf_putc(out, (char)c);
+		}
+	} else {
+		r->alive = step_mask(r->alive, r->hlen, c);
+	}
+	r->hold[r->hlen++] = (unsigned char)c;
+	return scan_settle(r, out);
+}
+
+static int scan_bytes(struct redactor *r, const unsigned char *p, size_t n, struct buf *out)
+{
+	size_t i;
+	int k;
+
+	while (n) {
+		if (r->sec >= 0) {
+			/* hash the run in one go */
+			for (i = 0; i < n && in_cs(shapes[r->sec].set, p[i]); i++)
+				;
+			if (i) {
+				hs_update(r, p, i);
+				r->prev = p[i - 1];
+				p += i;
+				n -= i;
+				continue;
+			}
+		} else if (r->hlen == 0) {
+			/* copy the bytes that cannot start a shape in one go */
+			unsigned prev = r->prev;
+
+			for (i = 0; i < n && !may_start(prev, p[i]); i++)
+				prev = p[i];
+			if (i) {
+				k = buf_append(out, p, i);
+				if (k < 0)
+					return k;
+				r->prev = (unsigned char)prev;
+				p += i;
+				n -= i;
+				continue;
+			}
+		}
+		k = scan_byte(r, *p, out);
+		if (k < 0)
+			return k;
+		p++;
+		n--;
+	}
+	return 0;
+}
+
+/* Ends a scanned segment: a secret in progress ends, a partial shape goes out. */
+static int scan_end(struct redactor *r, struct buf *out)
+{
+	int k = 0;
+
+	if (r->sec >= 0)
+		k = sec_finish(r, out);
+	else if (r->hlen)
+		k = buf_append(out, r->hold, r->hlen);
+	r->hlen = 0;
+	r->alive = 0;
+	return k;
+}
+
+static void scan_begin(struct redactor *r, enum ctx ctx, unsigned prev)
+{
+	r->ctx = ctx;
+	r->prev = (unsigned char)prev;
+	r->hlen = 0;
+	r->alive = 0;
+	r->sec = -1;
+}
+
+/* ---- framing ---- */
+
+/* @return 1 when h[0..n) is all of "HTTP/1.x NNN", 0 when a prefix of it, -1 when not. */
+static int status_prefix(const char *h, size_t n)
+{
+	static const char resp[] = "HTTP/1.";
+	size_t i;
+
+	for (i = 0; i < n && i < 12; i++) {
+		unsigned c = (unsigned char)h[i];
+		int ok = i < 7	  ? c == (unsigned char)resp[i]
+			 : i == 8 ? c == ' '
+				  : (c >= '0' && c <= '9');
+
+		if (!ok)
+			return -1;
+	}
+	return i == 12 ? 1 : 0;
+}
+
+static const char *const methods[] = {
+	"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "CONNECT ", "OPTIONS ", "TRACE ", "PATCH ",
+};
+
+/* @return 1: hbuf starts an HTTP message (complete), 0: could still, -1: cannot. */
+static int classify_start(struct redactor *r)
+{
+	const char *h = r->hbuf;
+	size_t n = r->hblen;
+	int maybe = 0, st = status_prefix(h, n);
+
+	/* "HTTP/1.x NNN" */
+	if (st == 1) {
+		r->response = 1;
+		r->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+		return 1;
+	}
+	if (st == 0)
+		maybe = 1;
+	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+		size_t ml = strlen(methods[m]);
+
+		if (n >= ml && memcmp(h, methods[m], ml) == 0) {
+			r->response = 0;
+			return 1;
+		}
+		if (n < ml && memcmp(h, methods[m], n) == 0)
+			maybe = 1;
+	}
+	return maybe ? 0 : -1;
+}
+
+static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *used,
+		struct buf *out);
+
+/* Hands the held bytes to state st, as if they arrived now. */
+static int refeed(struct redactor *r, enum st st, struct buf *out)
+{
+	unsigned char tmp[HBUF_MAX];
+	size_t n = r->hblen, i = 0, used;
+	int k = 0;
+
+	memcpy(tmp, r->hbuf, n);
+	r->hblen = 0;
+	r->st = st;
+	while (k == 0 && i < n) {
+		k = step(r, tmp + i, n - i, &used, out);
+		i += used;
+	}
+	return k;
+}
+
+static void to_raw(struct redactor *r)
+{
+	r->st = ST_RAW;
+	scan_begin(r, CTX_BODY, 0);
+}
+
+static void new_message(struct redactor *r)
+{
+	r->st = ST_START;
+	r->hblen = 0;
+	r->trailers = 0;
+}
+
+static void start_headers(struct redactor *r)
+{
+	r->st = ST_NAME;
+	r->hblen = 0;
+}
+
+static void parse_value(struct redactor *r)
+{
+	if (r->kind == H_CLEN) {
+		long long v = 0;
+		size_t i = 0;
+
+		while (i < r->vlen && (r->val[i] == ' ' || r->val[i] == '\t'))
+			i++;
+		if (i == r->vlen || r->val[i] < '0' || r->val[i] > '9')
+			return;
+		for (; i < r->vlen && r->val[i] >= '0' && r->val[i] <= '9'; i++) {
+			if (v > (1LL << 50))
+				return; /* absurd: leave the framing unknown */
+			v = v * 10 + (r->val[i] - '0');
+		}
+		r->clen = v;
+	} else if (r->kind == H_TE) {
+		/* chunked when it is the last coding */
+		size_t e = r->vlen;
+
+		while (e &&
+		       (r->val[e - 1] == ' ' || r->val[e - 1] == '\t' || r->val[e - 1] == '\r'))
+			e--;
+		r->chunked = e >= 7 && name_eq("chunked", r->val + e - 7, 7) &&
+			     (e == 7 || r->val[e - 8] == ',' || r->val[e - 8] == ' ');
+	}
+}
+
+/* The empty line after the headers (or trailers). */
+static void end_headers(struct redactor *r)
+{
+	int st = r->status;
+
+	if (r->trailers) {
+		new_message(r);
+		return;
+	}
+	if (r->response && st == 101) {
+		to_raw(r);
+		return;
+	}
+	if (r->response && ((st >= 100 && st < 200) || st == 204 || st == 304)) {
+		new_message(r);
+		return;
+	}
+	if (r->chunked) {
+		r->st = ST_CHUNK_SIZE;
+		r->vlen = 0;
+		return;
+	}
+	if (r->clen > 0) {
+		/* a response to HEAD has Content-Length and no body: look first */
+		r->st = r->response ? ST_PEEK : ST_BODY;
+		r->hblen = 0;
+		r->remain = (unsigned long long)r->clen;
+		scan_begin(r, CTX_BODY, '&');
+		return;
+	}
+	if (r->clen == 0 || !r->response) {
+		new_message(r);
+		return;
+	}
+	r->st = ST_RAW; /* a response read until close */
+	scan_begin(r, CTX_BODY, '&');
+}
+
+/* The value's first byte decides how it is redacted. */
+static void begin_value(struct redactor *r)
+{
+	switch (r->kind) {
+	case H_SECRET:
+		r->st = ST_SECRET;
+		r->cr = 0;
+		hs_begin(r);
+		break;
+	case H_AUTH:
+		r->st = ST_SCHEME;
+		r->hblen = 0;
+		break;
+	case H_COOKIE:
+	case H_SETCOOKIE:
+		r->st = ST_CNAME;
+		r->hblen = 0;
+		break;
+	default:
+		r->st = ST_VALUE;
+		r->vlen = 0;
+		scan_begin(r, CTX_HEAD, ' ');
+		break;
+	}
+}
+
+/* Ends a hashed header or cookie value at LF (the held CR goes out after the marker). */
+static int end_hashed_line(struct redactor *r, struct buf *out)
+{
+	int k = hs_end(r, CTX_HEAD, 1, out);
+
+	if (k == 0 && r->cr)
+		k = buf_putc(out, '\r');
+	r->cr = 0;
+	if (k == 0)
+		k = buf_putc(out, '\n');
+	start_headers(r);
+	return k;
+}
+
+/* Processes in[0..n) from state; returns the bytes consumed via *used (at least 1). */
+static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *used, struct buf *out)
+{
+	unsigned c = p[0];
+	const unsigned char *lf;
+	size_t i;
+	int k = 0;
+
+	*used = 1;
+	switch (r->st) {
+	case ST_START:
+		if (r->hblen == 0 && (c == '\r' || c == '\n'))
+			return buf_putc(out, (char)c); /* blank lines between messages */
+		r->hbuf[r->hblen++] = (char)c;
+		k = classify_start(r);
+		if (k == 0)
+			return 0;
+		if (k < 0) {
+			to_raw(r);
+			k = scan_bytes(r, (unsigned char *)r->hbuf, r->hblen, out);
+			r->hblen = 0;
+			return k;
+		}
+		r->st = ST_LINE;
+		r->clen = -1;
+		r->chunked = 0;
+		scan_begin(r, CTX_HEAD, 0);
+		k = scan_bytes(r, (unsigned char *)r->hbuf, r->hblen, out);
+		r->hblen = 0;
+		return k;
+	case ST_LINE:
+	case ST_VALUE:
+		lf = memchr(p, '\n', n);
+		i = lf ? (size_t)(lf - p) : n;
+		if (r->st == ST_VALUE && (r->kind == H_CLEN || r->kind == H_TE)) {
+			size_t m = i < VAL_MAX - r->vlen ? i : VAL_MAX - r->vlen;
+
+			memcpy(r->val + r->vlen, p, m);
+			r->vlen += m;
+		}
+		k = scan_bytes(r, p, i, out);
+		*used = lf ? i + 1 : n;
+		if (k < 0 || !lf)
+			return k;
+		k = scan_end(r, out);
+		if (k == 0)
+			k = buf_putc(out, '\n');
+		if (r->st == ST_VALUE)
+			parse_value(r);
+		start_headers(r);
+		return k;
+	case ST_NAME:
+		if (c == '\n' && (r->hblen == 0 || (r->hblen == 1 && r->hbuf[0] == '\r'))) {
+			k = buf_append(out, r->hbuf, r->hblen);
+			if (k == 0)
+				k = buf_putc(out, '\n');
+			r->hblen = 0;
+			end_headers(r);
+			return k;
+		}
+		if (r->hblen == 0 && (c == ' ' || c == '\t')) {
+			/* obsolete line folding: a continuation, scanned as a value */
+			r->kind = H_OTHER;
+			begin_value(r);
+			return buf_putc(out, (char)c);
+		}
+		if (c == ':' && !(r->hblen == 1 && r->hbuf[0] == '\r')) {
+			r->kind = header_kind(r->cfg, r->hbuf, r->hblen);
+			k = buf_append(out, r->hbuf, r->hblen);
+			if (k == 0)
+				k = buf_putc(out, ':');
+			r->hblen = 0;
+			r->st = ST_OWS;
+			return k;
+		}
+		if ((is_tchar(c) || (c == '\r' && r->hblen == 0)) && r->hblen < HBUF_MAX &&
+		    !(r->hblen == 1 && r->hbuf[0] == '\r')) {
+			r->hbuf[r->hblen++] = (char)c;
+			return 0;
+		}
+		/* not a header line: the rest of the stream is opaque */
+		to_raw(r);
+		k = scan_bytes(r, (unsigned char *)r->hbuf, r->hblen, out);
+		r->hblen = 0;
+		*used = 0;
+		return k;
+	case ST_OWS:
+		if (c == ' ' || c == '\t')
+			return buf_putc(out, (char)c);
+		begin_value(r);
+		*used = 0;
+		return 0;
+	case ST_SECRET:
+	case ST_CVALUE:
+		if (r->cr) {
+			if (c == '\n')
+				return end_hashed_line(r, out);
+			r->cr = 0;
+			hs_update(r, "\r", 1);
+		}
+		if (c == '\n')
+			return end_hashed_line(r, out);
+		if (c == '\r') {
+			r->cr = 1;
+			return 0;
+		}
+		if (r->st == ST_CVALUE && c == ';') {
+			k = hs_end(r, CTX_HEAD, 1, out);
+			if (k == 0)
+				k = buf_putc(out, ';');
+			if (r->kind == H_COOKIE) {
+				r->st = ST_CNAME;
+				r->hblen = 0;
+			} else {
+				r->st = ST_VALUE; /* Set-Cookie attributes */
+				r->kind = H_OTHER;
+				r->vlen = 0;
+				scan_begin(r, CTX_HEAD, ';');
+			}
+			return k;
+		}
+		for (i = 0;
+		     i < n && p[i] != '\r' && p[i] != '\n' && !(r->st == ST_CVALUE && p[i] == ';');
+		     i++)
+			;
+		hs_update(r, p, i);
+		*used = i;
+		return 0;
+	case ST_SCHEME:
+		if (is_tchar(c) && r->hblen < SCHEME_MAX) {
+			r->hbuf[r->hblen++] = (char)c;
+			return 0;
+		}
+		if (c == ' ' && r->hblen > 0) {
+			k = buf_append(out, r->hbuf, r->hblen);
+			r->hblen = 0;
+			r->kind = H_SECRET;
+			r->st = ST_OWS;
+			*used = 0;
+			return k;
+		}
+		/* no scheme: it is all secret */
+		r->st = ST_SECRET;
+		r->cr = 0;
+		hs_begin(r);
+		hs_update(r, r->hbuf, r->hblen);
+		r->hblen = 0;
+		*used = 0;
+		return 0;
+	case ST_CNAME:
+		if (r->hblen == 0 && (c == ' ' || c == '\t'))
+			return buf_putc(out, (char)c);
+		if (c == '=') {
+			k = buf_append(out, r->hbuf, r->hblen);
+			if (k == 0)
+				k = buf_putc(out, '=');
+			r->hblen = 0;
+			r->st = ST_CVALUE;
+			r->cr = 0;
+			hs_begin(r);
+			return k;
+		}
+		if (c != ';' && c != '\r' && c != '\n' && r->hblen < HBUF_MAX) {
+			r->hbuf[r->hblen++] = (char)c;
+			return 0;
+		}
+		/* a cookie without '=' (or an overlong name): all of it is value */
+		r->st = ST_CVALUE;
+		r->cr = 0;
+		hs_begin(r);
+		hs_update(r, r->hbuf, r->hblen);
+		r->hblen = 0;
+		*used = 0;
+		return 0;
+	case ST_PEEK:
+		r->hbuf[r->hblen++] = (char)c;
+		k = status_prefix(r->hbuf, r->hblen);
+		if (k == 0 && r->hblen < r->remain)
+			return 0;
+		/* a status line: the next response; else the body it claimed */
+		return refeed(r, k == 1 ? ST_START : ST_BODY, out);
+	case ST_BODY:
+	case ST_CHUNK_DATA:
+		i = n < r->remain ? n : (size_t)r->remain;
+		k = scan_bytes(r, p, i, out);
+		if (k < 0)
+			return k;
+		*used = i;
+		r->remain -= i;
+		if (r->remain)
+			return 0;
+		k = scan_end(r, out);
+		if (r->st == ST_BODY) {
+			new_message(r);
+		} else {
+			r->st = ST_CHUNK_END;
+		}
+		return k;
+	case ST_CHUNK_END:
+		if (c == '\r')
+			return buf_putc(out, '\r');
+		if (c == '\n') {
+			r->st = ST_CHUNK_SIZE;
+			r->vlen = 0;
+			return buf_putc(out, '\n');
+		}
+		to_raw(r);
+		*used = 0;
+		return 0;
+	case ST_CHUNK_SIZE: {
+		unsigned long long size = 0;
+		size_t digits = 0;
+
+		if (c != '\n') {
+			if (r->vlen == VAL_MAX) {
+				to_raw(r);
+				*used = 0;
+				return 0;
+			}
+			r->val[r->vlen++] = (char)c;
+			return buf_putc(out, (char)c);
+		}
+		k = buf_putc(out, '\n');
+		for (i = 0; i < r->vlen; i++) {
+			unsigned d = lower((unsigned char)r->val[i]);
+
+			if (d >= '0' && d <= '9')
+				d -= '0';
+			else if (d >= 'a' && d <= 'f')
+				d = d - 'a' + 10;
+			else
+				break;
+			if (++digits > 15)
+				break;
+			size = size * 16 + d;
+		}
+		if (digits == 0 || digits > 15 ||
+		    (i < r->vlen && r->val[i] != ';' && r->val[i] != ' ' && r->val[i] != '\t' &&
+		     r->val[i] != '\r')) {
+			to_raw(r);
+			return k;
+		}
+		if (size == 0) {
+			r->trailers = 1;
+			start_headers(r);
+			return k;
+		}
+		r->st = ST_CHUNK_DATA;
+		r->remain = size;
+		scan_begin(r, CTX_BODY, 0);
+		return k;
+	}
+	case ST_RAW:
+		*used = n;
+		return scan_bytes(r, p, n, out);
+	}
+	return k;
+}
+
+int redactor_feed(struct redactor *r, const void *in, size_t n, struct buf *out)
+{
+	const unsigned char *p = in;
+	size_t len0 = out->len, used;
+	int k;
+
+	if (r->err)
+		return r->err;
+	while (n) {
+		k = step(r, p, n, &used, out);
+		if (k < 0) {
+			r->err = k;
+			out->len = len0;
+			if (out->data)
+				out->data[len0] = '\0';
+			return k;
+		}
+		p += used;
+		n -= used;
+	}
+	return 0;
+}
+
+int redactor_flush(struct redactor *r, struct buf *out)
+{
+	size_t len0 = out->len;
+	int k = 0;
+
+	if (r->err)
+		return r->err;
+	switch (r->st) {
+	case ST_START:
+	case ST_NAME:
+		/* a partial message start or header name: scanned as opaque bytes */
+		to_raw(r);
+		k = scan_bytes(r, (unsigned char *)r->hbuf, r->hblen, out);
+		r->hblen = 0;
+		break;
+	case ST_PEEK:
+		k = refeed(r, ST_BODY, out);
+		break;
+	case ST_SCHEME:
+	case ST_CNAME:
+		/* whatever came of the value is secret */
+		hs_begin(r);
+		hs_update(r, r->hbuf, r->hblen);
+		r->hblen = 0;
+		k = hs_end(r, CTX_HEAD, 1, out);
+		break;
+	case ST_SECRET:
+	case ST_CVALUE:
+		if (r->cr)
+			hs_update(r, "\r", 1);
+		r->cr = 0;
+		k = hs_end(r, CTX_HEAD, 1, out);
+		break;
+	default:
+		break;
+	}
+	if (k == 0)
+		k = scan_end(r, out);
+	if (k < 0) {
+		r->err = k;
+		out->len = len0;
+		if (out->data)
+			out->data[len0] = '\0';
+		return k;
+	}
+	reset(r);
+	return 0;
+}
+
+int redact_bytes(const struct redact_config *cfg, const void *in, size_t n, struct buf *out)
+{
+	struct redactor *r = redactor_new(cfg);
+	size_t len0 = out->len;
+	int k;
+
+	if (!r)
+		return -ENOMEM;
+	k = redactor_feed(r, in, n, out);
+	if (k == 0)
+		k = redactor_flush(r, out);
+	if (k < 0) {
+		out->len = len0;
+		if (out->data)
+			out->data[len0] = '\0';
+	}
+	redactor_free(r);
+	return k;
+}
+
+/* ---- the key ---- */
+
+static const char *env_get(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strncmp(envp[i], name, n) == 0 && envp[i][n] == '=')
+			return envp[i] + n + 1;
+	return NULL;
+}
+
+int redact_key_path(char *const *envp, struct buf *out)
+{
+	const char *xdg = env_get(envp, "XDG_CONFIG_HOME"), *home = env_get(envp, "HOME");
+
+	if (xdg && xdg[0] == '/')
+		return buf_printf(out, "%s/attrace/redact.key", xdg);
+	if (home && home[0])
+		return buf_printf(out, "%s/.config/attrace/redact.key", home);
+	return -ENOENT;
+}
+
+static int hexval(unsigned c)
+{
+	c = lower(c);
+	if (c >= '0' && c <= '9')
+		return (int)(c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (int)(c - 'a' + 10);
+	return -1;
+}
+
+int redact_key_parse_hex(const char *hex, uint8_t key[REDACT_KEY_LEN])
+{
+	uint8_t k[REDACT_KEY_LEN];
+	size_t i;
+
+	if (!hex || strlen(hex) != 2 * REDACT_KEY_LEN)
+		return -EINVAL;
+	for (i = 0; i < REDACT_KEY_LEN; i++) {
+		int hi = hexval((unsigned char)hex[2 * i]),
+		    lo = hexval((unsigned char)hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		k[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(key, k, sizeof(k));
+	sodium_memzero(k, sizeof(k));
+	return 0;
+}
+
+/* mkdir -p for the directories above path (mode 0700). */
+static int make_parents(char *path)
+{
+	char *s;
+
+	for (s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			int e = -errno;
+
+			*s = '/';
+			return e;
+		}
+		*s = '/';
+	}
+	return 0;
+}
+
+/* @return 0, -ENOENT, -EINVAL (wrong size), or another negative errno. */
+static int read_key(const char *path, uint8_t key[REDACT_KEY_LEN])
+{
+	uint8_t k[REDACT_KEY_LEN + 1];
+	ssize_t got;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), e = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (n < sizeof(k)) {
+		got = read(fd, k + n, sizeof(k) - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			e = -errno;
+			break;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	if (e == 0 && n != REDACT_KEY_LEN)
+		e = -EINVAL;
+	if (e == 0)
+		memcpy(key, k, REDACT_KEY_LEN);
+	sodium_memzero(k, sizeof(k));
+	return e;
+}
+
+/* Writes 32 random bytes to a temporary file and links it to path, so
+ * that a concurrent reader never sees a partial key. @return 0, -EEXIST
+ * when another process made it first, or a negative errno. */
+static int create_key(const char *path)
+{
+	uint8_t k[REDACT_KEY_LEN];
+	char tmp[4096];
+	int fd, e = 0;
+	ssize_t w;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (sodium_init() < 0)
+		return -EIO;
+	randombytes_buf(k, sizeof(k));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		e = -errno;
+		goto out;
+	}
+	do {
+		w = write(fd, k, sizeof(k));
+	} while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)sizeof(k))
+		e = w < 0 ? -errno : -EIO;
+	if (e == 0 && fsync(fd) < 0)
+		e = -errno;
+	close(fd);
+	if (e == 0 && link(tmp, path) < 0)
+		e = -errno;
+	unlink(tmp);
+out:
+	sodium_memzero(k, sizeof(k));
+	return e;
+}
+
+int redact_key_load(uint8_t key[REDACT_KEY_LEN], char *const *envp, struct at_error *reterr)
+{
+	struct buf path = BUF_INIT;
+	int e;
+
+	e = redact_key_path(envp, &path);
+	if (e < 0) {
+		at_error_set(reterr, 0, 0, 0,
+			     "no key file: neither XDG_CONFIG_HOME nor HOME is set");
+		goto out;
+	}
+	e = read_key(path.data, key);
+	if (e == -ENOENT) {
+		e = make_parents(path.data);
+		if (e == 0)
+			e = create_key(path.data);
+		if (e == 0 || e == -EEXIST)
+			e = read_key(path.data, key);
+	}
+	if (e == -EINVAL)
+		at_error_set(reterr, 0, 0, 0, "'%s': a redaction key is exactly %d bytes",
+			     path.data, REDACT_KEY_LEN);
+	else if (e < 0)
+		at_error_set(reterr, 0, 0, 0, "'%s': %s", path.data, strerror(-e));
+out:
+	buf_release(&path);
+	return e;
+}
