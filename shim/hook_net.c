@@ -35,6 +35,7 @@
 #include "shim/net.h"
 #include "shim/real.h"
 #include "shim/replayer.h"
+#include "shim/secrets.h"
 #include "shim/shim.h"
 
 /* ---- errno names (shared with hook_dns.c through shim.h) ---- */
@@ -152,6 +153,8 @@ static void sock_release(struct fd_obj *o)
 	struct sock *s = (struct sock *)o;
 
 	rpn_release(s);
+	secrets_free(s->rd[0]);
+	secrets_free(s->rd[1]);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

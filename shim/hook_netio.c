@@ -14,6 +14,7 @@
 #undef _FILE_OFFSET_BITS
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +28,7 @@
 #include "shim/net.h"
 #include "shim/real.h"
 #include "shim/replayer.h"
+#include "shim/secrets.h"
 #include "shim/shim.h"
 
 /* Up to this many bytes spread over several iovecs are joined on the stack. */
@@ -77,6 +79,39 @@ static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t
 		kv_data(b, p, off);
 	if (p != stack)
 		free(p);
+}
+
+/* TCP bytes go through the connection's redactor for that direction
+ * (secrets.h): what reaches the event is the redacted form. A redactor
+ * that cannot be made or fed drops the bytes (data_dropped) rather than
+ * record a secret. */
+static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iovec *iov,
+			size_t iovcnt, size_t n)
+{
+	struct buf red = BUF_INIT;
+	size_t i, off = 0;
+	int r = 0;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (!s->rd[out])
+		s->rd[out] = secrets_new();
+	if (!s->rd[out])
+		r = -ENOMEM;
+	for (i = 0; r == 0 && i < iovcnt && off < n; i++) {
+		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
+
+		if (k)
+			r = secrets_feed(s->rd[out], !out, iov[i].iov_base, k, &red);
+		off += k;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0)
+		json_kv_bool(b, "data_dropped", 1);
+	else if (red.len)
+		kv_data(b, red.data, red.len);
+	buf_release(&red);
 }
 
 static size_t iov_total(const struct iovec *iov, size_t iovcnt)
@@ -142,7 +177,10 @@ static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char 
 			n = (size_t)r;
 	}
 	b = net_ev_sock(t, s, out ? "send" : "recv", fn, peer, NULL, r);
-	kv_iov(b, iov, iovcnt, n);
+	if (s->kind == FD_TCP)
+		kv_redacted(s, out, b, iov, iovcnt, n);
+	else
+		kv_iov(b, iov, iovcnt, n);
 	if (atomic_load_explicit(&s->tls, memory_order_relaxed))
 		json_kv_bool(b, "tls", 1);
 	else if (out && n >= 6 && s->kind == FD_TCP && iovcnt && iov[0].iov_len >= 6 &&

@@ -53,6 +53,7 @@
 #include "shim/real.h"
 #include "shim/recorder.h"
 #include "shim/replayer.h"
+#include "shim/secrets.h"
 #include "shim/shim.h"
 
 extern char **environ;
@@ -230,7 +231,7 @@ void shim_proc_pending(void)
 			json_arr_open(b);
 			a = v->argv;
 			for (int k = 0; k < v->argc; k++, a += strlen(a) + 1)
-				json_str(b, a);
+				secrets_json_strn(b, a, strlen(a));
 			json_arr_close(b);
 			if (v->truncated)
 				json_kv_bool(b, "truncated", 1);
@@ -266,7 +267,7 @@ static void kv_argv(struct buf *b, const char *key, char *const argv[])
 	json_key(b, key);
 	json_arr_open(b);
 	for (char *const *a = argv; a && *a; a++)
-		json_str(b, *a);
+		secrets_json_strn(b, *a, strlen(*a));
 	json_arr_close(b);
 }
 

@@ -27,6 +27,7 @@
 #include "shim/real.h"
 #include "shim/recorder.h"
 #include "shim/replayer.h"
+#include "shim/secrets.h"
 #include "shim/shim.h"
 
 __thread struct shim_thread shim_tls __attribute__((tls_model("initial-exec"))) = { .tid = -1 };
@@ -80,7 +81,7 @@ static void snapshot_argv(void)
 	}
 	for (ssize_t i = 0; i < n;) {
 		size_t len = strnlen(data + i, (size_t)(n - i));
-		json_strn(&st.argv_json, data + i, len);
+		secrets_json_strn(&st.argv_json, data + i, len);
 		i += (ssize_t)len + 1;
 	}
 	json_arr_close(&st.argv_json);
@@ -108,7 +109,7 @@ static void snapshot_env(void)
 		if (config_name_is_secret(name))
 			json_str(&st.env_json, "[redacted]");
 		else
-			json_str(&st.env_json, eq + 1);
+			secrets_json_strn(&st.env_json, eq + 1, strlen(eq + 1));
 	}
 	json_obj_close(&st.env_json);
 }
@@ -530,6 +531,7 @@ __attribute__((constructor)) static void shim_init(void)
 
 	save_forwarded_env();
 	set_hash_cache();
+	secrets_init(environ);
 	snapshot_argv();
 	snapshot_env();
 	if (!getcwd(st.cwd, sizeof(st.cwd)))

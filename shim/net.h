@@ -17,6 +17,7 @@
 struct buf;
 struct shim_thread;
 struct rp_sock;
+struct redactor;
 
 /* "[" + INET6_ADDRSTRLEN + "]:" + 5 digits, rounded up. */
 #define NET_ADDR_MAX 64
@@ -38,6 +39,8 @@ struct sock {
 	char local[NET_ADDR_MAX];
 	struct rp_sock *rp; /* replay: the socketpair serving it (replay_net.c), or NULL */
 	atomic_int tls; /* its bytes are TLS (hook_tls.c): events carry the plaintext */
+	struct redactor *
+		rd[2]; /* TCP: received [0] and sent [1] bytes' redactors (secrets.h), under lock */
 	atomic_int tls_opaque_warned; /* a ClientHello no TLS hook saw was reported */
 };
 

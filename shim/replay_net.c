@@ -37,6 +37,7 @@
 #include "shim/net.h"
 #include "shim/real.h"
 #include "shim/replayer.h"
+#include "shim/secrets.h"
 #include "shim/shim.h"
 
 struct rp_sock {
@@ -55,6 +56,7 @@ struct rp_sock {
 	int sent_since_push;
 	int unbound_warned;
 	struct json_object *tls; /* recorded TLS facts of the connection it plays */
+	struct redactor *rd; /* TCP: the program's sent bytes, redacted as recorded */
 };
 
 /* Parses "1.2.3.4:80" or "[::1]:80". @return 0 or -EINVAL. */
@@ -201,11 +203,12 @@ static void bind_stream(struct rp_sock *rs)
 		return;
 	}
 	if (rp_conn_tls_opaque(rs->c))
-		gov_violation(GOV_MISMATCH,
-			      "%s/%d: the connection to %s was encrypted live by a TLS library attrace "
-			      "could not see (statically linked): the trace holds ciphertext, which "
-			      "cannot be replayed",
-			      shim_proc.lpid, shim_tls.tid, rs->peer);
+		gov_violation(
+			GOV_MISMATCH,
+			"%s/%d: the connection to %s was encrypted live by a TLS library attrace "
+			"could not see (statically linked): the trace holds ciphertext, which "
+			"cannot be replayed",
+			shim_proc.lpid, shim_tls.tid, rs->peer);
 	took_stream(rs, (const unsigned char *)rs->early.data, rs->early.len);
 	buf_release(&rs->early);
 }
@@ -214,6 +217,7 @@ static void bind_stream(struct rp_sock *rs)
 static void drain(struct rp_sock *rs)
 {
 	unsigned char tmp[65536];
+	struct buf red = BUF_INIT;
 	ssize_t n;
 
 	for (;;) {
@@ -234,13 +238,22 @@ static void drain(struct rp_sock *rs)
 			}
 			continue;
 		}
+		/* The recording holds the redacted form (secrets.h): compare that. */
+		buf_reset(&red);
+		if (!rs->rd)
+			rs->rd = secrets_new();
+		if (!rs->rd || secrets_feed(rs->rd, 0, tmp, (size_t)n, &red) < 0)
+			break;
+		if (!red.len)
+			continue;
 		if (!rs->c) {
-			buf_append(&rs->early, tmp, (size_t)n);
+			buf_append(&rs->early, red.data, red.len);
 			bind_stream(rs);
 		} else {
-			took_stream(rs, tmp, (size_t)n);
+			took_stream(rs, (const unsigned char *)red.data, red.len);
 		}
 	}
+	buf_release(&red);
 }
 
 /* Writes the replies the program has earned. */
@@ -506,6 +519,7 @@ void rpn_release(struct sock *s)
 	if (rs->srv >= 0)
 		REAL(close)(rs->srv);
 	buf_release(&rs->early);
+	secrets_free(rs->rd);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs);
 	s->rp = NULL;

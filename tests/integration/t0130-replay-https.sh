@@ -75,6 +75,24 @@ test_expect_success CURL 'live: python3 spawning curl https, recorded' '
 	grep -q "^curl said: count [0-9]*\$" spawn.out
 '
 
+SECRET=sk-attrace0130testkeyABCDEFGHIJ0123456789
+test_expect_success CURL 'live: curl https with an API key in headers, and one in a body the server echoes, recorded' '
+	record_live key curl -s --cacert ca.pem -H "Authorization: Bearer $SECRET" \
+		-H "Cookie: session=$SECRET" $URL/count &&
+	grep -q "^count [0-9]*\$" key.out &&
+	record_live body curl -s --cacert ca.pem -d "{\"api_key\": \"$SECRET\"}" $URL/echo &&
+	grep -q "$SECRET" body.out
+'
+
+test_expect_success CURL 'the secret is nowhere in the traces, even decompressed (argv included); markers stand in' '
+	! grep -q "attrace0130testkey" key.trace body.trace &&
+	zstdcat key.trace body.trace >key.jsonl &&
+	! grep -q "attrace0130testkey" key.jsonl &&
+	grep -q "Authorization: Bearer \[redacted:[0-9a-f]\{16\}\]" key.jsonl &&
+	grep -q "Cookie: session=\[redacted:[0-9a-f]\{16\}\]" key.jsonl &&
+	grep -q "api_key.*\[redacted:[0-9a-f]\{16\}_*\]" key.jsonl
+'
+
 command -v wget >/dev/null 2>&1 && test_set_prereq WGET
 
 test_expect_success WGET 'live: wget https (GnuTLS), recorded' '
@@ -122,6 +140,27 @@ test_expect_success WGET 'replay --strict of wget https: same output, every even
 	replay_run wget.s --strict wget.trace -- wget -q -O - --ca-certificate=ca.pem $URL/item/7 &&
 	test_replay_same wget wget.s &&
 	test_replay_all_consumed wget.s
+'
+
+test_expect_success CURL 'replay --strict with the secret in headers: the redacted forms match' '
+	replay_run key.s --strict key.trace -- curl -s --cacert ca.pem -H "Authorization: Bearer $SECRET" \
+		-H "Cookie: session=$SECRET" $URL/count &&
+	test_replay_same key key.s
+'
+
+test_expect_success CURL 'replay of the echoed body: the program is served the marker, not the secret' '
+	replay_run body.s --strict body.trace -- curl -s --cacert ca.pem -d "{\"api_key\": \"$SECRET\"}" $URL/echo &&
+	test_equal 0 "$(cat body.s.rc)" "exit status" &&
+	grep -q "api_key.*\[redacted:[0-9a-f]\{16\}_*\]" body.s.out &&
+	! grep -q "attrace0130testkey" body.s.out
+'
+
+test_expect_success CURL 'replay --strict with another key in the header: a mismatch that shows markers, not keys' '
+	replay_run key.x --strict key.trace -- curl -s --cacert ca.pem -H "Authorization: Bearer sk-attrace0130otherkeyABCDEFGHIJ012345" \
+		-H "Cookie: session=$SECRET" $URL/count &&
+	test_equal 86 "$(cat key.x.rc)" "exit status" &&
+	grep -q "^attrace: ReplayMismatchError: .*Bearer \[redacted:" key.x.err &&
+	! grep -q "attrace0130" key.x.err
 '
 
 test_expect_success CURL 'a changed request body over HTTPS: strict stops with a mismatch' '

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* secrets.c -- the process's redaction key and names, and the shim's feed rule (secrets.h). */
+#include "shim/secrets.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/redact.h"
+#include "shim/shim.h"
+
+static struct redact_config cfg;
+static int ready;
+
+void secrets_init(char *const *envp)
+{
+	uint8_t key[REDACT_KEY_LEN];
+	struct at_error err = { 0 };
+	int r = -EINVAL;
+
+	if (shim_config.redact_key)
+		r = redact_key_parse_hex(shim_config.redact_key, key);
+	else
+		r = redact_key_load(key, envp, &err);
+	if (r < 0) {
+		log_warn("%s; redacting with a key of this run only (markers will not match "
+			 "another run's)",
+			 err.msg[0] ? err.msg : "cannot read the redaction key");
+		randombytes_buf(key, sizeof(key));
+	}
+	if (redact_config_parse(&cfg, shim_config.redact, key, &err) < 0) {
+		log_warn("ATTRACE_REDACT: %s; redacting the built-in names only", err.msg);
+		redact_config_parse(&cfg, NULL, key, NULL);
+	}
+	sodium_memzero(key, sizeof(key));
+	ready = 1;
+}
+
+struct redactor *secrets_new(void)
+{
+	return ready ? redactor_new(&cfg) : NULL;
+}
+
+void secrets_free(struct redactor *r)
+{
+	redactor_free(r);
+}
+
+int secrets_feed(struct redactor *r, int recv, const void *p, size_t n, struct buf *out)
+{
+	int ret = redactor_feed(r, p, n, out);
+
+	/* Rare (a received chunk that ends in what may be the start of a key):
+	 * the tail is written now, at the price of the HTTP framing state. */
+	if (ret == 0 && recv && redactor_held(r))
+		ret = redactor_flush(r, out);
+	return ret;
+}
+
+int secrets_json_strn(struct buf *b, const char *s, size_t n)
+{
+	struct buf red = BUF_INIT;
+	int r;
+
+	if (!ready || redact_bytes(&cfg, s, n, &red) < 0) {
+		buf_release(&red);
+		/* no redactor: the argument is not written rather than leak */
+		return json_str(b, "[redacted]");
+	}
+	r = json_strn(b, red.data ? red.data : "", red.len);
+	buf_release(&red);
+	return r;
+}
