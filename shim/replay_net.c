@@ -108,12 +108,54 @@ static void copy_addr(const struct sockaddr_storage *ss, socklen_t sl, struct so
 
 /* ---- sending the recorded peer's bytes ---- */
 
+/* @return 1 when p[0..n) starts like an HTTP request line ("GET /"). */
+static int is_request_line(const unsigned char *p, size_t n)
+{
+	static const char *const methods[] = { "GET ",	   "POST ",  "PUT ",   "DELETE ", "HEAD ",
+					       "OPTIONS ", "PATCH ", "TRACE ", "CONNECT " };
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t k = strlen(methods[i]);
+
+		if (n >= k && memcmp(p, methods[i], k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The recorded HTTP request that holds byte `at` of the connection's sent
+ * stream: its start (the stream's start, or just after an empty line) when
+ * that is a request line. Then *ret_line gets "METHOD TARGET" quoted.
+ * @return the start, or (size_t)-1 when the bytes are not HTTP. */
+static size_t request_at(const unsigned char *exp, size_t elen, size_t at, char *ret_line,
+			 size_t linen)
+{
+	size_t start = 0, end;
+
+	for (size_t i = at < elen ? at : elen; i >= 4; i--)
+		if (memcmp(exp + i - 4, "\r\n\r\n", 4) == 0 && is_request_line(exp + i, elen - i)) {
+			start = i;
+			break;
+		}
+	if (!is_request_line(exp + start, elen - start))
+		return (size_t)-1;
+	/* METHOD SP TARGET: up to the second space */
+	end = start;
+	while (end < elen && exp[end] != ' ')
+		end++;
+	end++;
+	while (end < elen && exp[end] != ' ' && exp[end] != '\r')
+		end++;
+	gov_quote(ret_line, linen, exp + start, end - start, 120);
+	return start;
+}
+
 static void report_mismatch(struct rp_sock *rs, const unsigned char *got, size_t gotn,
 			    size_t at_prog, size_t diff)
 {
 	const unsigned char *exp;
-	size_t elen, from;
-	char g[160], e[160];
+	size_t elen, from, req;
+	char g[160], e[160], line[160];
 
 	exp = rp_conn_out(rs->c, &elen);
 	/* Show both sides from a little before the first difference. */
@@ -125,10 +167,18 @@ static void report_mismatch(struct rp_sock *rs, const unsigned char *got, size_t
 		gov_quote(e, sizeof(e), exp + from, elen - from, 60);
 	else
 		snprintf(e, sizeof(e), "(nothing more)");
-	gov_violation(
-		GOV_MISMATCH,
-		"%s/%d sent \"%s\" to %s; the trace expected \"%s\" (first difference at byte %zu)",
-		shim_proc.lpid, shim_tls.tid, g, rs->peer, e, diff);
+	/* HTTP: name the request (as recorded), and where in it they part. */
+	req = request_at(exp, elen, diff, line, sizeof(line));
+	if (req != (size_t)-1 && diff > req + strlen(line))
+		gov_violation(GOV_MISMATCH,
+			      "%s/%d sent %s \"%s\" to %s; the trace expected %s \"%s\" (first "
+			      "difference at byte %zu)",
+			      shim_proc.lpid, shim_tls.tid, line, g, rs->peer, line, e, diff - req);
+	else
+		gov_violation(
+			GOV_MISMATCH,
+			"%s/%d sent \"%s\" to %s; the trace expected \"%s\" (first difference at byte %zu)",
+			shim_proc.lpid, shim_tls.tid, g, rs->peer, e, diff);
 }
 
 /* The program sent p[0..n) (TCP): check it against the recording. */
