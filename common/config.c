@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/log.h"
 
@@ -124,39 +125,33 @@ void config_release(struct at_config *c)
 	*c = (struct at_config)AT_CONFIG_INIT;
 }
 
-static int has_word(const char *s, const char *w)
-{
-	size_t wl = strlen(w);
-
-	for (; *s; s++) {
-		size_t i;
-
-		for (i = 0; i < wl; i++) {
-			char c = s[i];
-
-			if (c >= 'a' && c <= 'z')
-				c = (char)(c - 'a' + 'A');
-			if (c != w[i])
-				break;
-		}
-		if (i == wl)
-			return 1;
-	}
-	return 0;
-}
-
 int config_name_is_secret(const char *name)
 {
 	static const char *const words[] = {
 		"KEY",	"TOKEN",      "SECRET", "PASSWORD", "PASSWD",  "PASS",
 		"AUTH", "CREDENTIAL", "COOKIE", "SESSION",  "PRIVATE",
 	};
-	size_t i;
+	char up[256];
+	size_t i, n;
 
 	if (!name)
 		return 0;
+	/* Upper-case once, then one strstr per word: every traced process
+	 * checks every environment name at start. A longer name is checked
+	 * in its first 255 bytes only where a word could straddle the cut,
+	 * so check it whole, the slow way. */
+	n = strlen(name);
+	if (n >= sizeof(up)) {
+		for (const char *p = name; *p; p++)
+			for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+				if (strncasecmp(p, words[i], strlen(words[i])) == 0)
+					return 1;
+		return 0;
+	}
+	for (i = 0; i <= n; i++)
+		up[i] = name[i] >= 'a' && name[i] <= 'z' ? (char)(name[i] - 'a' + 'A') : name[i];
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (has_word(name, words[i]))
+		if (strstr(up, words[i]))
 			return 1;
 	return 0;
 }
