@@ -2,8 +2,8 @@
 /* prog-flush.c -- records N wall-clock reads and one file open, then never calls libc again.
  *
  * usage: prog-flush N spin|pause READY
- * After N clock_gettime(CLOCK_REALTIME) reads it creates READY.tmp (a
- * recorded open) and renames it to READY, then either spins in a loop that
+ * After N clock_gettime(CLOCK_REALTIME) reads it writes its pid to READY.tmp
+ * (a recorded open) and renames that to READY, then either spins in a loop that
  * makes no calls at all, or blocks in pause(2), until it is killed. t0013
  * kills it with SIGKILL and checks that the trace holds every read and the
  * open: the shim's "at most the last 100 ms lost" must hold even when the
@@ -18,10 +18,10 @@
 
 int main(int argc, char **argv)
 {
-	char tmp[4096];
+	char tmp[4096], pid[32];
 	struct timespec ts;
 	long n;
-	int fd;
+	int fd, len;
 
 	if (argc != 4 || (strcmp(argv[2], "spin") && strcmp(argv[2], "pause"))) {
 		fprintf(stderr, "usage: prog-flush N spin|pause READY\n");
@@ -33,6 +33,9 @@ int main(int argc, char **argv)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", argv[3]);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
+		return 1;
+	len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (write(fd, pid, (size_t)len) != len)
 		return 1;
 	close(fd);
 	if (rename(tmp, argv[3]) < 0)

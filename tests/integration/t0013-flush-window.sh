@@ -7,7 +7,8 @@
 # Runs:   prog-flush N spin|pause READY (tests/integration/prog-flush.c) under
 #         the shim: N wall-clock reads, a recorded open of READY.tmp, then a
 #         busy loop without calls (spin) or pause(2). The test waits for READY,
-#         waits 500 ms more (five flush periods), and kills it with SIGKILL.
+#         waits 500 ms more (five flush periods), and kills it with SIGKILL
+#         (READY holds its pid).
 #         N = 3 stays below the rate at which the shim starts its writer
 #         thread (each event is written through); N = 200000 starts it.
 # Must see: a trace that zstdcat reads completely, with agent_start, the
@@ -29,7 +30,7 @@ kill_after_ready()
 	while ! [ -f ready ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 	test -f ready || return 1
 	sleep 0.5
-	kill -9 $bg
+	kill -9 "$(cat ready)"
 	wait $bg
 	test_trace_valid "$t" &&
 		test_jq "$t" "[.[] | select(.type == \"agent_start\")] | length == 1" &&
