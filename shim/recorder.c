@@ -463,8 +463,9 @@ void ev_end(struct shim_thread *t)
 	settle(pending);
 }
 
-/* The zstd encoder (about 1 MB of context), made on first need: a process
- * whose flushes are all small never makes one. Caller holds wlock. */
+/* The zstd encoder (about 1 MB of context, and libzstd itself: see
+ * zstd_lazy.c), made by the writer thread when it starts: a process that
+ * never starts one never loads libzstd. Caller holds wlock. */
 static int enc_ready(void)
 {
 	if (!enc)
@@ -473,10 +474,9 @@ static int enc_ready(void)
 }
 
 /* Appends a frame's worth of lines to the trace file. Caller holds wlock.
- * Up to RAW_MAX bytes go out as a stored (uncompressed) frame; larger
- * batches are compressed, unless `may_alloc` is 0 (a signal handler) and
- * there is no encoder yet. */
-static void write_frames(int may_alloc)
+ * Up to RAW_MAX bytes, or without an encoder, go out as a stored
+ * (uncompressed) frame; larger batches are compressed. */
+static void write_frames(void)
 {
 	size_t off = 0;
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
@@ -493,7 +493,7 @@ static void write_frames(int may_alloc)
 			const char *nl = memrchr(frame_in.data + off, '\n', FRAME_MAX_SRC);
 			n = nl ? (size_t)(nl - (frame_in.data + off)) + 1 : n;
 		}
-		if (n <= RAW_MAX || (!enc && !(may_alloc && enc_ready())))
+		if (n <= RAW_MAX || !enc)
 			r = zframe_store(frame_in.data + off, n, &frame_out);
 		else
 			r = zframe_compress(enc, frame_in.data + off, n, &frame_out);
@@ -597,7 +597,7 @@ static void flush_mode(enum gather_mode mode)
 	t->busy = 1;
 	pthread_mutex_lock(&wlock);
 	gather(mode);
-	write_frames(1);
+	write_frames();
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
 }
@@ -616,7 +616,7 @@ void rec_flush_from_signal(void)
 		return;
 	t->busy = 1;
 	gather(GATHER_TRY);
-	write_frames(0);
+	write_frames();
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
 }
