@@ -45,6 +45,7 @@
 #define FRAME_MAX_SRC	(4u << 20) /* lines per frame, uncompressed */
 #define RAW_MAX		(4u << 10) /* frames up to this size are stored, not compressed */
 #define TIME_MAX_DELTAS (64u << 10) /* close a time batch before its deltas pass this */
+#define BATCH_FRESH_NS	(10 * 1000 * 1000) /* the periodic flush leaves younger batches open */
 
 struct tbuf {
 	atomic_int lock;
@@ -531,14 +532,18 @@ static void write_frames(void)
 /* Moves every thread's pending lines into frame_in. Caller holds wlock.
  * A thread's lock is held only to swap its event buffer with the spare, so
  * a thread reading the clock in a tight loop rarely waits for the writer.
- * An open time batch is left to its thread unless it was already open at
- * the previous flush (so an idle thread's reads still reach the file within
- * two flush periods) or the thread is gone; other modes close every batch
- * (the image may vanish next). GATHER_TRY skips threads whose lock is taken
- * (signal-handler path). */
+ * The periodic flush leaves an open time batch to its thread only while it
+ * is younger than BATCH_FRESH_NS (a thread reading the clock in a tight
+ * loop is not fenced at every flush for reads made just now); an older one
+ * is closed and written, so a read is on disk at most 100 ms + 10 ms after
+ * it was made. A batch open at the previous flush is closed whatever its
+ * age (the wall clock may have been set back), as is a gone thread's; other
+ * modes close every batch (the image may vanish next). GATHER_TRY skips
+ * threads whose lock is taken (signal-handler path). */
 static void gather(enum gather_mode mode)
 {
 	int try = mode == GATHER_TRY;
+	int64_t now = mode == GATHER_PERIODIC ? rec_now_ns() : 0;
 	struct tbuf **pp, *tb;
 
 	if (try ? pthread_mutex_trylock(&reg_lock) : pthread_mutex_lock(&reg_lock))
@@ -559,7 +564,8 @@ static void gather(enum gather_mode mode)
 		if (tb->tclk >= 0) {
 			if (dead) {
 				time_close(tb);
-			} else if (mode != GATHER_PERIODIC || tb->tseen == tb->tseq + 1) {
+			} else if (mode != GATHER_PERIODIC || tb->tseen == tb->tseq + 1 ||
+				   now - tb->tts >= BATCH_FRESH_NS) {
 				if (batch_exclude(tb, try) == 0)
 					time_close(tb);
 				batch_release(tb);
