@@ -104,6 +104,9 @@ static atomic_int writer_running;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int writer_stop;
 static atomic_int writer_kicked;
+/* 1 while the writer waits without a timeout because nothing is pending;
+ * the first event after that wakes it (see settle and writer_main). */
+static atomic_int writer_idle;
 /* Inline flushes in the current period (without a writer thread). */
 static atomic_int sync_count;
 static _Atomic int64_t sync_period_ns;
@@ -355,7 +358,11 @@ static int64_t coarse_now_ns(void)
  *   flushes inline more than SYNC_MAX times in one period starts the writer
  *   thread instead, and from then on events stay buffered. The writer exists
  *   before the hook returns, and flushes at least every 100 ms whatever the
- *   program's threads do (it wakes on a timer, not on their events).
+ *   program's threads do: while anything is pending it waits with a 100 ms
+ *   timeout, not for their events. Only when a flush left nothing pending
+ *   does it wait without one, and then the next event wakes it (the fence
+ *   below and the check in writer_main make sure that wake-up is not lost),
+ *   so an idle process has no timer ticking in it.
  * - Forking stops the writer (the parent must look single-threaded at fork
  *   time) after a flush; both sides go on writing through until the rate
  *   calls for a writer again.
@@ -370,6 +377,19 @@ static void settle(size_t pending)
 
 	if (__builtin_expect(atomic_load_explicit(&writer_running, memory_order_relaxed), 1) &&
 	    !finished) {
+		/* The event is in the buffer (released by tb_unlock); the fence
+		 * orders that store before the load of writer_idle, against the
+		 * writer's store of writer_idle before its last look at the
+		 * buffers: one of the two sees the other. */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (__builtin_expect(atomic_load_explicit(&writer_idle, memory_order_relaxed), 0)) {
+			pthread_mutex_lock(&writer_lock);
+			if (atomic_load(&writer_idle)) {
+				atomic_store(&writer_idle, 0);
+				pthread_cond_signal(&writer_cond);
+			}
+			pthread_mutex_unlock(&writer_lock);
+		}
 		if (__builtin_expect(pending < FLUSH_KICK, 1))
 			return;
 		if (pending < FLUSH_BYTES) {
@@ -627,6 +647,22 @@ void rec_flush_from_signal(void)
 	t->busy = was_busy;
 }
 
+/* @return 1 when some thread has buffered lines or an open time batch. */
+static int anything_pending(void)
+{
+	struct tbuf *tb;
+	int any = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (tb = threads; tb && !any; tb = tb->next) {
+		tb_lock(tb);
+		any = tb->ev.len > 0 || tb->tclk >= 0;
+		tb_unlock(tb);
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return any;
+}
+
 static void *writer_main(void *arg)
 {
 	struct timespec deadline;
@@ -643,19 +679,38 @@ static void *writer_main(void *arg)
 	pthread_mutex_unlock(&wlock);
 	pthread_mutex_lock(&writer_lock);
 	while (!writer_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_nsec += FLUSH_PERIOD_NS;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
+		if (atomic_load(&writer_idle)) {
+			pthread_cond_wait(&writer_cond, &writer_lock);
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_nsec += FLUSH_PERIOD_NS;
+			if (deadline.tv_nsec >= 1000000000) {
+				deadline.tv_sec++;
+				deadline.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline);
 		}
-		pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline);
 		if (writer_stop)
 			break;
+		if (atomic_load(&writer_idle))
+			continue; /* spurious wake-up: nothing was added */
 		atomic_store(&writer_kicked, 0);
 		pthread_mutex_unlock(&writer_lock);
 		flush_mode(GATHER_PERIODIC);
+		/* Idle only if nothing is pending after idle is announced: an
+		 * event appended before the announcement is seen here, one
+		 * appended after it sees the announcement (settle) and wakes
+		 * us, under writer_lock, which we hold until cond_wait. */
 		pthread_mutex_lock(&writer_lock);
+		atomic_store(&writer_idle, 1);
+		pthread_mutex_unlock(&writer_lock);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (anything_pending()) {
+			pthread_mutex_lock(&writer_lock);
+			atomic_store(&writer_idle, 0);
+		} else {
+			pthread_mutex_lock(&writer_lock);
+		}
 	}
 	pthread_mutex_unlock(&writer_lock);
 	return NULL;
@@ -682,6 +737,7 @@ static void writer_start(void)
 	pthread_cond_init(&writer_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	writer_stop = 0;
+	atomic_store(&writer_idle, 0);
 	/* The writer must never take the program's signals. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -794,6 +850,7 @@ void rec_after_fork_child(void)
 	pthread_mutex_init(&start_lock, NULL);
 	threads = NULL;
 	atomic_store(&writer_running, 0);
+	atomic_store(&writer_idle, 0);
 	atomic_store(&sync_count, 0);
 	if (tb) {
 		atomic_store(&tb->lock, 0);

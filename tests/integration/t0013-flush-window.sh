@@ -11,6 +11,9 @@
 #         (READY holds its pid).
 #         N = 3 stays below the rate at which the shim starts its writer
 #         thread (each event is written through); N = 200000 starts it.
+#         With IDLE_MS = 300 the program sleeps between the reads and the
+#         open: the writer, with nothing left to flush, waits without a
+#         timer, and the open must wake it.
 # Must see: a trace that zstdcat reads completely, with agent_start, the
 #         open of READY.tmp, exactly N reads of the realtime clock, and no
 #         agent_complete.
@@ -18,12 +21,12 @@
 
 PROG=$BUILDDIR/tests/integration/prog-flush
 
-# kill_after_ready N HOW: run, kill -9 500 ms after READY, check the trace.
+# kill_after_ready N HOW [IDLE_MS]: run, kill -9 500 ms after READY, check the trace.
 kill_after_ready()
 {
-	n=$1 how=$2 t=$PWD/flush-$1-$2.trace
+	n=$1 how=$2 t=$PWD/flush-$1-$2${3:+-idle}.trace
 	rm -f ready ready.tmp "$t"
-	shim_run "$t" $PROG "$n" "$how" "$PWD/ready" &
+	shim_run "$t" $PROG "$n" "$how" "$PWD/ready" $3 &
 	bg=$!
 	test_pids_="$test_pids_ $bg"
 	i=0
@@ -55,6 +58,10 @@ test_expect_success SHIM 'many events (writer thread), then a busy loop: all on 
 
 test_expect_success SHIM 'many events (writer thread), then pause(): all on disk' '
 	kill_after_ready 200000 pause
+'
+
+test_expect_success SHIM 'writer idle for 300 ms, then one event and a busy loop: on disk' '
+	kill_after_ready 200000 spin 300
 '
 
 test_done
