@@ -407,7 +407,11 @@ static void settle(size_t pending)
 			atomic_store_explicit(&sync_period_ns, now, memory_order_relaxed);
 			atomic_store_explicit(&sync_count, 0, memory_order_relaxed);
 		}
-		if (atomic_fetch_add_explicit(&sync_count, 1, memory_order_relaxed) >= SYNC_MAX) {
+		/* Never from a vfork child: it shares our memory and is about
+		 * to exec or _exit; a thread started there would be the
+		 * parent's, half made. It writes through instead. */
+		if (atomic_fetch_add_explicit(&sync_count, 1, memory_order_relaxed) >= SYNC_MAX &&
+		    REAL(getpid)() == shim_proc.real_pid) {
 			writer_start();
 			if (atomic_load(&writer_running))
 				return;
