@@ -684,20 +684,21 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&writer_lock);
 	while (!writer_stop) {
 		if (atomic_load(&writer_idle)) {
+			/* Woken by the first event after an idle spell (or by a
+			 * stop, or spuriously): that event opens a window, which
+			 * is flushed after the timed wait below, not at once. */
 			pthread_cond_wait(&writer_cond, &writer_lock);
-		} else {
-			clock_gettime(CLOCK_MONOTONIC, &deadline);
-			deadline.tv_nsec += FLUSH_PERIOD_NS;
-			if (deadline.tv_nsec >= 1000000000) {
-				deadline.tv_sec++;
-				deadline.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline);
+			continue;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += FLUSH_PERIOD_NS;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline);
 		if (writer_stop)
 			break;
-		if (atomic_load(&writer_idle))
-			continue; /* spurious wake-up: nothing was added */
 		atomic_store(&writer_kicked, 0);
 		pthread_mutex_unlock(&writer_lock);
 		flush_mode(GATHER_PERIODIC);
