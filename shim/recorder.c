@@ -703,9 +703,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&writer_lock);
 		flush_mode(GATHER_PERIODIC);
 		/* Idle only if nothing is pending after idle is announced: an
-		 * event appended before the announcement is seen here, one
-		 * appended after it sees the announcement (settle) and wakes
-		 * us, under writer_lock, which we hold until cond_wait. */
+		 * event appended before the announcement is seen here; one
+		 * appended after it sees the announcement in settle(), which
+		 * clears writer_idle under writer_lock, either before we take
+		 * the lock again (then we wait with the timeout) or while we
+		 * sit in cond_wait (then it wakes us). */
 		pthread_mutex_lock(&writer_lock);
 		atomic_store(&writer_idle, 1);
 		pthread_mutex_unlock(&writer_lock);
