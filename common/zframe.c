@@ -3,9 +3,12 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include "common/zframe.h"
 
+#define XXH_INLINE_ALL
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -116,6 +119,65 @@ fail_r:
 			out->data[start] = '\0';
 		return r;
 	}
+	return 0;
+}
+
+#define ZFRAME_BLOCK_MAX ((size_t)128 << 10)
+
+/* XXH64, seed 0: the frame checksum is its low 32 bits (RFC 8878, 3.1.1).
+ * xxHash's own header, inlined (XXH_INLINE_ALL): no library to load, which
+ * is what a frame written without libzstd is for. */
+static uint64_t xxh64(const unsigned char *p, size_t len)
+{
+	return XXH64(p, len, 0);
+}
+
+static inline void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+size_t zframe_store_bound(size_t n)
+{
+	/* magic, descriptor, 4-byte content size, 3 per block, checksum */
+	return 4 + 1 + 4 + 3 * (n / ZFRAME_BLOCK_MAX + 1) + n + 4;
+}
+
+int zframe_store(const void *src, size_t n, struct buf *out)
+{
+	const unsigned char *s = src;
+	unsigned char *p;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	r = buf_reserve(out, zframe_store_bound(n));
+	if (r < 0)
+		return r;
+	p = (unsigned char *)out->data + out->len;
+	put_le(p, ZFRAME_MAGIC, 4);
+	/* Frame_Header_Descriptor: 4-byte content size (FCS flag 2), single
+	 * segment (window = content size, no window byte), checksum, no dict. */
+	p[4] = (2 << 6) | (1 << 5) | (1 << 2);
+	put_le(p + 5, n, 4);
+	p += 9;
+	for (size_t off = 0; off < n;) {
+		size_t k = n - off < ZFRAME_BLOCK_MAX ? n - off : ZFRAME_BLOCK_MAX;
+		int last = off + k == n;
+
+		/* Block_Header: last flag, type 0 (raw), size */
+		put_le(p, (uint64_t)last | (uint64_t)k << 3, 3);
+		memcpy(p + 3, s + off, k);
+		p += 3 + k;
+		off += k;
+	}
+	put_le(p, (uint32_t)xxh64(s, n), 4);
+	p += 4;
+	out->len = (size_t)(p - (unsigned char *)out->data);
+	out->data[out->len] = '\0';
 	return 0;
 }
 

@@ -31,6 +31,14 @@ void zframe_enc_free(struct zframe_enc *e); /* accepts NULL */
 int zframe_compress(struct zframe_enc *e, const void *src, size_t n, struct buf *out);
 /* Worst-case size of one frame for n input bytes (n <= max_src). */
 size_t zframe_bound(size_t n);
+/* Appends one zstd frame holding src[0..n) uncompressed (raw blocks, content
+ * size and checksum included): any zstd decoder reads it. No encoder and no
+ * libzstd call: for small flushes, where compressing 200 bytes took longer
+ * than writing them and saved 15% of them. out must have room for
+ * zframe_store_bound(n) more bytes for the no-allocation promise. Same
+ * failure contract as zframe_compress. @return 0 or a negative errno. */
+int zframe_store(const void *src, size_t n, struct buf *out);
+size_t zframe_store_bound(size_t n);
 
 struct zframe_dec {
 	const unsigned char *data;

@@ -304,9 +304,9 @@ static void emit_spawn(const char *op, const char *child, const char *path, char
 /* ------------------------------------------------------------------ */
 /* fork                                                                */
 
-/* One fork at a time through the recorder's fork protocol: it stops and
- * restarts the writer thread, which two threads forking at once would do
- * over each other (one joining a writer the other just restarted). */
+/* One fork at a time through the recorder's fork protocol: it stops the
+ * writer thread, which two threads forking at once would do over each
+ * other (one joining a writer the other just started). */
 static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
 
 SHIM_EXPORT pid_t fork(void)

@@ -4,8 +4,9 @@
  * The constructor reads ATTRACE_* once (the only place in the shim that reads
  * the environment), works out the logical pid from ATTRACE_CTX (set by the
  * parent at spawn/exec) or becomes the root "0", snapshots argv/cwd/env for
- * agent_start, and starts the recorder. The executable's SHA-256 is computed
- * on the writer thread, off the program's critical path.
+ * agent_start, and starts the recorder, which writes agent_start at once.
+ * The executable's SHA-256 comes from a per-user cache (hashed once per
+ * binary).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -67,23 +68,16 @@ static int starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static void snapshot_argv(void)
+/* argv as the constructor receives it (glibc passes argc, argv and envp to
+ * ELF constructors): the same strings /proc/self/cmdline holds at this
+ * point, without the open, the read and a 64 KiB buffer on the stack (20 us
+ * of every process start). */
+static void snapshot_argv(int argc, char **argv)
 {
-	char data[65536];
-	ssize_t n = 0;
-	int fd = REAL(open)("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-
 	buf_reset(&st.argv_json);
 	json_arr_open(&st.argv_json);
-	if (fd >= 0) {
-		n = REAL(read)(fd, data, sizeof(data));
-		REAL(close)(fd);
-	}
-	for (ssize_t i = 0; i < n;) {
-		size_t len = strnlen(data + i, (size_t)(n - i));
-		secrets_json_strn(&st.argv_json, data + i, len);
-		i += (ssize_t)len + 1;
-	}
+	for (int i = 0; argv && i < argc && argv[i]; i++)
+		secrets_json_strn(&st.argv_json, argv[i], strlen(argv[i]));
 	json_arr_close(&st.argv_json);
 }
 
@@ -115,7 +109,7 @@ static void snapshot_env(void)
 }
 
 /* SHA-256 of an open file (shim/sha256_dl.c: libcrypto loaded on demand,
- * on the writer thread). @return 0 or -1. */
+ * on cache misses only). @return 0 or -1. */
 static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
 {
 	char chunk[65536];
@@ -138,18 +132,17 @@ static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
  * means hashing again. @return 0 or -1. */
 static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 {
-	char key[128], data[16384];
+	/* static, not on the stack: only agent_start's one emitter calls
+	 * this, and 16 KiB of fresh stack cost page faults at every start */
+	static char data[16384];
+	char key[128];
 	struct stat sb;
 	ssize_t n = 0;
 	int fd, cfd, r;
 
-	fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	/* stat, not open: on a cache hit the executable is not opened */
+	if (stat(path, &sb) < 0)
 		return -1;
-	if (fstat(fd, &sb) < 0) {
-		REAL(close)(fd);
-		return -1;
-	}
 	snprintf(key, sizeof(key), "%llx %llx %lld %lld.%09ld ", (unsigned long long)sb.st_dev,
 		 (unsigned long long)sb.st_ino, (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
 		 sb.st_mtim.tv_nsec);
@@ -168,10 +161,21 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 			    strspn(sha, "0123456789abcdef") == 64) {
 				memcpy(hex, sha, 64);
 				hex[64] = '\0';
-				REAL(close)(fd);
 				return 0;
 			}
 		}
+	}
+	fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	{
+		struct stat now;
+
+		/* replaced since the stat: hash what we opened, cache nothing */
+		if (fstat(fd, &now) < 0 || now.st_dev != sb.st_dev || now.st_ino != sb.st_ino ||
+		    now.st_size != sb.st_size || now.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
+		    now.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)
+			n = (ssize_t)sizeof(data);
 	}
 	r = sha256_fd(fd, hex);
 	REAL(close)(fd);
@@ -199,9 +203,9 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 }
 
 /* agent_start for this image, at the reserved seq, emitted once by whoever
- * claims it first: normally the writer thread (which hashes the executable
- * off the program's path), else exit/exec/fork paths, synchronously. With
- * `hash` 0 (a fatal-signal handler) exe_sha256 is null. */
+ * claims it first: rec_init in the constructor (or in a fork child), else
+ * exit/exec/fork paths if that ever failed to run. With `hash` 0 (a
+ * fatal-signal handler) exe_sha256 is null. */
 static void emit_agent_start_opt(int hash)
 {
 	struct shim_thread *t = &shim_tls;
@@ -210,8 +214,8 @@ static void emit_agent_start_opt(int hash)
 	struct buf *b;
 
 	if (atomic_exchange(&st.start_claimed, 1)) {
-		/* Someone else (the writer thread) is emitting it. Exit paths
-		 * wait for it, briefly: the hash is cached, or a few ms. */
+		/* Someone else is emitting it. Exit paths wait for it,
+		 * briefly: the hash is cached, or a few ms. */
 		for (int i = 0; hash && !atomic_load(&st.start_done) && i < 20000; i++) {
 			struct timespec pause = { 0, 100000 };
 			REAL(nanosleep)(&pause, NULL);
@@ -486,7 +490,7 @@ static void check_replayed_image(void)
 		gov_violation(GOV_LEAK, "subprocess leak: execve(\"%s\")", st.exe);
 }
 
-__attribute__((constructor)) static void shim_init(void)
+__attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
 {
 	struct shim_thread *t = &shim_tls;
 	struct at_error err = { 0 };
@@ -531,8 +535,9 @@ __attribute__((constructor)) static void shim_init(void)
 
 	save_forwarded_env();
 	set_hash_cache();
+	(void)envp;
 	secrets_init(environ);
-	snapshot_argv();
+	snapshot_argv(argc, argv);
 	snapshot_env();
 	if (!getcwd(st.cwd, sizeof(st.cwd)))
 		st.cwd[0] = '\0';
@@ -585,7 +590,7 @@ void shim_complete_how(int status, int sig, const char *how)
 		gov_at_exit(shim_proc.parent[0] == '\0');
 	}
 	if (sig) {
-		/* A handler may not wait for the writer: no hash if still pending. */
+		/* A handler may not wait: no hash if agent_start is still pending. */
 		emit_agent_start_opt(0);
 		b = ev_try_begin(t, "agent_complete");
 	} else {

@@ -8,9 +8,12 @@
  * the batch: CPython reads the clock once per time.time(), and a million
  * JSON lines would cost more than the reads themselves.
  *
- * The writer thread wakes every 100 ms, gathers every thread's pending
- * lines into one buffer, compresses it into zstd frames and appends them to
- * the trace with one write(2) per flush. The trace file is opened for each
+ * A process starts without a writer thread and writes each event through
+ * (a stored zstd frame per event, see settle()); once it records more than
+ * SYNC_MAX events in a flush period it starts the writer thread, which wakes
+ * every 100 ms, gathers every thread's pending lines into one buffer,
+ * compresses it into zstd frames and appends them to the trace with one
+ * write(2) per flush. The trace file is opened for each
  * flush and closed right after: the shim holds no fd the program could close,
  * dup2 over or inherit, and frames from several processes stay whole because
  * O_APPEND writes of a regular file are serialized by the kernel.
@@ -37,9 +40,12 @@
 
 #define FLUSH_PERIOD_NS (100 * 1000 * 1000)
 #define FLUSH_KICK	(1u << 20) /* a thread with this much pending wakes the writer */
+#define SYNC_MAX	32 /* inline flushes per period before a writer thread pays off */
 #define FLUSH_BYTES	(16u << 20) /* ... and with this much, flushes itself (memory bound) */
 #define FRAME_MAX_SRC	(4u << 20) /* lines per frame, uncompressed */
+#define RAW_MAX		(4u << 10) /* frames up to this size are stored, not compressed */
 #define TIME_MAX_DELTAS (64u << 10) /* close a time batch before its deltas pass this */
+#define BATCH_FRESH_NS	(10 * 1000 * 1000) /* the periodic flush leaves younger batches open */
 
 struct tbuf {
 	atomic_int lock;
@@ -77,6 +83,7 @@ static struct tbuf *threads;
 static pthread_key_t tbuf_key;
 
 static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+static int rec_ready; /* rec_init done */
 static struct zframe_enc *enc;
 static struct buf frame_in = BUF_INIT;
 static struct buf frame_out = BUF_INIT;
@@ -91,19 +98,23 @@ static int asym_ok;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t writer_cond;
 static pthread_t writer;
-static int writer_running;
-/* A fork child starts its writer at its first event after agent_start:
- * most fork children exec at once, and their exec flushes synchronously. */
-static atomic_int writer_deferred;
+/* 1 while the writer thread exists. Written under writer_lock (or by the
+ * only thread, at fork), read anywhere. */
+static atomic_int writer_running;
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int writer_stop;
 static atomic_int writer_kicked;
-/* Emits agent_start, once, whoever calls it first: the writer thread as its
- * first task (hashing the executable off the program's path), else an exit
- * or fork path, synchronously. */
+/* 1 while the writer waits without a timeout because nothing is pending;
+ * the first event after that wakes it (see settle and writer_main). */
+static atomic_int writer_idle;
+/* Inline flushes in the current period (without a writer thread). */
+static atomic_int sync_count;
+static _Atomic int64_t sync_period_ns;
+/* Emits agent_start, once, whoever calls it first. */
 static void (*start_task)(void);
 
 static void writer_start(void);
-static void flush_soon(size_t pending);
+static void settle(size_t pending);
 
 static inline void tb_lock(struct tbuf *tb)
 {
@@ -287,11 +298,7 @@ static __attribute__((noinline)) void rec_time_slow(struct shim_thread *t, enum 
 	tb->tstep = t->step;
 	pending = tb->ev.len;
 	tb_unlock(tb);
-	if (__builtin_expect(pending >= FLUSH_KICK, 0))
-		flush_soon(pending);
-	if (atomic_load_explicit(&writer_deferred, memory_order_relaxed) &&
-	    atomic_exchange(&writer_deferred, 0))
-		writer_start();
+	settle(pending);
 	errno = saved;
 }
 
@@ -327,17 +334,88 @@ enum gather_mode {
 
 static void flush_mode(enum gather_mode mode);
 
-/* A thread has `pending` bytes waiting: compressing them is the writer
- * thread's job, off the program's time (compressing 1 MB inline cost W1 ten
- * percent). The thread flushes itself only without a writer, at the end, or
- * when the writer cannot keep up (FLUSH_BYTES). A missed wake-up only means
- * the writer's next 100 ms tick. */
-static void flush_soon(size_t pending)
+static int64_t coarse_now_ns(void)
 {
-	if (writer_running && !finished && pending < FLUSH_BYTES) {
-		if (!atomic_exchange(&writer_kicked, 1))
-			pthread_cond_signal(&writer_cond);
+	struct timespec ts;
+
+	REAL(clock_gettime)(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Called after every recorded event, outside any buffer lock, with the
+ * thread's pending byte count. This is where the 100 ms promise is kept.
+ *
+ * How "a kill -9 loses at most the last 100 ms" holds, case by case:
+ *
+ * - No writer thread (every process starts this way): the event is written
+ *   through before the hook returns to the program (an inline flush, which
+ *   closes any open time batch). Nothing is ever pending while the program
+ *   runs its own code, so whatever it does next -- spin, block in a call we
+ *   do not see, block in one we do, sleep forever -- nothing recorded is
+ *   lost. Short processes (curl: ~10 events in 10 ms) never pay for a
+ *   thread: creating one and sharing the two cores with it cost W2 8%.
+ * - Writing through costs an open/write/close per event, so a process that
+ *   flushes inline more than SYNC_MAX times in one period starts the writer
+ *   thread instead, and from then on events stay buffered. The writer exists
+ *   before the hook returns, and flushes at least every 100 ms whatever the
+ *   program's threads do: while anything is pending it waits with a 100 ms
+ *   timeout, not for their events. Only when a flush left nothing pending
+ *   does it wait without one, and then the next event wakes it (the fence
+ *   below and the check in writer_main make sure that wake-up is not lost),
+ *   so an idle process has no timer ticking in it.
+ * - Forking stops the writer (the parent must look single-threaded at fork
+ *   time) after a flush; both sides go on writing through until the rate
+ *   calls for a writer again.
+ * - Exit, _exit, exec and fatal signals flush as before (rec_finish,
+ *   shim_before_exec, rec_flush_from_signal).
+ *
+ * With a writer, a thread with FLUSH_KICK pending wakes it early; past
+ * FLUSH_BYTES (the writer cannot keep up) the thread flushes itself. */
+static void settle(size_t pending)
+{
+	int64_t now, start;
+
+	if (__builtin_expect(atomic_load_explicit(&writer_running, memory_order_relaxed), 1) &&
+	    !finished) {
+		/* The event is in the buffer (released by tb_unlock); the fence
+		 * orders that store before the load of writer_idle, against the
+		 * writer's store of writer_idle before its last look at the
+		 * buffers: one of the two sees the other. */
+		atomic_thread_fence(memory_order_seq_cst);
+		if (__builtin_expect(atomic_load_explicit(&writer_idle, memory_order_relaxed), 0)) {
+			pthread_mutex_lock(&writer_lock);
+			if (atomic_load(&writer_idle)) {
+				atomic_store(&writer_idle, 0);
+				pthread_cond_signal(&writer_cond);
+			}
+			pthread_mutex_unlock(&writer_lock);
+		}
+		if (__builtin_expect(pending < FLUSH_KICK, 1))
+			return;
+		if (pending < FLUSH_BYTES) {
+			if (!atomic_exchange(&writer_kicked, 1))
+				pthread_cond_signal(&writer_cond);
+			return;
+		}
+		shim_flush();
 		return;
+	}
+	if (!finished) {
+		now = coarse_now_ns();
+		start = atomic_load_explicit(&sync_period_ns, memory_order_relaxed);
+		if (now - start >= FLUSH_PERIOD_NS) {
+			atomic_store_explicit(&sync_period_ns, now, memory_order_relaxed);
+			atomic_store_explicit(&sync_count, 0, memory_order_relaxed);
+		}
+		/* Never from a vfork child: it shares our memory and is about
+		 * to exec or _exit; a thread started there would be the
+		 * parent's, half made. It writes through instead. */
+		if (atomic_fetch_add_explicit(&sync_count, 1, memory_order_relaxed) >= SYNC_MAX &&
+		    REAL(getpid)() == shim_proc.real_pid) {
+			writer_start();
+			if (atomic_load(&writer_running))
+				return;
+		}
 	}
 	shim_flush();
 }
@@ -407,19 +485,27 @@ void ev_end(struct shim_thread *t)
 	trace_ev_tail(&tb->ev);
 	pending = tb->ev.len;
 	tb_unlock(tb);
-	if (__builtin_expect(atomic_load_explicit(&writer_deferred, memory_order_relaxed), 0) &&
-	    atomic_exchange(&writer_deferred, 0))
-		writer_start();
-	if (__builtin_expect(pending >= FLUSH_KICK || finished, 0))
-		flush_soon(pending);
+	settle(pending);
 }
 
-/* Appends a frame's worth of lines to the trace file. Caller holds wlock. */
+/* The zstd encoder (about 1 MB of context, and libzstd itself: see
+ * zstd_lazy.c), made by the writer thread when it starts: a process that
+ * never starts one never loads libzstd. Caller holds wlock. */
+static int enc_ready(void)
+{
+	if (!enc)
+		enc = zframe_enc_new(1, FRAME_MAX_SRC);
+	return enc != NULL;
+}
+
+/* Appends a frame's worth of lines to the trace file. Caller holds wlock.
+ * Up to RAW_MAX bytes, or without an encoder, go out as a stored
+ * (uncompressed) frame; larger batches are compressed. */
 static void write_frames(void)
 {
 	size_t off = 0;
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
-	int fd;
+	int fd, r;
 
 	if (frame_in.len == 0)
 		return;
@@ -432,7 +518,11 @@ static void write_frames(void)
 			const char *nl = memrchr(frame_in.data + off, '\n', FRAME_MAX_SRC);
 			n = nl ? (size_t)(nl - (frame_in.data + off)) + 1 : n;
 		}
-		if (zframe_compress(enc, frame_in.data + off, n, &frame_out) < 0) {
+		if (n <= RAW_MAX || !enc)
+			r = zframe_store(frame_in.data + off, n, &frame_out);
+		else
+			r = zframe_compress(enc, frame_in.data + off, n, &frame_out);
+		if (r < 0) {
 			warn_drop("zstd compression failed");
 			break;
 		}
@@ -466,14 +556,18 @@ static void write_frames(void)
 /* Moves every thread's pending lines into frame_in. Caller holds wlock.
  * A thread's lock is held only to swap its event buffer with the spare, so
  * a thread reading the clock in a tight loop rarely waits for the writer.
- * An open time batch is left to its thread unless it was already open at
- * the previous flush (so an idle thread's reads still reach the file within
- * two flush periods) or the thread is gone; other modes close every batch
- * (the image may vanish next). GATHER_TRY skips threads whose lock is taken
- * (signal-handler path). */
+ * The periodic flush leaves an open time batch to its thread only while it
+ * is younger than BATCH_FRESH_NS (a thread reading the clock in a tight
+ * loop is not fenced at every flush for reads made just now); an older one
+ * is closed and written, so a read is on disk at most 100 ms + 10 ms after
+ * it was made. A batch open at the previous flush is closed whatever its
+ * age (the wall clock may have been set back), as is a gone thread's; other
+ * modes close every batch (the image may vanish next). GATHER_TRY skips
+ * threads whose lock is taken (signal-handler path). */
 static void gather(enum gather_mode mode)
 {
 	int try = mode == GATHER_TRY;
+	int64_t now = mode == GATHER_PERIODIC ? rec_now_ns() : 0;
 	struct tbuf **pp, *tb;
 
 	if (try ? pthread_mutex_trylock(&reg_lock) : pthread_mutex_lock(&reg_lock))
@@ -494,7 +588,8 @@ static void gather(enum gather_mode mode)
 		if (tb->tclk >= 0) {
 			if (dead) {
 				time_close(tb);
-			} else if (mode != GATHER_PERIODIC || tb->tseen == tb->tseq + 1) {
+			} else if (mode != GATHER_PERIODIC || tb->tseen == tb->tseq + 1 ||
+				   now - tb->tts >= BATCH_FRESH_NS) {
 				if (batch_exclude(tb, try) == 0)
 					time_close(tb);
 				batch_release(tb);
@@ -527,7 +622,7 @@ static void flush_mode(enum gather_mode mode)
 	struct shim_thread *t = &shim_tls;
 	int was_busy = t->busy;
 
-	if (!enc)
+	if (!rec_ready)
 		return;
 	t->busy = 1;
 	pthread_mutex_lock(&wlock);
@@ -547,7 +642,7 @@ void rec_flush_from_signal(void)
 	struct shim_thread *t = &shim_tls;
 	int was_busy = t->busy;
 
-	if (!enc || pthread_mutex_trylock(&wlock))
+	if (!rec_ready || pthread_mutex_trylock(&wlock))
 		return;
 	t->busy = 1;
 	gather(GATHER_TRY);
@@ -556,15 +651,45 @@ void rec_flush_from_signal(void)
 	t->busy = was_busy;
 }
 
+/* @return 1 when some thread has buffered lines or an open time batch. */
+static int anything_pending(void)
+{
+	struct tbuf *tb;
+	int any = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (tb = threads; tb && !any; tb = tb->next) {
+		tb_lock(tb);
+		any = tb->ev.len > 0 || tb->tclk >= 0;
+		tb_unlock(tb);
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return any;
+}
+
 static void *writer_main(void *arg)
 {
 	struct timespec deadline;
 
 	(void)arg;
 	shim_tls.busy = 1; /* everything this thread does is the shim's own */
-	start_task();
+	/* This process records enough to compress: make the encoder and the
+	 * room the signal path should not have to allocate, off the
+	 * program's threads. */
+	pthread_mutex_lock(&wlock);
+	enc_ready();
+	buf_reserve(&frame_in, 256u << 10);
+	buf_reserve(&frame_out, zframe_bound(256u << 10));
+	pthread_mutex_unlock(&wlock);
 	pthread_mutex_lock(&writer_lock);
 	while (!writer_stop) {
+		if (atomic_load(&writer_idle)) {
+			/* Woken by the first event after an idle spell (or by a
+			 * stop, or spuriously): that event opens a window, which
+			 * is flushed after the timed wait below, not at once. */
+			pthread_cond_wait(&writer_cond, &writer_lock);
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_nsec += FLUSH_PERIOD_NS;
 		if (deadline.tv_nsec >= 1000000000) {
@@ -577,30 +702,56 @@ static void *writer_main(void *arg)
 		atomic_store(&writer_kicked, 0);
 		pthread_mutex_unlock(&writer_lock);
 		flush_mode(GATHER_PERIODIC);
+		/* Idle only if nothing is pending after idle is announced: an
+		 * event appended before the announcement is seen here; one
+		 * appended after it sees the announcement in settle(), which
+		 * clears writer_idle under writer_lock, either before we take
+		 * the lock again (then we wait with the timeout) or while we
+		 * sit in cond_wait (then it wakes us). */
 		pthread_mutex_lock(&writer_lock);
+		atomic_store(&writer_idle, 1);
+		pthread_mutex_unlock(&writer_lock);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (anything_pending()) {
+			pthread_mutex_lock(&writer_lock);
+			atomic_store(&writer_idle, 0);
+		} else {
+			pthread_mutex_lock(&writer_lock);
+		}
 	}
 	pthread_mutex_unlock(&writer_lock);
 	return NULL;
 }
 
+/* Starts the writer thread unless it runs. Any thread may call it. */
 static void writer_start(void)
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
 
-	if (writer_running)
+	if (atomic_load(&writer_running) || pthread_mutex_trylock(&start_lock))
 		return;
+	if (atomic_load(&writer_running)) {
+		pthread_mutex_unlock(&start_lock);
+		return;
+	}
+	/* Only a second thread that closes this one's time batches needs the
+	 * fence: a single thread writing through takes the locked path. */
+	if (!asym_ok)
+		asym_register();
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&writer_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	writer_stop = 0;
+	atomic_store(&writer_idle, 0);
 	/* The writer must never take the program's signals. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (REAL(pthread_create)(&writer, NULL, writer_main, NULL) == 0)
-		writer_running = 1;
+		atomic_store(&writer_running, 1);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_unlock(&start_lock);
 }
 
 static void writer_halt(void)
@@ -612,32 +763,33 @@ static void writer_halt(void)
 	pthread_cond_signal(&writer_cond);
 	pthread_mutex_unlock(&writer_lock);
 	pthread_join(writer, NULL);
-	writer_running = 0;
+	atomic_store(&writer_running, 0);
 }
+
+static int paused_running; /* the writer ran when rec_writer_pause stopped it */
 
 void rec_writer_pause(void)
 {
+	paused_running = atomic_load(&writer_running);
 	writer_halt();
 }
 
 void rec_writer_resume(void)
 {
-	if (!finished)
+	if (paused_running && !finished)
 		writer_start();
+	paused_running = 0;
 }
 
 int rec_init(int truncate, void (*emit_start)(void))
 {
-	/* Level 1: the writer compresses on the program's CPU budget; level 3
-	 * made traces ~10% smaller for twice the cycles. */
-	enc = zframe_enc_new(1, FRAME_MAX_SRC);
-	if (!enc)
+	/* Room for a stored frame of a few events; the writer thread reserves
+	 * more when it starts, and makes the encoder (level 1: level 3 made
+	 * traces ~10% smaller for twice the cycles). */
+	if (buf_reserve(&frame_in, 16u << 10) < 0 ||
+	    buf_reserve(&frame_out, zframe_store_bound(16u << 10)) < 0)
 		return -ENOMEM;
-	/* Reserve room once so that the signal path rarely allocates. */
-	buf_reserve(&frame_in, 256u << 10);
-	buf_reserve(&frame_out, zframe_bound(256u << 10));
 	pthread_key_create(&tbuf_key, tbuf_key_dtor);
-	asym_register();
 	if (truncate) {
 		/* The root starts the trace empty now, before any child can
 		 * append a frame. */
@@ -649,10 +801,12 @@ int rec_init(int truncate, void (*emit_start)(void))
 		else
 			REAL(close)(fd);
 	}
+	rec_ready = 1;
+	/* No writer thread yet (see settle): agent_start is written through
+	 * now, so a process killed at any later point is in the trace. */
 	start_task = emit_start;
-	writer_start();
-	if (!writer_running)
-		start_task();
+	start_task();
+	shim_flush();
 	return 0;
 }
 
@@ -699,7 +853,9 @@ void rec_after_fork_parent(void)
 {
 	pthread_mutex_unlock(&reg_lock);
 	pthread_mutex_unlock(&wlock);
-	writer_start();
+	/* Nothing is pending: the parent writes through until settle() finds
+	 * a writer worth starting again (a shell forking a curl every 13 ms
+	 * paid a join and a pthread_create per fork). */
 }
 
 void rec_after_fork_child(void)
@@ -713,8 +869,11 @@ void rec_after_fork_child(void)
 	pthread_mutex_init(&reg_lock, NULL);
 	pthread_mutex_init(&wlock, NULL);
 	pthread_mutex_init(&writer_lock, NULL);
+	pthread_mutex_init(&start_lock, NULL);
 	threads = NULL;
-	writer_running = 0;
+	atomic_store(&writer_running, 0);
+	atomic_store(&writer_idle, 0);
+	atomic_store(&sync_count, 0);
 	if (tb) {
 		atomic_store(&tb->lock, 0);
 		buf_reset(&tb->ev);
@@ -729,10 +888,11 @@ void rec_after_fork_child(void)
 
 void rec_after_fork_child_start(void)
 {
-	asym_register(); /* the registration belongs to the parent's mm */
+	/* the registration belongs to the parent's mm: the child registers
+	 * again if it ever starts a writer */
+	asym_ok = 0;
 	/* agent_start goes to the file now, so a child killed before its next
-	 * event still shows in the trace; the writer thread waits for that
-	 * next event, because most fork children exec at once. */
+	 * event still shows in the trace; the child writes through like any
+	 * new process (most fork children exec at once). */
 	shim_flush();
-	writer_deferred = 1;
 }

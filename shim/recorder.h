@@ -4,11 +4,12 @@
 
 #include <stdint.h>
 
-/* Sets up the encoder and starts the writer thread, whose first task is
- * emit_start (agent_start, which hashes the executable) off the program's
- * critical path. emit_start must run its work only once however often it
- * is called: exit and fork paths call it too, in case the writer has not.
- * `truncate`: the root empties the trace file now. @return 0 or -ENOMEM. */
+/* Sets up the recorder and writes emit_start's event (agent_start) to the
+ * trace at once. No writer thread yet: the process writes its events through
+ * until it records often enough for a writer thread to pay off (see settle()
+ * in recorder.c). emit_start must run its work only once however often it
+ * is called: exit and fork paths call it too. `truncate`: the root empties
+ * the trace file now. @return 0 or -ENOMEM. */
 int rec_init(int truncate, void (*emit_start)(void));
 /* Asks the writer thread to stop, without waiting for it (the process is
  * ending: the caller writes what is left itself). */
@@ -18,12 +19,12 @@ void rec_stop_writer(void);
  * starts it again. */
 void rec_writer_pause(void);
 void rec_writer_resume(void);
-/* Stops the writer and writes everything; later events flush at once.
- * emit_start runs here if the writer never got to it. */
+/* Stops the writer and writes everything; later events flush at once. */
 void rec_finish(void);
-/* Fork protocol: stop the writer and take the locks; then release them in
- * the parent, or reset to a single thread in the child (which then restarts
- * the writer with rec_after_fork_child_start once its state is set). */
+/* Fork protocol: stop the writer (if any), flush and take the locks; then
+ * release them in the parent, or reset to a single thread in the child,
+ * which writes its agent_start with rec_after_fork_child_start once its
+ * state is set. Both go on writing through, without a writer thread. */
 void rec_before_fork(void);
 void rec_after_fork_parent(void);
 void rec_after_fork_child(void);

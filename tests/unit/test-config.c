@@ -119,6 +119,16 @@ static void test_secret(void)
 		tap_ok(config_name_is_secret(cases[i].name) == cases[i].secret, "secret? %s",
 		       cases[i].name);
 	tap_ok(config_name_is_secret(NULL) == 0, "secret? NULL");
+
+	/* names longer than the upper-case copy */
+	char longname[400];
+	memset(longname, 'x', sizeof(longname));
+	memcpy(longname + 390, "_token", 7);
+	tap_ok(config_name_is_secret(longname) == 1, "secret? a 396-byte name ending in _token");
+	memcpy(longname + 390, "_plain", 7);
+	tap_ok(config_name_is_secret(longname) == 0, "secret? a 396-byte name without a word");
+	memcpy(longname + 253, "KEY", 3);
+	tap_ok(config_name_is_secret(longname) == 1, "secret? KEY across byte 255");
 }
 
 int main(void)

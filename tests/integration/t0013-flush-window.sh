@@ -1,0 +1,67 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# t0013: a process killed with SIGKILL loses at most the last 100 ms, even
+# when it never returns to the shim after recording.
+#
+# Serves: nothing.
+# Runs:   prog-flush N spin|pause READY (tests/integration/prog-flush.c) under
+#         the shim: N wall-clock reads, a recorded open of READY.tmp, then a
+#         busy loop without calls (spin) or pause(2). The test waits for READY,
+#         waits 500 ms more (five flush periods), and kills it with SIGKILL
+#         (READY holds its pid).
+#         N = 3 stays below the rate at which the shim starts its writer
+#         thread (each event is written through); N = 200000 starts it.
+#         With IDLE_MS = 300 the program sleeps between the reads and the
+#         open: the writer, with nothing left to flush, waits without a
+#         timer, and the open must wake it.
+# Must see: a trace that zstdcat reads completely, with agent_start, the
+#         open of READY.tmp, exactly N reads of the realtime clock, and no
+#         agent_complete.
+. "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
+
+PROG=$BUILDDIR/tests/integration/prog-flush
+
+# kill_after_ready N HOW [IDLE_MS]: run, kill -9 500 ms after READY, check the trace.
+kill_after_ready()
+{
+	n=$1 how=$2 t=$PWD/flush-$1-$2${3:+-idle}.trace
+	rm -f ready ready.tmp "$t"
+	shim_run "$t" $PROG "$n" "$how" "$PWD/ready" $3 &
+	bg=$!
+	test_pids_="$test_pids_ $bg"
+	i=0
+	while ! [ -f ready ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	test -f ready || return 1
+	sleep 0.5
+	kill -9 "$(cat ready)"
+	wait $bg
+	test_trace_valid "$t" &&
+		test_jq "$t" "[.[] | select(.type == \"agent_start\")] | length == 1" &&
+		test_jq "$t" "[.[] | select(.type == \"file_open\"
+			and (.payload.path | endswith(\"ready.tmp\")))] | length == 1" &&
+		test_jq "$t" "[.[] | select(.type == \"time\" and .payload.clock == \"realtime\")
+			| .payload.count] | add == $n" &&
+		test_jq "$t" "[.[] | select(.type == \"agent_complete\")] | length == 0"
+}
+
+test_expect_success SHIM 'a few events, then a busy loop: all on disk before kill -9' '
+	kill_after_ready 3 spin
+'
+
+test_expect_success SHIM 'a few events, then pause(): all on disk before kill -9' '
+	kill_after_ready 3 pause
+'
+
+test_expect_success SHIM 'many events (writer thread), then a busy loop: all on disk' '
+	kill_after_ready 200000 spin
+'
+
+test_expect_success SHIM 'many events (writer thread), then pause(): all on disk' '
+	kill_after_ready 200000 pause
+'
+
+test_expect_success SHIM 'writer idle for 300 ms, then one event and a busy loop: on disk' '
+	kill_after_ready 200000 spin 300
+'
+
+test_done
