@@ -513,8 +513,10 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 		struct json_object *n = member(p, "n");
 
 		r = copy_member(b, p, "source");
+		/* Only a read with a source string joins others (keyed by it); one
+		 * without is a unit of its own, like a failed read. */
 		if (r >= 0 && !member(p, "errno") && json_object_is_type(n, json_type_int) &&
-		    json_object_get_int64(n) >= 0) {
+		    json_object_get_int64(n) >= 0 && member_str(p, "source")) {
 			c->kind = CANON_RANDOM;
 			c->n = json_object_get_int64(n);
 			return dup_str(member_str(p, "source"), &c->key);

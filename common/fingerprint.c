@@ -43,7 +43,8 @@
  *       all successful reads of one source in one step by any thread other
  *       than the main one, N summed (how many bytes each worker of a pool
  *       read, and in how many runs, is scheduling); a failed read:
- *       "source", "errno", never joined;
+ *       "source", "errno", never joined; a read whose source is not a
+ *       string: "source" (when present), never joined;
  *   {"type":"dns","step":S,"fn":..,"name":..,"addr":..(getnameinfo)}
  *   {"type":"file_open","step":S,"path":..,"flags":..,"result":"ok"|errno}
  *   {"type":"process_spawn","step":S,"op":..,"path":..,"argv":..,"errno":..,
