@@ -69,8 +69,24 @@ void summary_release(struct trace_summary *s); /* accepts NULL */
  * agent_start names a different trace id, or -ENOMEM. */
 int summary_add(struct trace_summary *s, struct json_object *ev, char *msg, size_t msglen);
 
+/* A validated event's envelope, as the summary and the fingerprint use it.
+ * The strings and the payload are borrowed. */
+struct ingest_parts {
+	const char *pid, *type, *step;
+	int64_t seq, tid;
+	int64_t epoch_ns; /* ts_epoch in ns, rounded */
+	struct json_object *payload; /* NULL for time, governance, thread_start */
+};
+
+/* Fills e from a validated event (borrowing from it). */
+void ingest_parts_of(struct json_object *ev, struct ingest_parts *e);
+/* summary_add from the parts. */
+int summary_add_parts(struct trace_summary *s, const struct ingest_parts *e, char *msg,
+		      size_t msglen);
+
 struct ingest_batch {
 	struct buf text; /* decompressed lines; events point into it */
+	struct buf scratch; /* decoded strings, while parsing */
 	struct ingest_event *ev; /* events in upload order, duplicates dropped */
 	size_t n, cap;
 	size_t lines; /* lines seen, blank ones included */
@@ -103,3 +119,12 @@ void ingest_batch_release(struct ingest_batch *batch); /* accepts NULL */
 /* Parses one stored or uploaded line (NUL-terminated, no newline) into a
  * validated event. @return the event (caller puts it) or NULL with msg. */
 struct json_object *ingest_parse_line(const char *s, size_t n, char *msg, size_t msglen);
+
+/* Nonzero (the default): ingest_parse tries the fast path first, a scan
+ * that validates a line without building a json-c tree for it (only the
+ * payload of an event the fingerprint keeps becomes one). Any line it is
+ * not sure of goes to ingest_parse_line, so the outcome is the same either
+ * way; tests set 0 to compare. */
+extern int ingest_fast_path;
+/* @return 1 when the fast path takes line s[0..n) (for tests). */
+int ingest_fast_scan_ok(const char *s, size_t n);

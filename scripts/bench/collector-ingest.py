@@ -11,7 +11,9 @@
 # (default 1000; zstd, each with its own trace id, socket/file/time events
 # with realistic payloads) from C concurrent keep-alive clients (default 50).
 # Every answer is a durable ack (201). Prints events/s, uploads/s, MB/s,
-# and the p50/p90/p99/max upload latency, then checks /stats holds every event.
+# and the p50/p90/p99/max upload latency, the collector's CPU time (which
+# another load on the machine skews less than the rate), then checks /stats
+# holds every event.
 # BENCH_WRAP="perf record -g -o perf.data --" runs the collector under a profiler.
 import argparse
 import http.client
@@ -156,6 +158,14 @@ def main():
         print("ingest: %.0f events/s, %.0f uploads/s, %.1f MB/s compressed (collector on CPU %s)" %
               (a.uploads * a.events / el, a.uploads / el, total_bytes / el / 1e6, a.cpu_collector))
         print("latency ms: p50 %.1f, p90 %.1f, p99 %.1f, max %.1f" % (pct(0.5), pct(0.9), pct(0.99), lat[-1] * 1000))
+        try:
+            # user + system CPU of the collector (without BENCH_WRAP, taskset has exec'd it)
+            f = open("/proc/%d/stat" % coll.pid).read().rsplit(")", 1)[1].split()
+            cpu = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+            print("collector CPU: %.2f s user+sys, %.2f us per event, %.0f%% of the run" %
+                  (cpu, cpu / (a.uploads * a.events) * 1e6, 100 * cpu / el))
+        except (OSError, IndexError, ValueError):
+            pass
         ok = st["events"] == a.uploads * a.events and st["traces"] == a.uploads
         print("stored: %d traces, %d events: %s" % (st["traces"], st["events"], "all there" if ok else "MISSING"))
         if a.clickhouse:
