@@ -177,7 +177,13 @@ static struct json_object *get(struct json_object *o, const char *key)
 
 static int64_t epoch_ns(double epoch)
 {
-	return (int64_t)(epoch * 1e9 + 0.5);
+	double ns = epoch * 1e9 + 0.5;
+
+	/* Past int64 (1e300 is valid JSON) the cast would be undefined:
+	 * unknown, as 0. */
+	if (!(ns > -9.2e18 && ns < 9.2e18))
+		return 0;
+	return (int64_t)ns;
 }
 
 int summary_add_parts(struct trace_summary *s, const struct ingest_parts *e, char *msg,

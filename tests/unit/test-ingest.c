@@ -182,6 +182,10 @@ static const char *const cases[] = {
 	"\"r\",\"payload\":{}}",
 	"{\"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"time\",\"ts\":\"t\",\"ts_epoch\":-1.5,\"step\":"
 	"\"r\",\"payload\":{}}",
+	"{\"seq\":0,\"pid\":\"0\",\"tid\":0,\"type\":\"agent_start\",\"ts\":\"t\",\"ts_epoch\":1e300,"
+	"\"step\":\"r\",\"payload\":{\"trace_id\":\"ab12\"}}",
+	"{\"seq\":0,\"pid\":\"0\",\"tid\":0,\"type\":\"agent_start\",\"ts\":\"t\",\"ts_epoch\":-1e300,"
+	"\"step\":\"r\",\"payload\":{\"trace_id\":\"ab12\"}}",
 	"{\"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"time\",\"ts\":\"t\",\"step\":\"r\",\"payload\":{}}",
 	"{\"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"time\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"r\","
 	"\"payload\":{},\"seq\":2}",
