@@ -363,13 +363,6 @@ int ingest_fast_path = 1;
 
 enum { K_SEQ, K_PID, K_TID, K_TYPE, K_TS, K_EPOCH, K_STEP, K_PAYLOAD, K_OTHER };
 
-struct fast_ev {
-	struct ingest_parts e;
-	char pid[72], type[40], step[136];
-	const char *payload;
-	size_t payload_len;
-};
-
 static inline const char *skip_ws(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
@@ -602,7 +595,7 @@ static int copy_span(char *dst, size_t cap, const char *p, const char *end)
 
 /* @return 1 when s[0..n) is a valid attrace/1 event read into f, 0 when the
  * json-c path must decide. */
-static int fast_scan(const char *s, size_t n, struct fast_ev *f)
+static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 {
 	const char *p = s, *end = s + n, *k, *v;
 	unsigned seen = 0;
@@ -705,7 +698,7 @@ static int fast_scan(const char *s, size_t n, struct fast_ev *f)
 
 int ingest_fast_scan_ok(const char *s, size_t n)
 {
-	struct fast_ev f;
+	struct ingest_line f;
 
 	return fast_scan(s, n, &f);
 }
@@ -879,6 +872,35 @@ static int build_value(const char **pp, struct buf *tmp, struct json_object **re
 	*ret = o;
 	return 0;
 }
+int ingest_line_parse(struct ingest_line *l, const char *s, size_t n, int want_payload,
+		      struct buf *scratch, char *msg, size_t msglen)
+{
+	l->hold = NULL;
+	if (ingest_fast_path && fast_scan(s, n, l)) {
+		if (want_payload && !payload_unused(l->e.type)) {
+			const char *p = l->payload;
+
+			if (build_value(&p, scratch, &l->hold) < 0) {
+				snprintf(msg, msglen, "out of memory");
+				return -ENOMEM;
+			}
+			l->e.payload = l->hold;
+		}
+		return 0;
+	}
+	l->hold = ingest_parse_line(s, n, msg, msglen);
+	if (!l->hold)
+		return strncmp(msg, "invalid JSON", 12) == 0 ? -EBADMSG : -EINVAL;
+	ingest_parts_of(l->hold, &l->e);
+	return 0;
+}
+
+void ingest_line_release(struct ingest_line *l)
+{
+	json_object_put(l->hold);
+	l->hold = NULL;
+}
+
 void ingest_batch_release(struct ingest_batch *b)
 {
 	if (!b)
@@ -940,10 +962,8 @@ static int take_lines(struct ingest_batch *b, size_t from, const struct ingest_l
 	while (pos < b->text.len) {
 		char *s = b->text.data + pos, *nl;
 		size_t n;
-		struct json_object *ev, *pl;
-		struct ingest_parts e;
-		struct fast_ev fe;
-		int r, fast;
+		struct ingest_line l;
+		int r;
 
 		nl = memchr(s, '\n', b->text.len - pos);
 		n = nl ? (size_t)(nl - s) : b->text.len - pos;
@@ -961,36 +981,14 @@ static int take_lines(struct ingest_batch *b, size_t from, const struct ingest_l
 		/* Parse in place: the newline becomes the NUL for a moment. */
 		if (nl)
 			*nl = '\0';
-		ev = pl = NULL;
-		fast = ingest_fast_path && fast_scan(s, n, &fe);
-		if (fast) {
-			e = fe.e;
-			if (!payload_unused(e.type)) {
-				const char *pp = fe.payload;
-
-				if (build_value(&pp, &b->scratch, &pl) < 0)
-					return -ENOMEM;
-				e.payload = pl;
-			}
-		}
-		if (!fast) {
-			ev = ingest_parse_line(s, n, msg, sizeof(msg));
-			if (!ev) {
-				if (nl)
-					*nl = '\n';
-				at_error_set(reterr, frame, (long)b->lines, pos, "line %zu: %s",
-					     b->lines, msg);
-				return strncmp(msg, "invalid JSON", 12) == 0 ? -EBADMSG : -EINVAL;
-			}
-			ingest_parts_of(ev, &e);
-		}
+		r = ingest_line_parse(&l, s, n, 1, &b->scratch, msg, sizeof(msg));
 		if (nl)
 			*nl = '\n';
-		r = take_event(b, &e, pos, n, msg, sizeof(msg));
-		json_object_put(ev);
-		json_object_put(pl);
+		if (r == 0)
+			r = take_event(b, &l.e, pos, n, msg, sizeof(msg));
+		ingest_line_release(&l);
 		if (r < 0) {
-			if (r == -EINVAL)
+			if (r != -ENOMEM)
 				at_error_set(reterr, frame, (long)b->lines, pos, "line %zu: %s",
 					     b->lines, msg);
 			return r;

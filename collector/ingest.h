@@ -120,6 +120,26 @@ void ingest_batch_release(struct ingest_batch *batch); /* accepts NULL */
  * validated event. @return the event (caller puts it) or NULL with msg. */
 struct json_object *ingest_parse_line(const char *s, size_t n, char *msg, size_t msglen);
 
+/* One line read by ingest_line_parse(): e points into this struct (and
+ * into hold, which ingest_line_release() puts). */
+struct ingest_line {
+	struct ingest_parts e;
+	char pid[72], type[40], step[136];
+	const char *payload; /* the fast path: the payload's text */
+	size_t payload_len;
+	struct json_object *hold;
+};
+
+/* Reads line s[0..n) (s[n] must be NUL) into l: the fast path when it is
+ * sure, else ingest_parse_line(). With want_payload, l->e.payload is the
+ * payload object (NULL for the types whose payload nothing reads); without,
+ * it may be NULL. scratch is working space. @return 0 (release l after),
+ * -EBADMSG (invalid JSON) or -EINVAL (not an attrace/1 event) with msg, or
+ * -ENOMEM. */
+int ingest_line_parse(struct ingest_line *l, const char *s, size_t n, int want_payload,
+		      struct buf *scratch, char *msg, size_t msglen);
+void ingest_line_release(struct ingest_line *l);
+
 /* Nonzero (the default): ingest_parse tries the fast path first, a scan
  * that validates a line without building a json-c tree for it (only the
  * payload of an event the fingerprint keeps becomes one). Any line it is
