@@ -392,12 +392,33 @@ static int hex_val(char c)
 }
 
 /* p is past the opening quote. @return the closing quote, or NULL. */
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* 8 bytes with nothing scan_str() must look at: no quote, no backslash, no
+ * control character, no byte over 0x7f. */
+static inline int plain8(const char *p)
+{
+	uint64_t w, q, b;
+
+	memcpy(&w, p, 8);
+	q = w ^ (ONES * '"');
+	b = w ^ (ONES * '\\');
+	return !((((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w) & HIGHS);
+}
+
 static const char *scan_str(const char *p, const char *end, int *esc, int *nonascii)
 {
 	while (p < end) {
-		unsigned char c = (unsigned char)*p;
+		unsigned char c;
 		unsigned v = 0;
 		int i, h;
+
+		while (end - p >= 8 && plain8(p))
+			p += 8;
+		if (p >= end)
+			break;
+		c = (unsigned char)*p;
 
 		if (c == '"')
 			return p;
@@ -571,6 +592,34 @@ static int envelope_key(const char *k, size_t n)
 #undef KEY_IS
 }
 
+/* A number scan_num() took that is not an integer, as strtod() reads it.
+ * Up to 2^53 for the digits and 22 decimals, one division of two exact
+ * doubles is the correctly rounded result, as strtod's is (Clinger's fast
+ * path): "1795321020.000001" is 1795321020000001 / 1e6. Else strtod. */
+static double decimal_value(const char *p, const char *end)
+{
+	static const double p10[] = { 1e0,  1e1,  1e2,	1e3,  1e4,  1e5,  1e6,	1e7,
+				      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	const char *q = p + (*p == '-');
+	uint64_t m = 0;
+	int frac = -1, nd = 0;
+
+	for (; q < end; q++) {
+		if (*q == '.') {
+			frac = 0;
+			continue;
+		}
+		if (*q < '0' || *q > '9' || ++nd > 16)
+			return strtod(p, NULL); /* an exponent, or too many digits */
+		m = m * 10 + (uint64_t)(*q - '0');
+		frac += frac >= 0;
+	}
+	if (m > (1ull << 53) || frac < 0 || frac > 22)
+		return strtod(p, NULL);
+	return (*p == '-' ? -1.0 : 1.0) * ((double)m / p10[frac]);
+}
+
 /* An integer scan_num() took (|v| <= INT64_MAX) as its value. */
 static int64_t digits_value(const char *p, const char *end)
 {
@@ -637,7 +686,7 @@ static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 			if (!p)
 				return 0;
 			/* as json-c: an integer is read as one, else strtod */
-			epoch = is_int ? (double)digits_value(v, p) : strtod(v, NULL);
+			epoch = is_int ? (double)digits_value(v, p) : decimal_value(v, p);
 			break;
 		case K_PID:
 		case K_TYPE:
@@ -860,7 +909,7 @@ static int build_value(const char **pp, struct buf *tmp, struct json_object **re
 	default:
 		q = scan_num(p, p + 48, &is_int);
 		o = is_int ? json_object_new_int64(digits_value(p, q))
-			   : json_object_new_double(strtod(p, NULL));
+			   : json_object_new_double(decimal_value(p, q));
 		p = q;
 		break;
 	}

@@ -380,6 +380,44 @@ int main(void)
 	}
 	tap_ok(ok, "20000 random mutations of those lines: the same either way");
 
+	/* decimals: the fast path reads them as strtod does (in ts_epoch and
+	 * in results, whose canonical form prints them with 17 digits) */
+	ok = 1;
+	for (i = 0; i < 2000; i++) {
+		char num[64];
+		int k, nd = 1 + (int)(next() % 19), dot = (int)(next() % (uint64_t)nd), j;
+
+		buf_reset(&m);
+		buf_puts(&m,
+			 "{\"seq\":3,\"pid\":\"0\",\"tid\":0,\"type\":\"tool_call\",\"ts\":\"t\","
+			 "\"ts_epoch\":");
+		for (k = 0; k < 11; k++) {
+			size_t n = 0;
+
+			if (next() % 4 == 0)
+				num[n++] = '-';
+			for (j = 0; j < nd; j++) {
+				if (j == dot + 1)
+					num[n++] = '.';
+				num[n++] = (char)('0' + next() % 10);
+			}
+			if (dot + 1 >= nd) {
+				num[n++] = '.';
+				num[n++] = (char)('0' + next() % 10);
+			}
+			num[n] = '\0';
+			if (n > 1 && num[num[0] == '-'] == '0' && num[(num[0] == '-') + 1] != '.')
+				num[num[0] == '-'] = '1'; /* no leading zero */
+			buf_puts(&m, num);
+			buf_puts(&m,
+				 k == 0 ? ",\"step\":\"r\",\"payload\":{\"name\":\"d\",\"result\":["
+				 : k < 10 ? ","
+					  : "]}}");
+		}
+		ok &= same_line(m.data) && ingest_fast_scan_ok(m.data, m.len);
+	}
+	tap_ok(ok, "2000 lines of random decimals: the fast path's values are strtod's");
+
 	for (i = 0; i < nlines; i++)
 		free(pool[i]);
 	free(pool);
