@@ -416,22 +416,20 @@ static const char *scan_str(const char *p, const char *end, int *esc, int *nonas
 
 		while (end - p >= 8 && plain8(p))
 			p += 8;
-		if (p >= end)
-			break;
-		c = (unsigned char)*p;
-
-		if (c == '"')
-			return p;
-		if (c < 0x20)
-			return NULL;
-		if (c >= 0x80) {
-			*nonascii = 1;
-			p++;
-			continue;
-		}
-		if (c != '\\') {
-			p++;
-			continue;
+		/* byte by byte to the next quote or backslash (most strings are
+		 * short: their closing quote is in the first word) */
+		for (;; p++) {
+			if (p >= end)
+				return NULL;
+			c = (unsigned char)*p;
+			if (c == '"')
+				return p;
+			if (c == '\\')
+				break;
+			if (c < 0x20)
+				return NULL;
+			if (c >= 0x80)
+				*nonascii = 1;
 		}
 		*esc = 1;
 		if (end - p < 2)
