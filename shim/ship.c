@@ -46,7 +46,10 @@
 #define SHIP_TIMEOUT_MS 2000
 #define SHIP_CONNECT_MS 1000
 #define SHIP_MAX_TRACE	((size_t)1 << 30)
-#define SHIP_PATH_MAX	4096
+/* A spooled trace bigger than this is left to `attrace push --spool`: reading
+ * it at every traced run's exit would cost more than the wait allows. */
+#define SHIP_MAX_SPOOLED ((size_t)64 << 20)
+#define SHIP_PATH_MAX	 4096
 
 /* The few libcurl symbols used, with their ABI values (curl/curl.h; stable
  * since libcurl 7.x, soname libcurl.so.4). No header: the shim is not built
@@ -190,7 +193,7 @@ out:
 	}
 }
 
-static void *read_path(const char *path, size_t *ret_len)
+static void *read_path(const char *path, size_t max, size_t *ret_len)
 {
 	struct stat st;
 	char *data = NULL;
@@ -199,7 +202,7 @@ static void *read_path(const char *path, size_t *ret_len)
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size > SHIP_MAX_TRACE)
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size > max)
 		goto out;
 	data = malloc((size_t)st.st_size);
 	if (!data)
@@ -303,7 +306,8 @@ static long now_ms(void)
 /* After this run's trace got a 2xx: ships the spooled traces (earlier runs'
  * that could not be shipped) while time is left before deadline, deleting
  * each one the collector acknowledges. A 4xx leaves that file for `attrace
- * push --spool` to report and goes on; no answer or a 5xx stops. */
+ * push --spool` to report and goes on, as does a file over SHIP_MAX_SPOOLED;
+ * no answer or a 5xx stops. */
 static void ship_spool(long deadline)
 {
 	char dir[SHIP_PATH_MAX], path[SHIP_PATH_MAX], why[512];
@@ -326,7 +330,7 @@ static void ship_spool(long deadline)
 			continue;
 		if (rest < 100 || join(path, sizeof(path), dir, "/", de->d_name) < 0)
 			break;
-		data = read_path(path, &len);
+		data = read_path(path, SHIP_MAX_SPOOLED, &len);
 		if (!data || len == 0) {
 			free(data);
 			continue;
@@ -362,7 +366,7 @@ void shim_ship(int from_signal)
 		spool("the process was killed by a signal");
 		return;
 	}
-	data = read_path(shim_proc.trace_path, &len);
+	data = read_path(shim_proc.trace_path, SHIP_MAX_TRACE, &len);
 	if (!data || len == 0) {
 		free(data);
 		return; /* nothing recorded: nothing to ship */

@@ -133,15 +133,17 @@ test_expect_success COLLECTOR,CURL_CLIENT,SHIM,CLI 'attrace push --spool ships t
 	test_equal 200 "$(get /api/v1/traces/$HID -H "$RD")"
 '
 
-test_expect_success COLLECTOR,CURL_CLIENT,SHIM 'the next traced run ships the spool in its own wait; a refused file stays' '
+test_expect_success COLLECTOR,CURL_CLIENT,SHIM 'the next traced run ships the spool in its own wait; a refused or big file stays' '
 	stop_collector &&
 	ATTRACE_COLLECTOR=$CURL_BASE LD_PRELOAD=$SHIM_PRELOAD ATTRACE_TRACE=$PWD/s1.trace \
 		ATTRACE_NAME=spooled-1 sh -c "echo one" >/dev/null 2>s1.err &&
 	ATTRACE_COLLECTOR=$CURL_BASE LD_PRELOAD=$SHIM_PRELOAD ATTRACE_TRACE=$PWD/s2.trace \
 		ATTRACE_NAME=spooled-2 sh -c "echo two" >/dev/null 2>s2.err &&
 	printf "not a trace\n" >"$SPOOL/0000bad.jsonl.zst" &&
-	test_equal 3 "$(ls "$SPOOL" | grep -c "\.jsonl\.zst$")" "spooled" &&
+	truncate -s 65M "$SPOOL/0000big.jsonl.zst" &&
+	test_equal 4 "$(ls "$SPOOL" | grep -c "\.jsonl\.zst$")" "spooled" &&
 	start_collector c --keys keys &&
+	posts=$(grep -c "POST /api/v1/traces" c.log) &&
 	start=$(date +%s%N) &&
 	ATTRACE_COLLECTOR=$CURL_BASE ATTRACE_API_KEY=$(cat ingest.key) LD_PRELOAD=$SHIM_PRELOAD \
 		ATTRACE_TRACE=$PWD/s3.trace ATTRACE_NAME=next-run sh -c "echo three" >s3.out 2>s3.err &&
@@ -154,8 +156,11 @@ test_expect_success COLLECTOR,CURL_CLIENT,SHIM 'the next traced run ships the sp
 		test_equal "$(attrace fingerprint $t.trace)" "$(jq -r .fingerprint get.out)" "fingerprint of $t" &&
 		test_equal "$(zstdcat $t.trace | grep -c .)" "$(jq .events get.out)" "events of $t" || return 1
 	done &&
-	test_equal 0000bad.jsonl.zst "$(ls "$SPOOL")" "the spool keeps what the collector refused" &&
-	rm "$SPOOL/0000bad.jsonl.zst"
+	test_equal "0000bad.jsonl.zst 0000big.jsonl.zst" "$(ls "$SPOOL" | tr "\n" " " | sed "s/ $//")" \
+		"the spool keeps what the collector refused and what is too big" &&
+	grep "POST /api/v1/traces" c.log | tail -n +$((posts + 1)) >posts.log &&
+	test_equal 4 "$(wc -l <posts.log)" "uploads: this run, two spooled, the refused one (never the big one)" &&
+	rm "$SPOOL/0000bad.jsonl.zst" "$SPOOL/0000big.jsonl.zst"
 '
 
 test_expect_success COLLECTOR,SHIM 'without ATTRACE_COLLECTOR the program never loads libcurl' '
