@@ -308,7 +308,7 @@ int fp_add_parts(struct fp *f, const char *pid, const char *type, const char *st
 		goto out;
 	r = -ENOMEM;
 	for (i = 0; trace_types[i] && !it.type; i++)
-		if (strcmp(type, trace_types[i]) == 0)
+		if (type[0] == trace_types[i][0] && strcmp(type, trace_types[i]) == 0)
 			it.type = trace_types[i];
 	if (!it.type) {
 		it.type = strdup(type);
