@@ -10,12 +10,14 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
+#include "common/json.h"
 #include "common/trace.h"
 #include "common/zframe.h"
 
@@ -173,18 +175,24 @@ static struct json_object *get(struct json_object *o, const char *key)
 	return v;
 }
 
-static int64_t epoch_ns(struct json_object *ev)
+static int64_t epoch_ns(double epoch)
 {
-	return (int64_t)(json_object_get_double(get(ev, "ts_epoch")) * 1e9 + 0.5);
+	double ns = epoch * 1e9 + 0.5;
+
+	/* Past int64 (1e300 is valid JSON) the cast would be undefined:
+	 * unknown, as 0. */
+	if (!(ns > -9.2e18 && ns < 9.2e18))
+		return 0;
+	return (int64_t)ns;
 }
 
-int summary_add(struct trace_summary *s, struct json_object *ev, char *msg, size_t msglen)
+int summary_add_parts(struct trace_summary *s, const struct ingest_parts *e, char *msg,
+		      size_t msglen)
 {
-	const char *type = json_object_get_string(get(ev, "type"));
-	const char *pid = json_object_get_string(get(ev, "pid"));
-	struct json_object *pl = get(ev, "payload"), *v;
-	int64_t ns = epoch_ns(ev);
-	int root = strcmp(pid, "0") == 0;
+	const char *type = e->type;
+	struct json_object *pl = e->payload, *v;
+	int64_t ns = e->epoch_ns;
+	int root = strcmp(e->pid, "0") == 0;
 
 	s->events++;
 	if (ns > 0 && (!s->first_ns || ns < s->first_ns))
@@ -236,6 +244,25 @@ int summary_add(struct trace_summary *s, struct json_object *ev, char *msg, size
 		}
 	}
 	return 0;
+}
+
+void ingest_parts_of(struct json_object *ev, struct ingest_parts *e)
+{
+	e->pid = json_object_get_string(get(ev, "pid"));
+	e->type = json_object_get_string(get(ev, "type"));
+	e->step = json_object_get_string(get(ev, "step"));
+	e->seq = json_object_get_int64(get(ev, "seq"));
+	e->tid = json_object_get_int64(get(ev, "tid"));
+	e->epoch_ns = epoch_ns(json_object_get_double(get(ev, "ts_epoch")));
+	e->payload = get(ev, "payload");
+}
+
+int summary_add(struct trace_summary *s, struct json_object *ev, char *msg, size_t msglen)
+{
+	struct ingest_parts e;
+
+	ingest_parts_of(ev, &e);
+	return summary_add_parts(s, &e, msg, msglen);
 }
 
 /* ---- lines ----------------------------------------------------------------- */
@@ -315,16 +342,661 @@ fail:
 	return NULL;
 }
 
+/* ---- the fast path ----------------------------------------------------------
+ *
+ * Most of an upload's cost was json-c building a tree for every line (an
+ * allocation per key and per value) only to read eight envelope members.
+ * fast_scan() checks a line's JSON by hand and reads the envelope, and only
+ * the payload of an event the fingerprint keeps becomes a json-c tree, parsed
+ * by the same tokener with the same flags as ingest_parse_line(), so the
+ * canonical form sees the same objects. The scan accepts a subset of what
+ * ingest_parse_line() accepts (plain RFC 8259 JSON, strictly valid UTF-8, no
+ * escapes in the envelope's keys or in pid, type and step, no control
+ * characters, \u escapes other than surrogates and \u0000, integers within
+ * int64 (up to 9223372036854775807 in magnitude), nesting up to FAST_DEPTH) and reads the same values from it; on
+ * anything else it gives up, and the line takes the json-c path, which
+ * accepts or rejects it as before, with the same message. */
+
+int ingest_fast_path = 1;
+
+#define FAST_DEPTH 32 /* json-c's limit is INGEST_JSON_DEPTH */
+
+enum { K_SEQ, K_PID, K_TID, K_TYPE, K_TS, K_EPOCH, K_STEP, K_PAYLOAD, K_OTHER };
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+static inline int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static inline int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* p is past the opening quote. @return the closing quote, or NULL. */
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* 8 bytes with nothing scan_str() must look at: no quote, no backslash, no
+ * control character, no byte over 0x7f. */
+static inline int plain8(const char *p)
+{
+	uint64_t w, q, b;
+
+	memcpy(&w, p, 8);
+	q = w ^ (ONES * '"');
+	b = w ^ (ONES * '\\');
+	return !((((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w) & HIGHS);
+}
+
+static const char *scan_str(const char *p, const char *end, int *esc, int *nonascii)
+{
+	while (p < end) {
+		unsigned char c;
+		unsigned v = 0;
+		int i, h;
+
+		while (end - p >= 8 && plain8(p))
+			p += 8;
+		/* byte by byte to the next quote or backslash (most strings are
+		 * short: their closing quote is in the first word) */
+		for (;; p++) {
+			if (p >= end)
+				return NULL;
+			c = (unsigned char)*p;
+			if (c == '"')
+				return p;
+			if (c == '\\')
+				break;
+			if (c < 0x20)
+				return NULL;
+			if (c >= 0x80)
+				*nonascii = 1;
+		}
+		*esc = 1;
+		if (end - p < 2)
+			return NULL;
+		switch (p[1]) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			p += 2;
+			continue;
+		case 'u':
+			if (end - p < 6)
+				return NULL;
+			for (i = 2; i < 6; i++) {
+				h = hex_val(p[i]);
+				if (h < 0)
+					return NULL;
+				v = v * 16 + (unsigned)h;
+			}
+			if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
+				return NULL;
+			p += 6;
+			continue;
+		default:
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?  @return its end, or NULL. */
+static const char *scan_num(const char *p, const char *end, int *is_int)
+{
+	const char *q = p;
+
+	*is_int = 1;
+	if (q < end && *q == '-')
+		q++;
+	if (q >= end || !is_digit(*q))
+		return NULL;
+	if (*q++ != '0')
+		while (q < end && is_digit(*q))
+			q++;
+	if (q < end && *q == '.') {
+		*is_int = 0;
+		if (++q >= end || !is_digit(*q))
+			return NULL;
+		while (q < end && is_digit(*q))
+			q++;
+	}
+	if (q < end && (*q == 'e' || *q == 'E')) {
+		*is_int = 0;
+		if (++q < end && (*q == '+' || *q == '-'))
+			q++;
+		if (q >= end || !is_digit(*q))
+			return NULL;
+		while (q < end && is_digit(*q))
+			q++;
+	}
+	if (q - p > 40)
+		return NULL;
+	if (*is_int) {
+		/* int64 only: json-c reads bigger ones as uint64 or fails */
+		size_t nd = (size_t)(q - p) - (*p == '-');
+
+		if (nd > 19 || (nd == 19 && memcmp(q - 19, "9223372036854775807", 19) > 0))
+			return NULL;
+	}
+	return q;
+}
+
+static const char *scan_value(const char *p, const char *end, int depth, int *nonascii);
+
+/* A comma-separated run of members (object) or values (array) up to close. */
+static const char *scan_container(const char *p, const char *end, int depth, int *nonascii,
+				  char close)
+{
+	int esc = 0;
+
+	if (depth > FAST_DEPTH)
+		return NULL;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == close)
+		return p + 1;
+	for (;;) {
+		if (close == '}') {
+			if (p >= end || *p != '"')
+				return NULL;
+			p = scan_str(p + 1, end, &esc, nonascii);
+			if (!p)
+				return NULL;
+			p = skip_ws(p + 1, end);
+			if (p >= end || *p != ':')
+				return NULL;
+			p = skip_ws(p + 1, end);
+		}
+		p = scan_value(p, end, depth, nonascii);
+		if (!p)
+			return NULL;
+		p = skip_ws(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == close)
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = skip_ws(p + 1, end);
+	}
+}
+
+static const char *scan_value(const char *p, const char *end, int depth, int *nonascii)
+{
+	int esc = 0, is_int;
+
+	if (p >= end)
+		return NULL;
+	switch (*p) {
+	case '"':
+		p = scan_str(p + 1, end, &esc, nonascii);
+		return p ? p + 1 : NULL;
+	case '{':
+		return scan_container(p, end, depth + 1, nonascii, '}');
+	case '[':
+		return scan_container(p, end, depth + 1, nonascii, ']');
+	case 't':
+		return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+	case 'f':
+		return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+	case 'n':
+		return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+	default:
+		return scan_num(p, end, &is_int);
+	}
+}
+
+static int envelope_key(const char *k, size_t n)
+{
+#define KEY_IS(lit) (n == sizeof(lit) - 1 && memcmp(k, lit, n) == 0)
+	switch (k[0]) {
+	case 's':
+		return KEY_IS("seq") ? K_SEQ : KEY_IS("step") ? K_STEP : K_OTHER;
+	case 'p':
+		return KEY_IS("pid") ? K_PID : KEY_IS("payload") ? K_PAYLOAD : K_OTHER;
+	case 't':
+		return KEY_IS("tid")	    ? K_TID
+		       : KEY_IS("type")	    ? K_TYPE
+		       : KEY_IS("ts")	    ? K_TS
+		       : KEY_IS("ts_epoch") ? K_EPOCH
+					    : K_OTHER;
+	default:
+		return K_OTHER;
+	}
+#undef KEY_IS
+}
+
+/* A number scan_num() took that is not an integer, as strtod() reads it.
+ * Up to 2^53 for the digits and 22 decimals, one division of two exact
+ * doubles is the correctly rounded result, as strtod's is (Clinger's fast
+ * path): "1795321020.000001" is 1795321020000001 / 1e6. Else strtod. */
+static double decimal_value(const char *p, const char *end)
+{
+	static const double p10[] = { 1e0,  1e1,  1e2,	1e3,  1e4,  1e5,  1e6,	1e7,
+				      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	const char *q = p + (*p == '-');
+	uint64_t m = 0;
+	int frac = -1, nd = 0;
+
+	for (; q < end; q++) {
+		if (*q == '.') {
+			frac = 0;
+			continue;
+		}
+		if (*q < '0' || *q > '9' || ++nd > 16)
+			return strtod(p, NULL); /* an exponent, or too many digits */
+		m = m * 10 + (uint64_t)(*q - '0');
+		frac += frac >= 0;
+	}
+	if (m > (1ull << 53) || frac < 0 || frac > 22)
+		return strtod(p, NULL);
+	return (*p == '-' ? -1.0 : 1.0) * ((double)m / p10[frac]);
+}
+
+/* An integer scan_num() took (|v| <= INT64_MAX) as its value. */
+static int64_t digits_value(const char *p, const char *end)
+{
+	uint64_t v = 0;
+	int neg = *p == '-';
+
+	for (p += neg; p < end; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return neg ? -(int64_t)v : (int64_t)v;
+}
+
+static int copy_span(char *dst, size_t cap, const char *p, const char *end)
+{
+	size_t n = (size_t)(end - p);
+
+	if (n >= cap)
+		return -1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* @return 1 when s[0..n) is a valid attrace/1 event read into f, 0 when the
+ * json-c path must decide. */
+static int fast_scan(const char *s, size_t n, struct ingest_line *f)
+{
+	const char *p = s, *end = s + n, *k, *v;
+	unsigned seen = 0;
+	int nonascii = 0;
+	double epoch = 0;
+
+	if (n < 2 || *p != '{')
+		return 0;
+	p = skip_ws(p + 1, end);
+	for (;;) {
+		int esc = 0, is_int, which;
+
+		if (p >= end || *p != '"')
+			return 0;
+		k = p + 1;
+		p = scan_str(k, end, &esc, &nonascii);
+		if (!p || esc || p == k)
+			return 0;
+		which = envelope_key(k, (size_t)(p - k));
+		p = skip_ws(p + 1, end);
+		if (p >= end || *p != ':')
+			return 0;
+		v = p = skip_ws(p + 1, end);
+		if (p >= end || (which != K_OTHER && (seen & (1u << which))))
+			return 0;
+		switch (which) {
+		case K_SEQ:
+		case K_TID:
+			p = scan_num(v, end, &is_int);
+			if (!p || !is_int || *v == '-')
+				return 0;
+			if (which == K_SEQ)
+				f->e.seq = digits_value(v, p);
+			else
+				f->e.tid = digits_value(v, p);
+			break;
+		case K_EPOCH:
+			p = scan_num(v, end, &is_int);
+			if (!p)
+				return 0;
+			/* as json-c: an integer is read as one, else strtod */
+			epoch = is_int ? (double)digits_value(v, p) : decimal_value(v, p);
+			break;
+		case K_PID:
+		case K_TYPE:
+		case K_STEP:
+		case K_TS:
+			if (*v != '"')
+				return 0;
+			p = scan_str(v + 1, end, &esc, &nonascii);
+			if (!p || (which != K_TS && esc))
+				return 0;
+			if ((which == K_PID && copy_span(f->pid, sizeof(f->pid), v + 1, p) < 0) ||
+			    (which == K_TYPE &&
+			     copy_span(f->type, sizeof(f->type), v + 1, p) < 0) ||
+			    (which == K_STEP && copy_span(f->step, sizeof(f->step), v + 1, p) < 0))
+				return 0;
+			p++;
+			break;
+		case K_PAYLOAD:
+			if (*v != '{')
+				return 0;
+			p = scan_container(v, end, 2, &nonascii, '}');
+			f->payload = v;
+			f->payload_len = p ? (size_t)(p - v) : 0;
+			break;
+		default:
+			p = scan_value(v, end, 1, &nonascii);
+			break;
+		}
+		if (!p)
+			return 0;
+		if (which != K_OTHER)
+			seen |= 1u << which;
+		p = skip_ws(p, end);
+		if (p >= end)
+			return 0;
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			return 0;
+		p = skip_ws(p + 1, end);
+	}
+	/* as ingest_parse_line: blanks may follow the object */
+	for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
+		;
+	if (p != end || seen != (1u << K_OTHER) - 1)
+		return 0;
+	if (nonascii && !utf8_valid(s, n))
+		return 0;
+	if (f->e.tid > INT_MAX || !trace_pid_valid(f->pid))
+		return 0;
+	f->e.pid = f->pid;
+	f->e.type = f->type;
+	f->e.step = f->step;
+	f->e.epoch_ns = epoch_ns(epoch);
+	f->e.payload = NULL;
+	return 1;
+}
+
+int ingest_fast_scan_ok(const char *s, size_t n)
+{
+	struct ingest_line f;
+
+	return fast_scan(s, n, &f);
+}
+
+/* The canonical form and the summary read nothing from these payloads. */
+static int payload_unused(const char *type)
+{
+	return strcmp(type, "time") == 0 || strcmp(type, "governance") == 0 ||
+	       strcmp(type, "thread_start") == 0;
+}
+
+/* Appends the UTF-8 of code point v (not a surrogate, not 0). */
+static int put_utf8(struct buf *b, unsigned v)
+{
+	char u[3];
+	size_t n;
+
+	if (v < 0x80) {
+		u[0] = (char)v;
+		n = 1;
+	} else if (v < 0x800) {
+		u[0] = (char)(0xc0 | (v >> 6));
+		u[1] = (char)(0x80 | (v & 0x3f));
+		n = 2;
+	} else {
+		u[0] = (char)(0xe0 | (v >> 12));
+		u[1] = (char)(0x80 | ((v >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (v & 0x3f));
+		n = 3;
+	}
+	return buf_append(b, u, n);
+}
+
+/* The string at *pp (its opening quote), which fast_scan() accepted, decoded
+ * into tmp (NUL-terminated); *pp moves past the closing quote. */
+static int build_str(const char **pp, struct buf *tmp)
+{
+	const char *p = *pp + 1, *run = p;
+	int r = 0;
+
+	buf_reset(tmp);
+	for (; r == 0 && *p != '"'; p++) {
+		if (*p != '\\')
+			continue;
+		r = buf_append(tmp, run, (size_t)(p - run));
+		if (r < 0)
+			break;
+		switch (p[1]) {
+		case 'b':
+			r = buf_putc(tmp, '\b');
+			break;
+		case 'f':
+			r = buf_putc(tmp, '\f');
+			break;
+		case 'n':
+			r = buf_putc(tmp, '\n');
+			break;
+		case 'r':
+			r = buf_putc(tmp, '\r');
+			break;
+		case 't':
+			r = buf_putc(tmp, '\t');
+			break;
+		case 'u':
+			r = put_utf8(tmp, (unsigned)(hex_val(p[2]) << 12 | hex_val(p[3]) << 8 |
+						     hex_val(p[4]) << 4 | hex_val(p[5])));
+			p += 4;
+			break;
+		default: /* " \ / */
+			r = buf_putc(tmp, p[1]);
+			break;
+		}
+		p++;
+		run = p + 1;
+	}
+	if (r == 0)
+		r = buf_append(tmp, run, (size_t)(p - run));
+	*pp = p + 1;
+	return r;
+}
+
+/* Builds the json-c value at *pp, which fast_scan() accepted, as json-c's
+ * tokener would (null is NULL; numbers as in fast_scan). *pp moves past it.
+ * @return 0 or -ENOMEM. */
+static int build_value(const char **pp, struct buf *tmp, struct json_object **ret)
+{
+	const char *p = *pp, *q;
+	struct json_object *o = NULL, *v;
+	int r = 0, is_int;
+
+	*ret = NULL;
+	switch (*p) {
+	case '"':
+		q = p + 1;
+		while (*q != '"' && *q != '\\')
+			q++;
+		if (*q == '"') {
+			o = json_object_new_string_len(p + 1, (int)(q - p - 1));
+			p = q + 1;
+		} else {
+			r = build_str(&p, tmp);
+			if (r == 0)
+				o = json_object_new_string_len(tmp->data, (int)tmp->len);
+		}
+		break;
+	case '{':
+	case '[': {
+		char close = *p == '{' ? '}' : ']';
+
+		o = close == '}' ? json_object_new_object() : json_object_new_array();
+		for (p++; is_blank(*p); p++)
+			;
+		while (o && r == 0 && *p != close) {
+			char kbuf[128], *key = NULL;
+
+			if (close == '}') {
+				r = build_str(&p, tmp);
+				if (r < 0)
+					break;
+				/* tmp is reused by the value: the key goes aside */
+				key = tmp->len < sizeof(kbuf)
+					      ? memcpy(kbuf, tmp->data, tmp->len + 1)
+					      : strdup(tmp->data);
+				if (!key) {
+					r = -ENOMEM;
+					break;
+				}
+				while (*p != ':')
+					p++;
+				for (p++; is_blank(*p); p++)
+					;
+			}
+			r = build_value(&p, tmp, &v);
+			if (r == 0 && key)
+				r = json_object_object_add(o, key, v) < 0 ? -ENOMEM : 0;
+			else if (r == 0)
+				r = json_object_array_add(o, v) < 0 ? -ENOMEM : 0;
+			if (r < 0)
+				json_object_put(v);
+			if (key != kbuf)
+				free(key);
+			while (is_blank(*p) || *p == ',')
+				p++;
+		}
+		p++;
+		break;
+	}
+	case 't':
+		o = json_object_new_boolean(1);
+		p += 4;
+		break;
+	case 'f':
+		o = json_object_new_boolean(0);
+		p += 5;
+		break;
+	case 'n':
+		*pp = p + 4;
+		return 0;
+	default:
+		q = scan_num(p, p + 48, &is_int);
+		o = is_int ? json_object_new_int64(digits_value(p, q))
+			   : json_object_new_double(decimal_value(p, q));
+		p = q;
+		break;
+	}
+	if (!o || r < 0) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	*pp = p;
+	*ret = o;
+	return 0;
+}
+int ingest_line_parse(struct ingest_line *l, const char *s, size_t n, int want_payload,
+		      struct buf *scratch, char *msg, size_t msglen)
+{
+	l->hold = NULL;
+	if (ingest_fast_path && fast_scan(s, n, l)) {
+		if (want_payload && !payload_unused(l->e.type)) {
+			const char *p = l->payload;
+
+			if (build_value(&p, scratch, &l->hold) < 0) {
+				snprintf(msg, msglen, "out of memory");
+				return -ENOMEM;
+			}
+			l->e.payload = l->hold;
+		}
+		return 0;
+	}
+	l->hold = ingest_parse_line(s, n, msg, msglen);
+	if (!l->hold)
+		return strncmp(msg, "invalid JSON", 12) == 0 ? -EBADMSG : -EINVAL;
+	ingest_parts_of(l->hold, &l->e);
+	return 0;
+}
+
+void ingest_line_release(struct ingest_line *l)
+{
+	json_object_put(l->hold);
+	l->hold = NULL;
+}
+
 void ingest_batch_release(struct ingest_batch *b)
 {
 	if (!b)
 		return;
 	buf_release(&b->text);
+	buf_release(&b->scratch);
 	free(b->ev);
 	seqset_release(&b->seen);
 	summary_release(&b->sum);
 	fp_free(b->fp);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Dedups one validated event and folds it into the summary and fingerprint. */
+static int take_event(struct ingest_batch *b, const struct ingest_parts *e, size_t off, size_t len,
+		      char *msg, size_t msglen)
+{
+	int p, k, r;
+
+	p = seqset_pid(&b->seen, e->pid);
+	if (p < 0)
+		return p;
+	k = seqset_add(&b->seen, (uint32_t)p, (uint64_t)e->seq);
+	if (k < 0)
+		return k;
+	if (k == 0) {
+		b->duplicates++;
+		return 0;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct ingest_event *ne = realloc(b->ev, cap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		b->ev = ne;
+		b->cap = cap;
+	}
+	b->ev[b->n++] = (struct ingest_event){
+		.off = off,
+		.len = len,
+		.pid = (uint32_t)p,
+		.seq = (uint64_t)e->seq,
+	};
+	r = summary_add_parts(&b->sum, e, msg, msglen);
+	if (r == 0)
+		r = fp_add_parts(b->fp, e->pid, e->type, e->step, e->tid, (uint64_t)e->seq,
+				 e->payload);
+	return r;
 }
 
 /* Validates, dedups and folds in every line of b->text from `from` on. */
@@ -337,8 +1009,8 @@ static int take_lines(struct ingest_batch *b, size_t from, const struct ingest_l
 	while (pos < b->text.len) {
 		char *s = b->text.data + pos, *nl;
 		size_t n;
-		struct json_object *ev;
-		int p, k, r;
+		struct ingest_line l;
+		int r;
 
 		nl = memchr(s, '\n', b->text.len - pos);
 		n = nl ? (size_t)(nl - s) : b->text.len - pos;
@@ -356,57 +1028,18 @@ static int take_lines(struct ingest_batch *b, size_t from, const struct ingest_l
 		/* Parse in place: the newline becomes the NUL for a moment. */
 		if (nl)
 			*nl = '\0';
-		ev = ingest_parse_line(s, n, msg, sizeof(msg));
+		r = ingest_line_parse(&l, s, n, 1, &b->scratch, msg, sizeof(msg));
 		if (nl)
 			*nl = '\n';
-		if (!ev) {
-			at_error_set(reterr, frame, (long)b->lines, pos, "line %zu: %s", b->lines,
-				     msg);
-			return strncmp(msg, "invalid JSON", 12) == 0 ? -EBADMSG : -EINVAL;
+		if (r == 0)
+			r = take_event(b, &l.e, pos, n, msg, sizeof(msg));
+		ingest_line_release(&l);
+		if (r < 0) {
+			if (r != -ENOMEM)
+				at_error_set(reterr, frame, (long)b->lines, pos, "line %zu: %s",
+					     b->lines, msg);
+			return r;
 		}
-		p = seqset_pid(&b->seen, json_object_get_string(get(ev, "pid")));
-		if (p < 0) {
-			json_object_put(ev);
-			return -ENOMEM;
-		}
-		k = seqset_add(&b->seen, (uint32_t)p,
-			       (uint64_t)json_object_get_int64(get(ev, "seq")));
-		if (k < 0) {
-			json_object_put(ev);
-			return k;
-		}
-		if (k == 0) {
-			b->duplicates++;
-		} else {
-			if (b->n == b->cap) {
-				size_t cap = b->cap ? b->cap * 2 : 256;
-				struct ingest_event *ne = realloc(b->ev, cap * sizeof(*ne));
-
-				if (!ne) {
-					json_object_put(ev);
-					return -ENOMEM;
-				}
-				b->ev = ne;
-				b->cap = cap;
-			}
-			b->ev[b->n++] = (struct ingest_event){
-				.off = pos,
-				.len = n,
-				.pid = (uint32_t)p,
-				.seq = (uint64_t)json_object_get_int64(get(ev, "seq")),
-			};
-			r = summary_add(&b->sum, ev, msg, sizeof(msg));
-			if (r == 0)
-				r = fp_add(b->fp, ev);
-			if (r < 0) {
-				json_object_put(ev);
-				if (r == -EINVAL)
-					at_error_set(reterr, frame, (long)b->lines, pos,
-						     "line %zu: %s", b->lines, msg);
-				return r;
-			}
-		}
-		json_object_put(ev);
 		pos += n + (nl ? 1 : 0);
 		if (!nl) {
 			/* A frame's last line may lack its newline: add one, so

@@ -69,8 +69,24 @@ void summary_release(struct trace_summary *s); /* accepts NULL */
  * agent_start names a different trace id, or -ENOMEM. */
 int summary_add(struct trace_summary *s, struct json_object *ev, char *msg, size_t msglen);
 
+/* A validated event's envelope, as the summary and the fingerprint use it.
+ * The strings and the payload are borrowed. */
+struct ingest_parts {
+	const char *pid, *type, *step;
+	int64_t seq, tid;
+	int64_t epoch_ns; /* ts_epoch in ns, rounded */
+	struct json_object *payload; /* NULL for time, governance, thread_start */
+};
+
+/* Fills e from a validated event (borrowing from it). */
+void ingest_parts_of(struct json_object *ev, struct ingest_parts *e);
+/* summary_add from the parts. */
+int summary_add_parts(struct trace_summary *s, const struct ingest_parts *e, char *msg,
+		      size_t msglen);
+
 struct ingest_batch {
 	struct buf text; /* decompressed lines; events point into it */
+	struct buf scratch; /* decoded strings, while parsing */
 	struct ingest_event *ev; /* events in upload order, duplicates dropped */
 	size_t n, cap;
 	size_t lines; /* lines seen, blank ones included */
@@ -103,3 +119,32 @@ void ingest_batch_release(struct ingest_batch *batch); /* accepts NULL */
 /* Parses one stored or uploaded line (NUL-terminated, no newline) into a
  * validated event. @return the event (caller puts it) or NULL with msg. */
 struct json_object *ingest_parse_line(const char *s, size_t n, char *msg, size_t msglen);
+
+/* One line read by ingest_line_parse(): e points into this struct (and
+ * into hold, which ingest_line_release() puts). */
+struct ingest_line {
+	struct ingest_parts e;
+	char pid[72], type[40], step[136];
+	const char *payload; /* the fast path: the payload's text */
+	size_t payload_len;
+	struct json_object *hold;
+};
+
+/* Reads line s[0..n) (s[n] must be NUL) into l: the fast path when it is
+ * sure, else ingest_parse_line(). With want_payload, l->e.payload is the
+ * payload object (NULL for the types whose payload nothing reads); without,
+ * it may be NULL. scratch is working space. @return 0 (release l after),
+ * -EBADMSG (invalid JSON) or -EINVAL (not an attrace/1 event) with msg, or
+ * -ENOMEM. */
+int ingest_line_parse(struct ingest_line *l, const char *s, size_t n, int want_payload,
+		      struct buf *scratch, char *msg, size_t msglen);
+void ingest_line_release(struct ingest_line *l);
+
+/* Nonzero (the default): ingest_parse tries the fast path first, a scan
+ * that validates a line without building a json-c tree for it (only the
+ * payload of an event the fingerprint keeps becomes one). Any line it is
+ * not sure of goes to ingest_parse_line, so the outcome is the same either
+ * way; tests set 0 to compare. */
+extern int ingest_fast_path;
+/* @return 1 when the fast path takes line s[0..n) (for tests). */
+int ingest_fast_scan_ok(const char *s, size_t n);

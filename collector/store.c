@@ -464,12 +464,13 @@ struct merged {
 	struct fp *fp;
 };
 
-/* Folds the lines of zstd frames into m. Stored data was validated when it
- * arrived; a line that fails now is skipped with an error in the log. */
-static int fold_frames(struct merged *m, const struct buf *frames, const char *what)
+/* Folds the lines of zstd frames into m: into m->set only, or with full
+ * into the summary and the fingerprint too. Stored data was validated when
+ * it arrived; a line that fails now is skipped with an error in the log. */
+static int fold_frames(struct merged *m, const struct buf *frames, const char *what, int full)
 {
 	struct zframe_dec dec;
-	struct buf fr = BUF_INIT;
+	struct buf fr = BUF_INIT, scratch = BUF_INIT;
 	struct at_error err = { 0 };
 	char msg[200];
 	int r;
@@ -483,7 +484,7 @@ static int fold_frames(struct merged *m, const struct buf *frames, const char *w
 		while (pos < fr.len) {
 			char *s = fr.data + pos, *nl = memchr(s, '\n', fr.len - pos);
 			size_t n = nl ? (size_t)(nl - s) : fr.len - pos;
-			struct json_object *ev, *v;
+			struct ingest_line l;
 			int p;
 
 			pos += n + 1;
@@ -491,27 +492,27 @@ static int fold_frames(struct merged *m, const struct buf *frames, const char *w
 				continue;
 			if (nl)
 				*nl = '\0';
-			ev = ingest_parse_line(s, n, msg, sizeof(msg));
-			if (!ev) {
+			r = ingest_line_parse(&l, s, n, full, &scratch, msg, sizeof(msg));
+			if (r == -ENOMEM)
+				goto out;
+			if (r < 0) {
 				log_error("%s: stored line skipped: %s", what, msg);
 				continue;
 			}
-			json_object_object_get_ex(ev, "pid", &v);
-			p = seqset_pid(&m->set, json_object_get_string(v));
-			json_object_object_get_ex(ev, "seq", &v);
+			p = seqset_pid(&m->set, l.e.pid);
 			if (p >= 0)
-				r = seqset_add(&m->set, (uint32_t)p,
-					       (uint64_t)json_object_get_int64(v));
+				r = seqset_add(&m->set, (uint32_t)p, (uint64_t)l.e.seq);
 			else
 				r = p;
-			if (r == 1) {
-				r = summary_add(&m->sum, ev, msg, sizeof(msg));
+			if (r == 1 && full) {
+				r = summary_add_parts(&m->sum, &l.e, msg, sizeof(msg));
 				if (r == 0)
-					r = fp_add(m->fp, ev);
+					r = fp_add_parts(m->fp, l.e.pid, l.e.type, l.e.step,
+							 l.e.tid, (uint64_t)l.e.seq, l.e.payload);
 				if (r == -EINVAL)
 					r = 0; /* stored under this id already: keep it */
 			}
-			json_object_put(ev);
+			ingest_line_release(&l);
 			if (r < 0)
 				goto out;
 		}
@@ -521,7 +522,19 @@ static int fold_frames(struct merged *m, const struct buf *frames, const char *w
 out:
 	zframe_dec_release(&dec);
 	buf_release(&fr);
+	buf_release(&scratch);
 	return r < 0 ? r : 0;
+}
+
+/* @return 1 when b has an event that m->set lacks. */
+static int has_new(const struct merged *m, const struct ingest_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (!seqset_has(&m->set, b->seen.pids[b->ev[i].pid], b->ev[i].seq))
+			return 1;
+	return 0;
 }
 
 static int append_segment(struct store *s, const struct buf *frames, uint64_t *ret_off)
@@ -674,7 +687,7 @@ static int merge_locked(struct store *s, struct ingest_batch *b, struct store_an
 			struct at_error *reterr)
 {
 	struct merged m = { 0 };
-	struct buf old = BUF_INIT, frames = BUF_INIT;
+	struct buf old = BUF_INIT, frames = BUF_INIT, scratch = BUF_INIT;
 	unsigned char *sel = NULL;
 	size_t i, nsel = 0, nstored;
 	char msg[200];
@@ -691,12 +704,21 @@ static int merge_locked(struct store *s, struct ingest_batch *b, struct store_an
 	r = read_trace_frames(s->db, s->dir, b->sum.trace_id, &old, reterr);
 	if (r < 0)
 		goto out;
-	r = fold_frames(&m, &old, b->sum.trace_id);
+	/* A repeat (the common case of a merge: a retry, a second push) is
+	 * told from the stored (pid, seq) alone, without any payload. */
+	r = fold_frames(&m, &old, b->sum.trace_id, 0);
+	if (r < 0)
+		goto out;
+	if (!has_new(&m, b))
+		goto repeat;
+	seqset_release(&m.set);
+	seqset_init(&m.set);
+	r = fold_frames(&m, &old, b->sum.trace_id, 1);
 	if (r < 0)
 		goto out;
 	for (i = 0; i < b->n; i++) {
 		const char *pid = b->seen.pids[b->ev[i].pid];
-		struct json_object *ev;
+		struct ingest_line l;
 		char *line = b->text.data + b->ev[i].off;
 		char c = line[b->ev[i].len];
 		int p;
@@ -704,31 +726,27 @@ static int merge_locked(struct store *s, struct ingest_batch *b, struct store_an
 		if (seqset_has(&m.set, pid, b->ev[i].seq))
 			continue;
 		line[b->ev[i].len] = '\0';
-		ev = ingest_parse_line(line, b->ev[i].len, msg, sizeof(msg));
+		r = ingest_line_parse(&l, line, b->ev[i].len, 1, &scratch, msg, sizeof(msg));
 		line[b->ev[i].len] = c;
-		if (!ev) {
-			r = -EIO;
+		if (r < 0) {
+			r = r == -ENOMEM ? r : -EIO;
 			goto out;
 		}
 		p = seqset_pid(&m.set, pid);
 		r = p < 0 ? p : seqset_add(&m.set, (uint32_t)p, b->ev[i].seq);
 		if (r >= 0)
-			r = summary_add(&m.sum, ev, msg, sizeof(msg));
+			r = summary_add_parts(&m.sum, &l.e, msg, sizeof(msg));
 		if (r == 0)
-			r = fp_add(m.fp, ev);
-		json_object_put(ev);
+			r = fp_add_parts(m.fp, l.e.pid, l.e.type, l.e.step, l.e.tid,
+					 (uint64_t)l.e.seq, l.e.payload);
+		ingest_line_release(&l);
 		if (r < 0)
 			goto out;
 		sel[i] = 1;
 		nsel++;
 	}
-	if (nsel == 0) {
-		/* A repeat: the stored answer, nothing written. */
-		r = lookup(s->db, b->sum.trace_id, ret) == 1 ? 0 : -EIO;
-		ret->new_events = 0;
-		ret->created = 0;
-		goto out;
-	}
+	if (nsel == 0)
+		goto repeat;
 	r = make_frames(b, sel, &frames, &nstored);
 	if (r < 0)
 		goto out;
@@ -746,6 +764,12 @@ static int merge_locked(struct store *s, struct ingest_batch *b, struct store_an
 	ret->processes = m.set.npids;
 	ret->new_events = nsel;
 	ret->created = 0;
+	goto out;
+repeat:
+	/* A repeat: the stored answer, nothing written. */
+	r = lookup(s->db, b->sum.trace_id, ret) == 1 ? 0 : -EIO;
+	ret->new_events = 0;
+	ret->created = 0;
 out:
 	seqset_release(&m.set);
 	summary_release(&m.sum);
@@ -753,6 +777,7 @@ out:
 	free(sel);
 	buf_release(&old);
 	buf_release(&frames);
+	buf_release(&scratch);
 	return r;
 }
 

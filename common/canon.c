@@ -37,9 +37,10 @@ static const char *member_str(struct json_object *o, const char *key)
 	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-static int str_is(const char *s, const char *lit)
+static inline int str_is(const char *s, const char *lit)
 {
-	return s && strcmp(s, lit) == 0;
+	/* the first byte first: canon_event tries a dozen types per event */
+	return s && s[0] == lit[0] && strcmp(s, lit) == 0;
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -513,8 +514,10 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 		struct json_object *n = member(p, "n");
 
 		r = copy_member(b, p, "source");
+		/* Only a read with a source string joins others (keyed by it); one
+		 * without is a unit of its own, like a failed read. */
 		if (r >= 0 && !member(p, "errno") && json_object_is_type(n, json_type_int) &&
-		    json_object_get_int64(n) >= 0) {
+		    json_object_get_int64(n) >= 0 && member_str(p, "source")) {
 			c->kind = CANON_RANDOM;
 			c->n = json_object_get_int64(n);
 			return dup_str(member_str(p, "source"), &c->key);

@@ -43,7 +43,8 @@
  *       all successful reads of one source in one step by any thread other
  *       than the main one, N summed (how many bytes each worker of a pool
  *       read, and in how many runs, is scheduling); a failed read:
- *       "source", "errno", never joined;
+ *       "source", "errno", never joined; a read whose source is not a
+ *       string: "source" (when present), never joined;
  *   {"type":"dns","step":S,"fn":..,"name":..,"addr":..(getnameinfo)}
  *   {"type":"file_open","step":S,"path":..,"flags":..,"result":"ok"|errno}
  *   {"type":"process_spawn","step":S,"op":..,"path":..,"argv":..,"errno":..,
@@ -275,29 +276,39 @@ static const char *member_str(struct json_object *o, const char *key)
 int fp_add(struct fp *f, struct json_object *ev)
 {
 	const char *pid = member_str(ev, "pid"), *type = member_str(ev, "type");
-	const char *step = member_str(ev, "step");
-	struct canon_item it = { .tid = 0 };
 	struct json_object *v;
-	struct proc *p;
 	int64_t tid = 0;
-	size_t i;
-	int r;
+	uint64_t seq = 0;
 
 	if (!pid || !type)
 		return 0; /* not an event: nothing to say about it */
 	v = member(ev, "tid");
 	if (json_object_is_type(v, json_type_int))
 		tid = json_object_get_int64(v);
-	it.tid = tid < 0 || tid > INT32_MAX ? -1 : (int)tid;
 	v = member(ev, "seq");
 	if (json_object_is_type(v, json_type_int))
-		it.seq = (uint64_t)json_object_get_int64(v);
-	r = canon_event(&it.c, type, member(ev, "payload"));
+		seq = (uint64_t)json_object_get_int64(v);
+	return fp_add_parts(f, pid, type, member_str(ev, "step"), tid, seq, member(ev, "payload"));
+}
+
+int fp_add_parts(struct fp *f, const char *pid, const char *type, const char *step, int64_t tid,
+		 uint64_t seq, struct json_object *payload)
+{
+	struct canon_item it = { .tid = 0 };
+	struct proc *p;
+	size_t i;
+	int r;
+
+	if (!pid || !type)
+		return 0;
+	it.tid = tid < 0 || tid > INT32_MAX ? -1 : (int)tid;
+	it.seq = seq;
+	r = canon_event(&it.c, type, payload);
 	if (r < 0 || it.c.kind == CANON_DROP)
 		goto out;
 	r = -ENOMEM;
 	for (i = 0; trace_types[i] && !it.type; i++)
-		if (strcmp(type, trace_types[i]) == 0)
+		if (type[0] == trace_types[i][0] && strcmp(type, trace_types[i]) == 0)
 			it.type = trace_types[i];
 	if (!it.type) {
 		it.type = strdup(type);

@@ -28,6 +28,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -42,6 +43,13 @@ struct fp *fp_new(void);
 void fp_free(struct fp *f); /* accepts NULL */
 /* Adds one validated event (borrowed; not kept). @return 0 or -ENOMEM. */
 int fp_add(struct fp *f, struct json_object *ev);
+/* The same from an event's parts: fp_add(f, ev) is fp_add_parts with ev's
+ * pid, type and step strings (step may be NULL: "root"), its tid and seq
+ * (0 when not integers) and its payload (borrowed; NULL is fine for the
+ * types the canonical form drops whole: time, governance, thread_start).
+ * @return 0 or -ENOMEM. */
+int fp_add_parts(struct fp *f, const char *pid, const char *type, const char *step, int64_t tid,
+		 uint64_t seq, struct json_object *payload);
 /* Appends the canonical form to out: per process, in lpid order, a line
  * {"process":LPID,"subtree":HASH} (an annotation, not hashed as such) then
  * the process's text. No kept event: nothing. @return 0 or a buffer error. */

@@ -129,7 +129,7 @@ int trace_ev_tail(struct buf *b)
 	return buf_append(b, "}}\n", 3);
 }
 
-static int pid_valid(const char *s)
+int trace_pid_valid(const char *s)
 {
 	size_t comp = 0;
 
@@ -214,7 +214,7 @@ int trace_validate(struct json_object *ev, char *msg, size_t msglen)
 		return -EINVAL;
 	}
 	json_object_object_get_ex(ev, "pid", &v);
-	if (!pid_valid(json_object_get_string(v))) {
+	if (!trace_pid_valid(json_object_get_string(v))) {
 		set_msg(msg, msglen, "malformed logical pid in", "pid");
 		return -EINVAL;
 	}

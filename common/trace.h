@@ -52,6 +52,8 @@ int trace_type_known(const char *type);
  * (object). Unknown types are accepted (forward compatibility).
  * @return 0 or -EINVAL with msg naming the first bad field. */
 int trace_validate(struct json_object *ev, char *msg, size_t msglen);
+/* @return 1 when s is a well-formed logical pid ("0", "0.2", "0.2.1"...). */
+int trace_pid_valid(const char *s);
 
 struct trace_reader;
 

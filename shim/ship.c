@@ -19,13 +19,17 @@
  * copied to the spool directory, $XDG_STATE_HOME/attrace/spool or
  * ~/.local/state/attrace/spool, for `attrace push --spool`. A process
  * killed by a signal spools without trying the network (a handler can do
- * no more than read(2) and write(2)).
+ * no more than read(2) and write(2)). When the collector does acknowledge
+ * the trace, what the spool holds is uploaded next (and deleted once
+ * acknowledged), within the same SHIP_TIMEOUT_MS: so the next traced run
+ * ships what an earlier one could not.
  *
  * ATTRACE_API_KEY is sent as "Authorization: Bearer KEY"; it is never
  * written to the trace (agent_start redacts every variable whose name holds
  * KEY). Recording is switched off for the duration of the upload, so that
  * libcurl's own threads (the threaded resolver) record nothing.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -41,7 +46,10 @@
 #define SHIP_TIMEOUT_MS 2000
 #define SHIP_CONNECT_MS 1000
 #define SHIP_MAX_TRACE	((size_t)1 << 30)
-#define SHIP_PATH_MAX	4096
+/* A spooled trace bigger than this is left to `attrace push --spool`: reading
+ * it at every traced run's exit would cost more than the wait allows. */
+#define SHIP_MAX_SPOOLED ((size_t)64 << 20)
+#define SHIP_PATH_MAX	 4096
 
 /* The few libcurl symbols used, with their ABI values (curl/curl.h; stable
  * since libcurl 7.x, soname libcurl.so.4). No header: the shim is not built
@@ -185,16 +193,16 @@ out:
 	}
 }
 
-static void *read_trace(size_t *ret_len)
+static void *read_path(const char *path, size_t max, size_t *ret_len)
 {
 	struct stat st;
 	char *data = NULL;
 	size_t got = 0;
-	int fd = open(shim_proc.trace_path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size > SHIP_MAX_TRACE)
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size > max)
 		goto out;
 	data = malloc((size_t)st.st_size);
 	if (!data)
@@ -215,7 +223,7 @@ out:
 }
 
 /* @return the HTTP status, or 0 when nothing came back (with why set). */
-static long upload(const void *data, size_t len, char *why, size_t whylen)
+static long upload(const void *data, size_t len, long timeout_ms, char *why, size_t whylen)
 {
 	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 	curl_easy_init_fn *init;
@@ -263,8 +271,9 @@ static long upload(const void *data, size_t len, char *why, size_t whylen)
 	setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	setopt(c, CURLOPT_POSTFIELDS, data);
 	setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (long long)len);
-	setopt(c, CURLOPT_TIMEOUT_MS, (long)SHIP_TIMEOUT_MS);
-	setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)SHIP_CONNECT_MS);
+	setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	       timeout_ms < SHIP_CONNECT_MS ? timeout_ms : (long)SHIP_CONNECT_MS);
 	setopt(c, CURLOPT_NOSIGNAL, 1L);
 	setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	r = perform(c);
@@ -286,13 +295,68 @@ out:
 	return code;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After this run's trace got a 2xx: ships the spooled traces (earlier runs'
+ * that could not be shipped) while time is left before deadline, deleting
+ * each one the collector acknowledges. A 4xx leaves that file for `attrace
+ * push --spool` to report and goes on, as does a file over SHIP_MAX_SPOOLED;
+ * no answer or a 5xx stops. */
+static void ship_spool(long deadline)
+{
+	char dir[SHIP_PATH_MAX], path[SHIP_PATH_MAX], why[512];
+	struct dirent *de;
+	int shipped = 0;
+	DIR *d;
+
+	if (spool_dir(dir, 0) < 0)
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name), len = 0;
+		long rest = deadline - now_ms(), code;
+		void *data;
+
+		/* only whole copies: spool() writes through "ID.tmp" */
+		if (n <= 10 || strcmp(de->d_name + n - 10, ".jsonl.zst") != 0)
+			continue;
+		if (rest < 100 || join(path, sizeof(path), dir, "/", de->d_name) < 0)
+			break;
+		data = read_path(path, SHIP_MAX_SPOOLED, &len);
+		if (!data || len == 0) {
+			free(data);
+			continue;
+		}
+		code = upload(data, len, rest, why, sizeof(why));
+		free(data);
+		if (code >= 200 && code <= 299) {
+			unlink(path);
+			shipped++;
+		} else if (code < 400 || code > 499) {
+			break;
+		}
+	}
+	closedir(d);
+	if (shipped)
+		log_info("%d spooled trace%s shipped to '%s'", shipped, shipped == 1 ? "" : "s",
+			 shim_config.collector);
+}
+
 void shim_ship(int from_signal)
 {
 	char why[512] = "";
 	int was_recording = shim_recording;
 	size_t len = 0;
 	void *data;
-	long code;
+	long code, deadline;
 
 	if (!shim_config.collector || !*shim_config.collector || !shim_proc.trace_path[0])
 		return;
@@ -302,14 +366,14 @@ void shim_ship(int from_signal)
 		spool("the process was killed by a signal");
 		return;
 	}
-	data = read_trace(&len);
+	data = read_path(shim_proc.trace_path, SHIP_MAX_TRACE, &len);
 	if (!data || len == 0) {
 		free(data);
 		return; /* nothing recorded: nothing to ship */
 	}
 	shim_recording = 0;
-	code = upload(data, len, why, sizeof(why));
-	shim_recording = was_recording;
+	deadline = now_ms() + SHIP_TIMEOUT_MS;
+	code = upload(data, len, SHIP_TIMEOUT_MS, why, sizeof(why));
 	free(data);
 	if (code >= 200 && code <= 299) {
 		char dir[SHIP_PATH_MAX], old[SHIP_PATH_MAX];
@@ -322,7 +386,11 @@ void shim_ship(int from_signal)
 			unlink(old);
 		}
 		log_info("trace shipped to '%s' (HTTP %ld)", shim_config.collector, code);
+		/* The collector is up: the spool goes too, in the same wait. */
+		ship_spool(deadline);
+		shim_recording = was_recording;
 		return;
 	}
+	shim_recording = was_recording;
 	spool(why);
 }

@@ -3,7 +3,7 @@
 # collector-ingest.py -- ingest throughput and upload latency of attrace-collector.
 #
 # Usage: scripts/bench/collector-ingest.py BUILD_DIR [--uploads N] [--clients C]
-#        [--events E] [--cpu-collector 0] [--cpu-client 1]
+#        [--events E] [--cpu-collector 0] [--cpu-client 1] [--resend]
 #
 # Starts BUILD_DIR/collector/attrace-collector on 127.0.0.1 with a fresh
 # data directory, pinned to one CPU (taskset), and drives it from this
@@ -11,7 +11,9 @@
 # (default 1000; zstd, each with its own trace id, socket/file/time events
 # with realistic payloads) from C concurrent keep-alive clients (default 50).
 # Every answer is a durable ack (201). Prints events/s, uploads/s, MB/s,
-# and the p50/p90/p99/max upload latency, then checks /stats holds every event.
+# and the p50/p90/p99/max upload latency, the collector's CPU time (which
+# another load on the machine skews less than the rate), then checks /stats
+# holds every event.
 # BENCH_WRAP="perf record -g -o perf.data --" runs the collector under a profiler.
 import argparse
 import http.client
@@ -71,6 +73,8 @@ def main():
     ap.add_argument("--events", type=int, default=1000)
     ap.add_argument("--cpu-collector", default="0")
     ap.add_argument("--cpu-client", type=int, default=1)
+    ap.add_argument("--resend", action="store_true",
+                    help="then send every upload again and time the (idempotent, 200) repeats")
     ap.add_argument("--clickhouse", action="store_true",
                     help="also forward to a private clickhouse-server and time the forwarding")
     a = ap.parse_args()
@@ -112,41 +116,46 @@ def main():
             os.sched_setaffinity(0, {a.cpu_client})
         except OSError:
             pass
-        work = queue.Queue()
-        for b in bodies:
-            work.put(b)
-        lat = []
-        errors = []
-        lock = threading.Lock()
+        def run_pass(want):
+            work = queue.Queue()
+            for b in bodies:
+                work.put(b)
+            lat = []
+            errors = []
+            lock = threading.Lock()
 
-        def client():
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            mine = []
-            while True:
-                try:
-                    body = work.get_nowait()
-                except queue.Empty:
-                    break
-                t0 = time.perf_counter()
-                c.request("POST", "/api/v1/traces", body=body,
-                          headers={"Content-Encoding": "zstd", "Content-Type": "application/x-ndjson"})
-                r = c.getresponse()
-                r.read()
-                mine.append(time.perf_counter() - t0)
-                if r.status != 201:
-                    with lock:
-                        errors.append(r.status)
-            with lock:
-                lat.extend(mine)
+            def client():
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                mine = []
+                while True:
+                    try:
+                        body = work.get_nowait()
+                    except queue.Empty:
+                        break
+                    t0 = time.perf_counter()
+                    c.request("POST", "/api/v1/traces", body=body,
+                              headers={"Content-Encoding": "zstd", "Content-Type": "application/x-ndjson"})
+                    r = c.getresponse()
+                    r.read()
+                    mine.append(time.perf_counter() - t0)
+                    if r.status != want:
+                        with lock:
+                            errors.append(r.status)
+                with lock:
+                    lat.extend(mine)
 
-        threads = [threading.Thread(target=client) for _ in range(a.clients)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        el = time.perf_counter() - t0
-        lat.sort()
+            threads = [threading.Thread(target=client) for _ in range(a.clients)]
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            el = time.perf_counter() - t0
+            lat.sort()
+            return el, lat, errors
+
+        t_first = time.perf_counter()
+        el, lat, errors = run_pass(201)
         pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
         c = http.client.HTTPConnection("127.0.0.1", port)
         c.request("GET", "/api/v1/stats")
@@ -156,6 +165,23 @@ def main():
         print("ingest: %.0f events/s, %.0f uploads/s, %.1f MB/s compressed (collector on CPU %s)" %
               (a.uploads * a.events / el, a.uploads / el, total_bytes / el / 1e6, a.cpu_collector))
         print("latency ms: p50 %.1f, p90 %.1f, p99 %.1f, max %.1f" % (pct(0.5), pct(0.9), pct(0.99), lat[-1] * 1000))
+        try:
+            # user + system CPU of the collector (without BENCH_WRAP, taskset has exec'd it)
+            f = open("/proc/%d/stat" % coll.pid).read().rsplit(")", 1)[1].split()
+            cpu = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+            print("collector CPU: %.2f s user+sys, %.2f us per event, %.0f%% of the run" %
+                  (cpu, cpu / (a.uploads * a.events) * 1e6, 100 * cpu / el))
+        except (OSError, IndexError, ValueError):
+            pass
+        if a.resend:
+            # The same uploads again: every answer a 200 repeat, nothing stored.
+            rel, rlat, rerr = run_pass(200)
+            errors += rerr
+            rp = lambda p: rlat[min(len(rlat) - 1, int(p * len(rlat)))] * 1000
+            print("re-sends: %.0f events/s, %.0f uploads/s, p50 %.1f ms, p99 %.1f ms, errors: %d" %
+                  (a.uploads * a.events / rel, a.uploads / rel, rp(0.5), rp(0.99), len(rerr)))
+            c.request("GET", "/api/v1/stats")
+            st = json.loads(c.getresponse().read())
         ok = st["events"] == a.uploads * a.events and st["traces"] == a.uploads
         print("stored: %d traces, %d events: %s" % (st["traces"], st["events"], "all there" if ok else "MISSING"))
         if a.clickhouse:
@@ -165,7 +191,7 @@ def main():
                 if st["forward"]["clickhouse"]["outbox_depth"] == 0:
                     break
                 time.sleep(0.05)
-            fel = time.perf_counter() - t0
+            fel = time.perf_counter() - t_first
             print("clickhouse: every event forwarded %.2f s after the first upload: %.0f rows/s end to end"
                   % (fel, a.uploads * a.events / fel))
         return 0 if ok and not errors else 1

@@ -23,6 +23,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (mode = -1; mode <= 1; mode++) {
 		memset(&err, 0, sizeof(err));
 		r = ingest_parse(data, size, mode, &lim, &b, &err);
+		{
+			/* The json-c path alone gives the same answer. */
+			struct ingest_batch s;
+			struct at_error serr;
+			int sr;
+
+			memset(&serr, 0, sizeof(serr));
+			ingest_fast_path = 0;
+			sr = ingest_parse(data, size, mode, &lim, &s, &serr);
+			ingest_fast_path = 1;
+			if (sr != r || strcmp(serr.msg, err.msg) != 0)
+				abort();
+			if (sr == 0) {
+				if (strcmp(s.fp_hex, b.fp_hex) != 0 || s.n != b.n)
+					abort();
+				ingest_batch_release(&s);
+			}
+		}
 		if (r < 0) {
 			/* Every failure names its problem. */
 			if (r != -ENOMEM && err.msg[0] == '\0')

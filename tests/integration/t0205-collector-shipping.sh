@@ -11,8 +11,10 @@
 #         prints; the API key is sent but never in the trace; with the
 #         collector down the program's output and exit status are unchanged,
 #         it is not held more than ~2 s, and the trace lands in the spool;
-#         `attrace push --spool` ships it and empties the spool; push of a
-#         bad file or without a collector fails with one clear line.
+#         `attrace push --spool` ships it and empties the spool; so does the
+#         next traced run whose own trace is acknowledged (within its ~2 s
+#         wait, leaving a file the collector refuses); push of a bad file or
+#         without a collector fails with one clear line.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$SRCDIR/tests/integration/collector-lib.sh"
 
@@ -129,6 +131,36 @@ test_expect_success COLLECTOR,CURL_CLIENT,SHIM,CLI 'attrace push --spool ships t
 	test_equal 5 "$(jq -r .exit_status get.out)" &&
 	test_equal "$(attrace fingerprint d.trace)" "$(jq -r .fingerprint get.out)" &&
 	test_equal 200 "$(get /api/v1/traces/$HID -H "$RD")"
+'
+
+test_expect_success COLLECTOR,CURL_CLIENT,SHIM 'the next traced run ships the spool in its own wait; a refused or big file stays' '
+	stop_collector &&
+	ATTRACE_COLLECTOR=$CURL_BASE LD_PRELOAD=$SHIM_PRELOAD ATTRACE_TRACE=$PWD/s1.trace \
+		ATTRACE_NAME=spooled-1 sh -c "echo one" >/dev/null 2>s1.err &&
+	ATTRACE_COLLECTOR=$CURL_BASE LD_PRELOAD=$SHIM_PRELOAD ATTRACE_TRACE=$PWD/s2.trace \
+		ATTRACE_NAME=spooled-2 sh -c "echo two" >/dev/null 2>s2.err &&
+	printf "not a trace\n" >"$SPOOL/0000bad.jsonl.zst" &&
+	truncate -s 65M "$SPOOL/0000big.jsonl.zst" &&
+	test_equal 4 "$(ls "$SPOOL" | grep -c "\.jsonl\.zst$")" "spooled" &&
+	start_collector c --keys keys &&
+	posts=$(grep -c "POST /api/v1/traces" c.log) &&
+	start=$(date +%s%N) &&
+	ATTRACE_COLLECTOR=$CURL_BASE ATTRACE_API_KEY=$(cat ingest.key) LD_PRELOAD=$SHIM_PRELOAD \
+		ATTRACE_TRACE=$PWD/s3.trace ATTRACE_NAME=next-run sh -c "echo three" >s3.out 2>s3.err &&
+	ms=$((($(date +%s%N) - start) / 1000000)) &&
+	echo "held for $ms ms" && test $ms -lt 3500 &&
+	test_equal three "$(cat s3.out)" &&
+	for t in s1 s2 s3; do
+		id=$(zstdcat $t.trace | jq -r "select(.type == \"agent_start\") | .payload.trace_id" | head -1) &&
+		test_equal 200 "$(get /api/v1/traces/$id -H "$RD")" "$t at the collector" &&
+		test_equal "$(attrace fingerprint $t.trace)" "$(jq -r .fingerprint get.out)" "fingerprint of $t" &&
+		test_equal "$(zstdcat $t.trace | grep -c .)" "$(jq .events get.out)" "events of $t" || return 1
+	done &&
+	test_equal "0000bad.jsonl.zst 0000big.jsonl.zst" "$(ls "$SPOOL" | tr "\n" " " | sed "s/ $//")" \
+		"the spool keeps what the collector refused and what is too big" &&
+	grep "POST /api/v1/traces" c.log | tail -n +$((posts + 1)) >posts.log &&
+	test_equal 4 "$(wc -l <posts.log)" "uploads: this run, two spooled, the refused one (never the big one)" &&
+	rm "$SPOOL/0000bad.jsonl.zst" "$SPOOL/0000big.jsonl.zst"
 '
 
 test_expect_success COLLECTOR,SHIM 'without ATTRACE_COLLECTOR the program never loads libcurl' '

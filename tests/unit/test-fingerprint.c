@@ -375,6 +375,38 @@ static void test_api(void)
 		json_object_put(ev);
 		json_object_put(junk);
 	}
+	/* random reads without a source string: units of their own, on the
+	 * main thread and off it (they used to be joined by a NULL source) */
+	{
+		static const char *const evs[] = {
+			"{\"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"random\",\"ts\":\"t\","
+			"\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"n\":4}}",
+			"{\"seq\":2,\"pid\":\"0\",\"tid\":0,\"type\":\"random\",\"ts\":\"t\","
+			"\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"source\":5,\"n\":4}}",
+			"{\"seq\":3,\"pid\":\"0\",\"tid\":1,\"type\":\"random\",\"ts\":\"t\","
+			"\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"n\":4}}",
+			"{\"seq\":4,\"pid\":\"0\",\"tid\":2,\"type\":\"random\",\"ts\":\"t\","
+			"\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"n\":4}}",
+		};
+		size_t i;
+
+		f = fp_new();
+		for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+			struct json_object *ev = json_tokener_parse(evs[i]);
+
+			fp_add(f, ev);
+			json_object_put(ev);
+		}
+		buf_reset(&canon);
+		tap_ok(fp_canonical(f, &canon) == 0 &&
+			       strstr(canon.data,
+				      "{\"type\":\"random\",\"step\":\"root\"}\n"
+				      "{\"type\":\"random\",\"step\":\"root\",\"source\":5}\n"
+				      "{\"type\":\"random\",\"step\":\"root\"}\n"
+				      "{\"type\":\"random\",\"step\":\"root\"}\n"),
+		       "random reads without a source string are units of their own");
+		fp_free(f);
+	}
 	buf_release(&text);
 	buf_release(&z);
 	buf_release(&canon);
