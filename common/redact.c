@@ -205,8 +205,12 @@ static enum hkind header_kind(const struct redact_config *cfg, const char *name,
 {
 	size_t i;
 
+	/* Most header names are none of these: the length and the first
+	 * letter rule them out before a byte-by-byte comparison. */
 	for (i = 0; i < sizeof(builtin_headers) / sizeof(builtin_headers[0]); i++)
-		if (name_eq(builtin_headers[i].name, name, n))
+		if (n &&
+		    (unsigned char)builtin_headers[i].name[0] == lower((unsigned char)name[0]) &&
+		    name_eq(builtin_headers[i].name, name, n))
 			return builtin_headers[i].kind;
 	for (i = 0; cfg && i < cfg->n_names; i++)
 		if (name_eq(cfg->names[i], name, n))

@@ -155,6 +155,10 @@ static void sock_release(struct fd_obj *o)
 	rpn_release(s);
 	secrets_free(s->rd[0]);
 	secrets_free(s->rd[1]);
+	if (s->rdbuf) {
+		buf_release(s->rdbuf);
+		free(s->rdbuf);
+	}
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

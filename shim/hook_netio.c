@@ -88,8 +88,8 @@ static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t
 static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iovec *iov,
 			size_t iovcnt, size_t n)
 {
-	struct buf red = BUF_INIT;
 	size_t i, off = 0;
+	struct buf *red;
 	int r = 0;
 
 	if (!n)
@@ -97,21 +97,34 @@ static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iov
 	pthread_mutex_lock(&s->lock);
 	if (!s->rd[out])
 		s->rd[out] = secrets_new();
-	if (!s->rd[out])
+	if (!s->rdbuf) {
+		s->rdbuf = malloc(sizeof(*s->rdbuf));
+		if (s->rdbuf)
+			buf_init(s->rdbuf, 0);
+	}
+	red = s->rdbuf;
+	if (!s->rd[out] || !red)
 		r = -ENOMEM;
+	else
+		buf_reset(red);
 	for (i = 0; r == 0 && i < iovcnt && off < n; i++) {
 		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
 
 		if (k)
-			r = secrets_feed(s->rd[out], !out, iov[i].iov_base, k, &red);
+			r = secrets_feed(s->rd[out], !out, iov[i].iov_base, k, red);
 		off += k;
 	}
-	pthread_mutex_unlock(&s->lock);
+	/* Written while the lock is held: the buffer is the socket's. */
 	if (r < 0)
 		json_kv_bool(b, "data_dropped", 1);
-	else if (red.len)
-		kv_data(b, red.data, red.len);
-	buf_release(&red);
+	else if (red->len)
+		kv_data(b, red->data, red->len);
+	/* A large transfer's buffer is not kept for the socket's life. */
+	if (red && red->cap > (256u << 10)) {
+		buf_release(red);
+		buf_init(red, 0);
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static size_t iov_total(const struct iovec *iov, size_t iovcnt)

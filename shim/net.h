@@ -39,8 +39,10 @@ struct sock {
 	char local[NET_ADDR_MAX];
 	struct rp_sock *rp; /* replay: the socketpair serving it (replay_net.c), or NULL */
 	atomic_int tls; /* its bytes are TLS (hook_tls.c): events carry the plaintext */
-	struct redactor *
-		rd[2]; /* TCP: received [0] and sent [1] bytes' redactors (secrets.h), under lock */
+	/* TCP, under lock: the redactors of received [0] and sent [1] bytes
+	 * (secrets.h), and their output, reused from event to event. */
+	struct redactor *rd[2];
+	struct buf *rdbuf;
 	atomic_int tls_opaque_warned; /* a ClientHello no TLS hook saw was reported */
 };
 
