@@ -3,6 +3,7 @@
 #include "shim/secrets.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -14,9 +15,14 @@
 #include "shim/shim.h"
 
 static struct redact_config cfg;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int ready;
+/* The variables redact_key_load reads, kept from the start: the key is
+ * loaded on first need, not in every process (a process that never talks
+ * TCP and has no key-shaped argument never opens the key file). */
+static char *key_env[3];
 
-void secrets_init(char *const *envp)
+static void load(void)
 {
 	uint8_t key[REDACT_KEY_LEN];
 	struct at_error err = { 0 };
@@ -25,7 +31,7 @@ void secrets_init(char *const *envp)
 	if (shim_config.redact_key)
 		r = redact_key_parse_hex(shim_config.redact_key, key);
 	else
-		r = redact_key_load(key, envp, &err);
+		r = redact_key_load(key, key_env, &err);
 	if (r < 0) {
 		log_warn("%s; redacting with a key of this run only (markers will not match "
 			 "another run's)",
@@ -40,9 +46,24 @@ void secrets_init(char *const *envp)
 	ready = 1;
 }
 
+void secrets_init(char *const *envp)
+{
+	size_t k = 0;
+
+	for (char *const *e = envp; e && *e && k < 2; e++)
+		if (!strncmp(*e, "HOME=", 5) || !strncmp(*e, "XDG_CONFIG_HOME=", 16))
+			key_env[k++] = strdup(*e);
+}
+
+static int ensure(void)
+{
+	pthread_once(&once, load);
+	return ready;
+}
+
 struct redactor *secrets_new(void)
 {
-	return ready ? redactor_new(&cfg) : NULL;
+	return ensure() ? redactor_new(&cfg) : NULL;
 }
 
 void secrets_free(struct redactor *r)
@@ -61,12 +82,28 @@ int secrets_feed(struct redactor *r, int recv, const void *p, size_t n, struct b
 	return ret;
 }
 
+/* A cheap test before the redactor: could s[0..n) hold a key shape, a
+ * Bearer token or a secret query parameter? (Most arguments and
+ * environment values are paths and words.) */
+static int might_hold_secret(const char *s, size_t n)
+{
+	static const char *const marks[] = { "sk-",   "AKIA",  "gh", "github_pat_", "AIza",
+					     "earer", "EARER", "=",  "HTTP/" };
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (memmem(s, n, marks[i], strlen(marks[i])))
+			return 1;
+	return 0;
+}
+
 int secrets_json_strn(struct buf *b, const char *s, size_t n)
 {
 	struct buf red = BUF_INIT;
 	int r;
 
-	if (!ready || redact_bytes(&cfg, s, n, &red) < 0) {
+	if (!might_hold_secret(s, n))
+		return json_strn(b, s, n);
+	if (!ensure() || redact_bytes(&cfg, s, n, &red) < 0) {
 		buf_release(&red);
 		/* no redactor: the argument is not written rather than leak */
 		return json_str(b, "[redacted]");

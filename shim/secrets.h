@@ -14,10 +14,11 @@
 struct buf;
 struct redactor;
 
-/* Loads the key (ATTRACE_REDACT_KEY, else the per-user key file, created
- * on first use) and ATTRACE_REDACT's names. On failure warns once and uses
+/* Keeps what loading the key needs from envp. The key (ATTRACE_REDACT_KEY,
+ * else the per-user key file, created on first use) and ATTRACE_REDACT's
+ * names are loaded on first need, under the guard. On failure a warning and
  * a random key for this process: secrets are still redacted, but their
- * markers will not match another run's. Call with the guard held. */
+ * markers will not match another run's. */
 void secrets_init(char *const *envp);
 
 /* A new redactor for one direction of one connection, or NULL (OOM, or
