@@ -27,6 +27,7 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/jsonv.h"
 
 #define EXIT_GOVERNANCE 86
 #define EXIT_DIFFERS	87
@@ -125,22 +126,13 @@ struct outcome {
 	char exe_sha[65]; /* the root's executable hash */
 };
 
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static void root_exe(const struct cli_trace *t, char out[65])
 {
 	out[0] = '\0';
 	for (size_t i = 0; i < t->n; i++) {
 		struct json_object *p = json_object_object_get(t->ev[i], "payload");
-		const char *type = jstr(t->ev[i], "type"), *pid = jstr(t->ev[i], "pid");
-		const char *sha = jstr(p, "exe_sha256");
+		const char *type = jv_str(t->ev[i], "type"), *pid = jv_str(t->ev[i], "pid");
+		const char *sha = jv_str(p, "exe_sha256");
 
 		if (type && pid && sha && !strcmp(type, "agent_start") && !strcmp(pid, "0")) {
 			snprintf(out, 65, "%s", sha);
@@ -153,12 +145,12 @@ static void read_outcome(const struct cli_trace *t, struct outcome *o)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		struct json_object *p = json_object_object_get(t->ev[i], "payload"), *u;
-		const char *type = jstr(t->ev[i], "type"), *what = jstr(p, "what");
+		const char *type = jv_str(t->ev[i], "type"), *what = jv_str(p, "what");
 
 		if (!type || strcmp(type, "governance") != 0 || !what)
 			continue;
 		if (strcmp(what, "summary") != 0) {
-			const char *mode = jstr(p, "mode");
+			const char *mode = jv_str(p, "mode");
 
 			if (mode && !strcmp(mode, "strict"))
 				o->strict_stop = 1;
@@ -173,7 +165,7 @@ static void read_outcome(const struct cli_trace *t, struct outcome *o)
 			const char *s = json_object_get_string(json_object_array_get_idx(u, k));
 
 			buf_printf(&o->unused, "%s%s %s", o->nunused_listed ? "; " : "",
-				   jstr(t->ev[i], "pid"), s ? s : "?");
+				   jv_str(t->ev[i], "pid"), s ? s : "?");
 			o->nunused_listed++;
 		}
 	}

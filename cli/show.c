@@ -16,6 +16,7 @@
 #include "common/http.h"
 #include "common/http_trace.h"
 #include "common/json.h"
+#include "common/jsonv.h"
 #include "common/trace.h"
 
 #define PREVIEW_MAX 60 /* printable characters of a byte preview */
@@ -83,37 +84,6 @@ static void strset_release(struct strset *set)
 	set->n = 0;
 }
 
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!o || !json_object_is_type(o, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-/* Member as a string, or NULL when absent or not a string. */
-static const char *mstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t mint(struct json_object *o, const char *key, int64_t dflt)
-{
-	struct json_object *v = member(o, key);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
-}
-
-static int mhas(struct json_object *o, const char *key)
-{
-	return member(o, key) != NULL;
-}
-
 void cli_trace_release(struct cli_trace *t)
 {
 	size_t i;
@@ -165,9 +135,9 @@ int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reter
 		ev = NULL;
 		if (r < 0)
 			goto out;
-		snprintf(key, sizeof(key), "%s/%" PRId64, mstr(t->ev[t->n - 1], "pid"),
-			 mint(t->ev[t->n - 1], "tid", 0));
-		r = strset_add(&pids, mstr(t->ev[t->n - 1], "pid"));
+		snprintf(key, sizeof(key), "%s/%" PRId64, jv_str(t->ev[t->n - 1], "pid"),
+			 jv_int(t->ev[t->n - 1], "tid", 0));
+		r = strset_add(&pids, jv_str(t->ev[t->n - 1], "pid"));
 		if (r >= 0)
 			r = strset_add(&threads, key);
 		if (r < 0)
@@ -243,7 +213,7 @@ static void bytes_summary(struct buf *o, struct json_object *pl, const char *key
 	char k64[64];
 	const char *s;
 
-	s = mstr(pl, key);
+	s = jv_str(pl, key);
 	if (n >= 0)
 		buf_printf(o, " %" PRId64 " B", n);
 	if (s) {
@@ -252,7 +222,7 @@ static void bytes_summary(struct buf *o, struct json_object *pl, const char *key
 		return;
 	}
 	snprintf(k64, sizeof(k64), "%s_b64", key);
-	s = mstr(pl, k64);
+	s = jv_str(pl, k64);
 	if (s && b64_decode(&raw, s, strlen(s)) == 0 && raw.len) {
 		buf_putc(o, ' ');
 		preview(o, (const unsigned char *)raw.data, raw.len);
@@ -276,7 +246,7 @@ static void join_array(struct buf *o, struct json_object *arr, const char *sep, 
 		if (json_object_is_type(v, json_type_string))
 			buf_puts(o, json_object_get_string(v));
 		else if (json_object_is_type(v, json_type_object))
-			buf_puts(o, mstr(v, "addr") ? mstr(v, "addr") : "?");
+			buf_puts(o, jv_str(v, "addr") ? jv_str(v, "addr") : "?");
 		else
 			buf_puts(o, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 		if (o->len - start > max) {
@@ -290,16 +260,16 @@ static void join_array(struct buf *o, struct json_object *arr, const char *sep, 
 
 static void result_errno(struct buf *o, struct json_object *pl, const char *ok)
 {
-	const char *e = mstr(pl, "errno");
+	const char *e = jv_str(pl, "errno");
 
 	buf_printf(o, " -> %s", e ? e : ok);
 }
 
 static void sum_socket(struct buf *o, struct json_object *pl)
 {
-	const char *op = mstr(pl, "op"), *peer = mstr(pl, "peer"), *proto = mstr(pl, "proto");
-	const char *conn = mstr(pl, "conn");
-	int64_t n = mint(pl, "n", 0);
+	const char *op = jv_str(pl, "op"), *peer = jv_str(pl, "peer"), *proto = jv_str(pl, "proto");
+	const char *conn = jv_str(pl, "conn");
+	int64_t n = jv_int(pl, "n", 0);
 
 	if (!op)
 		op = "?";
@@ -314,7 +284,7 @@ static void sum_socket(struct buf *o, struct json_object *pl)
 		result_errno(o, pl, "ok");
 	} else if (strcmp(op, "send") == 0 || strcmp(op, "recv") == 0) {
 		buf_puts(o, op);
-		if (mhas(pl, "errno")) {
+		if (jv_member(pl, "errno")) {
 			result_errno(o, pl, "");
 		} else if (strcmp(op, "recv") == 0 && n == 0) {
 			buf_puts(o, " EOF");
@@ -324,10 +294,10 @@ static void sum_socket(struct buf *o, struct json_object *pl)
 		if (peer && proto && strcmp(proto, "udp") == 0)
 			buf_printf(o, " %s %s", strcmp(op, "send") == 0 ? "to" : "from", peer);
 	} else if (strcmp(op, "shutdown") == 0) {
-		buf_printf(o, "shutdown %s", mstr(pl, "how") ? mstr(pl, "how") : "?");
+		buf_printf(o, "shutdown %s", jv_str(pl, "how") ? jv_str(pl, "how") : "?");
 	} else {
 		buf_puts(o, op);
-		if (mhas(pl, "errno"))
+		if (jv_member(pl, "errno"))
 			result_errno(o, pl, "");
 	}
 	if (conn)
@@ -336,32 +306,32 @@ static void sum_socket(struct buf *o, struct json_object *pl)
 
 static void sum_dns(struct buf *o, struct json_object *pl)
 {
-	const char *fn = mstr(pl, "fn"), *err;
+	const char *fn = jv_str(pl, "fn"), *err;
 	struct json_object *ans;
 
 	if (!fn)
 		fn = "?";
 	buf_printf(o, "dns %s(", fn);
 	if (strcmp(fn, "getnameinfo") == 0)
-		buf_printf(o, "%s, %" PRId64, mstr(pl, "addr") ? mstr(pl, "addr") : "?",
-			   mint(pl, "port", 0));
+		buf_printf(o, "%s, %" PRId64, jv_str(pl, "addr") ? jv_str(pl, "addr") : "?",
+			   jv_int(pl, "port", 0));
 	else
-		buf_printf(o, "\"%s\"", mstr(pl, "name") ? mstr(pl, "name") : "?");
+		buf_printf(o, "\"%s\"", jv_str(pl, "name") ? jv_str(pl, "name") : "?");
 	buf_puts(o, ") -> ");
-	err = mstr(pl, "error") ? mstr(pl, "error") : mstr(pl, "h_errno");
+	err = jv_str(pl, "error") ? jv_str(pl, "error") : jv_str(pl, "h_errno");
 	if (err) {
 		buf_puts(o, err);
 		return;
 	}
 	if (strcmp(fn, "getnameinfo") == 0) {
-		buf_puts(o, mstr(pl, "host") ? mstr(pl, "host") : "?");
-		if (mstr(pl, "service"))
-			buf_printf(o, ", %s", mstr(pl, "service"));
+		buf_puts(o, jv_str(pl, "host") ? jv_str(pl, "host") : "?");
+		if (jv_str(pl, "service"))
+			buf_printf(o, ", %s", jv_str(pl, "service"));
 		return;
 	}
-	ans = member(pl, "answers");
+	ans = jv_member(pl, "answers");
 	if (!ans)
-		ans = member(pl, "addrs");
+		ans = jv_member(pl, "addrs");
 	if (ans && json_object_array_length(ans) == 0)
 		buf_puts(o, "(no addresses)");
 	else if (ans) {
@@ -373,7 +343,7 @@ static void sum_dns(struct buf *o, struct json_object *pl)
 			struct json_object *a = json_object_array_get_idx(ans, i);
 			const char *s = json_object_is_type(a, json_type_string)
 						? json_object_get_string(a)
-						: mstr(a, "addr");
+						: jv_str(a, "addr");
 			if (!s || strset_add(&seen, s) != 1)
 				continue;
 			if (k++ == 8) {
@@ -388,73 +358,74 @@ static void sum_dns(struct buf *o, struct json_object *pl)
 
 static void sum_file(struct buf *o, struct json_object *pl)
 {
-	const char *fn = mstr(pl, "fn"), *flags = mstr(pl, "flags");
+	const char *fn = jv_str(pl, "fn"), *flags = jv_str(pl, "flags");
 
-	buf_printf(o, "file %s %s", fn ? fn : "open", mstr(pl, "path") ? mstr(pl, "path") : "?");
+	buf_printf(o, "file %s %s", fn ? fn : "open",
+		   jv_str(pl, "path") ? jv_str(pl, "path") : "?");
 	if (flags)
 		buf_printf(o, " %s", flags);
-	if (mstr(pl, "mode"))
-		buf_printf(o, " mode %s", mstr(pl, "mode"));
-	if (mhas(pl, "errno"))
+	if (jv_str(pl, "mode"))
+		buf_printf(o, " mode %s", jv_str(pl, "mode"));
+	if (jv_member(pl, "errno"))
 		result_errno(o, pl, "");
-	else if (mhas(pl, "fd"))
-		buf_printf(o, " -> fd %" PRId64, mint(pl, "fd", -1));
+	else if (jv_member(pl, "fd"))
+		buf_printf(o, " -> fd %" PRId64, jv_int(pl, "fd", -1));
 	else
 		buf_puts(o, " -> ok");
 }
 
 static void sum_spawn(struct buf *o, struct json_object *pl)
 {
-	const char *op = mstr(pl, "op"), *child = mstr(pl, "child");
+	const char *op = jv_str(pl, "op"), *child = jv_str(pl, "child");
 
 	buf_printf(o, "spawn %s", op ? op : "?");
 	if (child)
 		buf_printf(o, " %s", child);
-	if (member(pl, "argv")) {
+	if (jv_member(pl, "argv")) {
 		buf_putc(o, ' ');
-		join_array(o, member(pl, "argv"), " ", ARGV_MAX);
-	} else if (mstr(pl, "path")) {
-		buf_printf(o, " %s", mstr(pl, "path"));
+		join_array(o, jv_member(pl, "argv"), " ", ARGV_MAX);
+	} else if (jv_str(pl, "path")) {
+		buf_printf(o, " %s", jv_str(pl, "path"));
 	}
-	if (mhas(pl, "errno"))
+	if (jv_member(pl, "errno"))
 		result_errno(o, pl, "");
 }
 
 static void sum_start(struct buf *o, struct json_object *pl)
 {
-	const char *via = mstr(pl, "via"), *parent = mstr(pl, "parent");
+	const char *via = jv_str(pl, "via"), *parent = jv_str(pl, "parent");
 
 	buf_puts(o, "start ");
-	join_array(o, member(pl, "argv"), " ", ARGV_MAX);
+	join_array(o, jv_member(pl, "argv"), " ", ARGV_MAX);
 	if (via && strcmp(via, "root") != 0)
 		buf_printf(o, "  (%s from %s)", via, parent ? parent : "?");
 }
 
 static void sum_complete(struct buf *o, struct json_object *pl)
 {
-	const char *how = mstr(pl, "how");
+	const char *how = jv_str(pl, "how");
 
-	if (mhas(pl, "signal")) {
-		if (mstr(pl, "signame"))
+	if (jv_member(pl, "signal")) {
+		if (jv_str(pl, "signame"))
 			buf_printf(o, "exit: killed by %s%s",
-				   strncmp(mstr(pl, "signame"), "SIG", 3) ? "SIG" : "",
-				   mstr(pl, "signame"));
+				   strncmp(jv_str(pl, "signame"), "SIG", 3) ? "SIG" : "",
+				   jv_str(pl, "signame"));
 		else
-			buf_printf(o, "exit: killed by signal %" PRId64, mint(pl, "signal", 0));
+			buf_printf(o, "exit: killed by signal %" PRId64, jv_int(pl, "signal", 0));
 		return;
 	}
-	buf_printf(o, "exit status %" PRId64, mint(pl, "status", 0));
+	buf_printf(o, "exit status %" PRId64, jv_int(pl, "status", 0));
 	if (how && strcmp(how, "main") != 0)
 		buf_printf(o, " (%s)", how);
 }
 
 static void sum_step(struct buf *o, const char *type, struct json_object *pl)
 {
-	struct json_object *res = member(pl, "result");
+	struct json_object *res = jv_member(pl, "result");
 	const char *s;
 
-	buf_printf(o, "%s %s %s", type, mstr(pl, "phase") ? mstr(pl, "phase") : "?",
-		   mstr(pl, "name") ? mstr(pl, "name") : "?");
+	buf_printf(o, "%s %s %s", type, jv_str(pl, "phase") ? jv_str(pl, "phase") : "?",
+		   jv_str(pl, "name") ? jv_str(pl, "name") : "?");
 	if (res) {
 		s = json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN);
 		buf_puts(o, " -> ");
@@ -473,19 +444,19 @@ static void sum_other(struct buf *o, const char *type, struct json_object *pl)
 /* "http GET URL -> 200 (364 B)" for a network_call payload. */
 static void sum_http(struct buf *o, struct json_object *pl)
 {
-	struct json_object *resp = member(pl, "response");
+	struct json_object *resp = jv_member(pl, "response");
 
-	buf_printf(o, "http %s %s -> ", mstr(pl, "method") ? mstr(pl, "method") : "?",
-		   mstr(pl, "url") ? mstr(pl, "url") : "?");
-	if (mint(pl, "status", 0) > 0)
-		buf_printf(o, "%" PRId64 " (%" PRId64 " B)", mint(pl, "status", 0),
-			   mint(resp, "body_len", 0));
+	buf_printf(o, "http %s %s -> ", jv_str(pl, "method") ? jv_str(pl, "method") : "?",
+		   jv_str(pl, "url") ? jv_str(pl, "url") : "?");
+	if (jv_int(pl, "status", 0) > 0)
+		buf_printf(o, "%" PRId64 " (%" PRId64 " B)", jv_int(pl, "status", 0),
+			   jv_int(resp, "body_len", 0));
 	else
 		buf_puts(o, "(no response)");
-	if (mint(pl, "sse_events", 0) > 0)
-		buf_printf(o, " %" PRId64 " events", mint(pl, "sse_events", 0));
-	if (mstr(pl, "conn"))
-		buf_printf(o, "  [conn %s]", mstr(pl, "conn"));
+	if (jv_int(pl, "sse_events", 0) > 0)
+		buf_printf(o, " %" PRId64 " events", jv_int(pl, "sse_events", 0));
+	if (jv_str(pl, "conn"))
+		buf_printf(o, "  [conn %s]", jv_str(pl, "conn"));
 }
 
 static void summarize(struct buf *o, const char *type, struct json_object *pl)
@@ -497,16 +468,16 @@ static void summarize(struct buf *o, const char *type, struct json_object *pl)
 	} else if (strcmp(type, "file_open") == 0) {
 		sum_file(o, pl);
 	} else if (strcmp(type, "random") == 0) {
-		buf_printf(o, "random %s", mstr(pl, "source") ? mstr(pl, "source") : "?");
-		if (mhas(pl, "errno"))
+		buf_printf(o, "random %s", jv_str(pl, "source") ? jv_str(pl, "source") : "?");
+		if (jv_member(pl, "errno"))
 			result_errno(o, pl, "");
 		else
-			buf_printf(o, " %" PRId64 " B", mint(pl, "n", 0));
+			buf_printf(o, " %" PRId64 " B", jv_int(pl, "n", 0));
 	} else if (strcmp(type, "time") == 0) {
-		buf_printf(o, "time %s x%" PRId64, mstr(pl, "clock") ? mstr(pl, "clock") : "?",
-			   mint(pl, "count", 1));
+		buf_printf(o, "time %s x%" PRId64, jv_str(pl, "clock") ? jv_str(pl, "clock") : "?",
+			   jv_int(pl, "count", 1));
 	} else if (strcmp(type, "thread_start") == 0) {
-		buf_printf(o, "thread start -> tid %" PRId64, mint(pl, "child_tid", -1));
+		buf_printf(o, "thread start -> tid %" PRId64, jv_int(pl, "child_tid", -1));
 	} else if (strcmp(type, "process_spawn") == 0) {
 		sum_spawn(o, pl);
 	} else if (strcmp(type, "agent_start") == 0) {
@@ -518,9 +489,9 @@ static void summarize(struct buf *o, const char *type, struct json_object *pl)
 	} else if (strcmp(type, "observation") == 0 || strcmp(type, "tool_call") == 0) {
 		sum_step(o, type, pl);
 	} else if (strcmp(type, "error") == 0) {
-		buf_printf(o, "error %s", mstr(pl, "what") ? mstr(pl, "what") : "?");
-		if (mhas(pl, "dropped"))
-			buf_printf(o, " (%" PRId64 " events dropped)", mint(pl, "dropped", 0));
+		buf_printf(o, "error %s", jv_str(pl, "what") ? jv_str(pl, "what") : "?");
+		if (jv_member(pl, "dropped"))
+			buf_printf(o, " (%" PRId64 " events dropped)", jv_int(pl, "dropped", 0));
 	} else {
 		sum_other(o, type, pl);
 	}
@@ -529,7 +500,7 @@ static void summarize(struct buf *o, const char *type, struct json_object *pl)
 /* Event time in microseconds since the epoch. */
 static int64_t ev_us(struct json_object *ev)
 {
-	struct json_object *v = member(ev, "ts_epoch");
+	struct json_object *v = jv_member(ev, "ts_epoch");
 
 	return v ? (int64_t)llround(json_object_get_double(v) * 1e6) : 0;
 }
@@ -573,8 +544,8 @@ static void order_rows(struct row *rows, size_t n, struct json_object **ev)
 
 	for (i = 0; i < n; i++) {
 		rows[i].us = ev_us(ev[i]);
-		rows[i].pid = mstr(ev[i], "pid");
-		rows[i].seq = mint(ev[i], "seq", 0);
+		rows[i].pid = jv_str(ev[i], "pid");
+		rows[i].seq = jv_int(ev[i], "seq", 0);
 		rows[i].idx = i;
 	}
 	qsort(rows, n, sizeof(*rows), row_cmp_pid_seq);
@@ -597,7 +568,7 @@ static void order_rows(struct row *rows, size_t n, struct json_object **ev)
 static int is_quiet_open(struct json_object *ev)
 {
 	struct buf canon = BUF_INIT;
-	const char *type = mstr(ev, "type");
+	const char *type = jv_str(ev, "type");
 	struct fp *f;
 	int quiet = 0;
 
@@ -691,11 +662,11 @@ static int collect_exchanges(const struct cli_trace *t, struct xlist *l)
 	int r;
 
 	for (i = 0; i < t->n; i++) {
-		const char *type = mstr(t->ev[i], "type");
+		const char *type = jv_str(t->ev[i], "type");
 
 		if (type && strcmp(type, "network_call") == 0) {
-			struct json_object *pl = member(t->ev[i], "payload");
-			struct json_object *v = member(pl, "ts_request");
+			struct json_object *pl = jv_member(t->ev[i], "payload");
+			struct json_object *v = jv_member(pl, "ts_request");
 			int64_t us = v ? (int64_t)llround(json_object_get_double(v) * 1e6) : 0;
 
 			r = xlist_add(l, pl, i, us ? us : ev_us(t->ev[i]), 0);
@@ -727,7 +698,7 @@ static size_t first_at(const struct xlist *l, size_t ev)
 /* Prints headers and a body preview of one side of an exchange. */
 static void print_http_side(struct json_object *m, const char *mark)
 {
-	struct json_object *h = member(m, "headers");
+	struct json_object *h = jv_member(m, "headers");
 	struct buf o = BUF_INIT;
 	size_t i,
 		n = h && json_object_is_type(h, json_type_array) ? json_object_array_length(h) : 0;
@@ -739,11 +710,11 @@ static void print_http_side(struct json_object *m, const char *mark)
 		       json_object_get_string(json_object_array_get_idx(kv, 0)),
 		       json_object_get_string(json_object_array_get_idx(kv, 1)));
 	}
-	if (mint(m, "body_len", 0) > 0) {
+	if (jv_int(m, "body_len", 0) > 0) {
 		buf_printf(&o, "    %s (body", mark);
-		bytes_summary(&o, m, "body", mint(m, "body_len", 0));
-		if (member(m, "body_truncated") &&
-		    json_object_get_boolean(member(m, "body_truncated")))
+		bytes_summary(&o, m, "body", jv_int(m, "body_len", 0));
+		if (jv_member(m, "body_truncated") &&
+		    json_object_get_boolean(jv_member(m, "body_truncated")))
 			buf_puts(&o, ", truncated in the trace");
 		buf_putc(&o, ')');
 		printf("%s\n", o.data);
@@ -770,32 +741,33 @@ static int print_http(const struct cli_trace *t)
 	printf("%zu HTTP exchange%s\n", l.n, l.n == 1 ? "" : "s");
 	for (i = 0; i < l.n; i++) {
 		struct json_object *pl = l.v[i].pl, *ev = t->ev[l.v[i].ev];
-		struct json_object *te = member(pl, "ts_end"), *tr = member(pl, "ts_request");
+		struct json_object *te = jv_member(pl, "ts_end"), *tr = jv_member(pl, "ts_request");
 		char who[64];
 
 		buf_reset(&line);
-		buf_printf(&line, "%s %s -> ", mstr(pl, "method") ? mstr(pl, "method") : "?",
-			   mstr(pl, "url") ? mstr(pl, "url") : "?");
-		if (mint(pl, "status", 0) > 0)
-			buf_printf(&line, "%" PRId64 "%s%s (%" PRId64 " B)", mint(pl, "status", 0),
-				   mstr(pl, "reason") && *mstr(pl, "reason") ? " " : "",
-				   mstr(pl, "reason") ? mstr(pl, "reason") : "",
-				   mint(member(pl, "response"), "body_len", 0));
+		buf_printf(&line, "%s %s -> ", jv_str(pl, "method") ? jv_str(pl, "method") : "?",
+			   jv_str(pl, "url") ? jv_str(pl, "url") : "?");
+		if (jv_int(pl, "status", 0) > 0)
+			buf_printf(&line, "%" PRId64 "%s%s (%" PRId64 " B)",
+				   jv_int(pl, "status", 0),
+				   jv_str(pl, "reason") && *jv_str(pl, "reason") ? " " : "",
+				   jv_str(pl, "reason") ? jv_str(pl, "reason") : "",
+				   jv_int(jv_member(pl, "response"), "body_len", 0));
 		else
 			buf_puts(&line, "(no response)");
-		buf_printf(&line, "  [%s", mstr(pl, "version") ? mstr(pl, "version") : "?");
-		if (mstr(pl, "conn"))
-			buf_printf(&line, ", conn %s", mstr(pl, "conn"));
+		buf_printf(&line, "  [%s", jv_str(pl, "version") ? jv_str(pl, "version") : "?");
+		if (jv_str(pl, "conn"))
+			buf_printf(&line, ", conn %s", jv_str(pl, "conn"));
 		if (te && tr && json_object_get_double(te) >= json_object_get_double(tr))
 			buf_printf(&line, ", %.3f ms",
 				   (json_object_get_double(te) - json_object_get_double(tr)) * 1e3);
-		if (mint(pl, "sse_events", 0) > 0)
-			buf_printf(&line, ", %" PRId64 " events", mint(pl, "sse_events", 0));
+		if (jv_int(pl, "sse_events", 0) > 0)
+			buf_printf(&line, ", %" PRId64 " events", jv_int(pl, "sse_events", 0));
 		buf_putc(&line, ']');
-		snprintf(who, sizeof(who), "%s/%" PRId64, mstr(ev, "pid"), mint(ev, "tid", 0));
+		snprintf(who, sizeof(who), "%s/%" PRId64, jv_str(ev, "pid"), jv_int(ev, "tid", 0));
 		printf("%11.6f  %-9s %s\n", (double)(l.v[i].us - t0) / 1e6, who, line.data);
-		print_http_side(member(pl, "request"), ">");
-		print_http_side(member(pl, "response"), "<");
+		print_http_side(jv_member(pl, "request"), ">");
+		print_http_side(jv_member(pl, "response"), "<");
 	}
 out:
 	buf_release(&line);
@@ -827,18 +799,18 @@ static int print_timeline(const struct cli_trace *t)
 	}
 	qsort(http.v, http.n, sizeof(*http.v), xitem_cmp_ev);
 	for (i = 0; i < t->n; i++) {
-		s = mstr(t->ev[i], "type");
+		s = jv_str(t->ev[i], "type");
 		if (!root && s && strcmp(s, "agent_start") == 0 &&
-		    strcmp(mstr(t->ev[i], "pid"), "0") == 0)
-			root = member(t->ev[i], "payload");
+		    strcmp(jv_str(t->ev[i], "pid"), "0") == 0)
+			root = jv_member(t->ev[i], "payload");
 	}
 	order_rows(rows, t->n, t->ev);
 	t0 = rows[0].us;
 
 	printf("trace       %s\n",
-	       mstr(root, "trace_id") ? mstr(root, "trace_id") : "(no root agent_start)");
-	if (mstr(root, "name"))
-		printf("name        %s\n", mstr(root, "name"));
+	       jv_str(root, "trace_id") ? jv_str(root, "trace_id") : "(no root agent_start)");
+	if (jv_str(root, "name"))
+		printf("name        %s\n", jv_str(root, "name"));
 	printf("processes   %zu, threads %zu, events %zu\n", t->nproc, t->nthread, t->n);
 	printf("duration    %.3f s\n", (double)(rows[t->n - 1].us - t0) / 1e6);
 	printf("fingerprint %.16s\n\n", t->fp_hex);
@@ -851,22 +823,22 @@ static int print_timeline(const struct cli_trace *t)
 		for (j = i; !arg_all && j < t->n && is_quiet_open(t->ev[rows[j].idx]); j++) {
 			struct json_object *e = t->ev[rows[j].idx];
 
-			if (strcmp(mstr(e, "pid"), mstr(ev, "pid")) != 0 ||
-			    mint(e, "tid", 0) != mint(ev, "tid", 0))
+			if (strcmp(jv_str(e, "pid"), jv_str(ev, "pid")) != 0 ||
+			    jv_int(e, "tid", 0) != jv_int(ev, "tid", 0))
 				break;
 			quiet++;
 		}
-		s = mstr(ev, "type");
+		s = jv_str(ev, "type");
 		if (quiet > 1)
 			buf_printf(&line,
 				   "file: %zu opens under system or cache paths (--all lists them)",
 				   quiet);
 		else
-			summarize(&line, s ? s : "?", member(ev, "payload"));
-		step = mstr(ev, "step");
+			summarize(&line, s ? s : "?", jv_member(ev, "payload"));
+		step = jv_str(ev, "step");
 		if (step && strcmp(step, "root") != 0)
 			buf_printf(&line, "  {step %s}", step);
-		snprintf(who, sizeof(who), "%s/%" PRId64, mstr(ev, "pid"), mint(ev, "tid", 0));
+		snprintf(who, sizeof(who), "%s/%" PRId64, jv_str(ev, "pid"), jv_int(ev, "tid", 0));
 		printf("%11.6f  %-9s %s\n", (double)(rows[i].us - t0) / 1e6, who,
 		       line.data ? line.data : "");
 		for (k = first_at(&http, rows[i].idx); k < http.n && http.v[k].ev == rows[i].idx;

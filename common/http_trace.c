@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/http.h"
+#include "common/jsonv.h"
 #include "common/trace.h"
 
 struct item {
@@ -18,37 +19,6 @@ struct item {
 	int64_t seq;
 	size_t idx;
 };
-
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *mstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int64_t mint(struct json_object *o, const char *key, int64_t dflt)
-{
-	struct json_object *v = member(o, key);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
-}
-
-static int mtrue(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-
-	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
-}
 
 static int item_cmp(const void *a, const void *b)
 {
@@ -68,7 +38,7 @@ static int item_cmp(const void *a, const void *b)
 /* Event time in ns, from ts_epoch (microsecond precision). */
 static int64_t ev_ns(struct json_object *ev)
 {
-	struct json_object *v = member(ev, "ts_epoch");
+	struct json_object *v = jv_member(ev, "ts_epoch");
 
 	double us = v ? json_object_get_double(v) * 1e6 : 0;
 
@@ -106,11 +76,11 @@ static int walk_conn(const struct item *it, size_t n, const struct http_limits *
 	int64_t ts = 0;
 
 	for (i = 0; i < n; i++) {
-		if (!peer && mstr(it[i].pl, "peer"))
-			peer = mstr(it[i].pl, "peer");
-		if (!alpn && mstr(it[i].pl, "alpn"))
-			alpn = mstr(it[i].pl, "alpn");
-		tls |= mtrue(it[i].pl, "tls");
+		if (!peer && jv_str(it[i].pl, "peer"))
+			peer = jv_str(it[i].pl, "peer");
+		if (!alpn && jv_str(it[i].pl, "alpn"))
+			alpn = jv_str(it[i].pl, "alpn");
+		tls |= jv_true(it[i].pl, "tls");
 		if (i == 0 && strcmp(it[i].op, "accept") == 0)
 			server = 1;
 	}
@@ -124,10 +94,10 @@ static int walk_conn(const struct item *it, size_t n, const struct http_limits *
 	for (i = 0; i < n && r >= 0; i++) {
 		const char *op = it[i].op;
 		int send = strcmp(op, "send") == 0, recv = strcmp(op, "recv") == 0;
-		int64_t nb = mint(it[i].pl, "n", -1);
+		int64_t nb = jv_int(it[i].pl, "n", -1);
 
 		ts = ev_ns(it[i].ev);
-		if ((send || recv) && nb >= 0 && !mtrue(it[i].pl, "peek")) {
+		if ((send || recv) && nb >= 0 && !jv_true(it[i].pl, "peek")) {
 			buf_reset(&bytes);
 			r = trace_payload_bytes(it[i].pl, &bytes);
 			if (r == -ENOMEM)
@@ -166,17 +136,17 @@ int http_trace_derive(struct json_object *const *events, size_t n, const struct 
 	if (!it)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		struct json_object *pl = member(events[i], "payload");
-		const char *type = mstr(events[i], "type"), *proto = mstr(pl, "proto");
+		struct json_object *pl = jv_member(events[i], "payload");
+		const char *type = jv_str(events[i], "type"), *proto = jv_str(pl, "proto");
 
 		if (!type || strcmp(type, "socket_call") != 0 || (proto && strcmp(proto, "tcp")))
 			continue;
 		it[k].ev = events[i];
 		it[k].pl = pl;
-		it[k].pid = mstr(events[i], "pid");
-		it[k].conn = mstr(pl, "conn");
-		it[k].op = mstr(pl, "op");
-		it[k].seq = mint(events[i], "seq", 0);
+		it[k].pid = jv_str(events[i], "pid");
+		it[k].conn = jv_str(pl, "conn");
+		it[k].op = jv_str(pl, "op");
+		it[k].seq = jv_int(events[i], "seq", 0);
 		it[k].idx = i;
 		if (it[k].pid && it[k].conn && it[k].op)
 			k++;

@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/jsonv.h"
 #include "common/log.h"
 #include "common/trace.h"
 #include "shim/recorder.h"
@@ -219,24 +220,6 @@ static const char *const clock_names[SHIM_CLOCK_COUNT] = {
 	[SHIM_CLOCK_TIME] = "time",	    [SHIM_CLOCK_TIMESPEC_GET] = "timespec_get",
 };
 
-static const char *get_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int64_t get_int(struct json_object *o, const char *k, int64_t dflt)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return dflt;
-	return json_object_get_int64(v);
-}
-
 static int errno_from_name(const char *name)
 {
 	if (!name)
@@ -391,15 +374,15 @@ static void conn_add_in(struct rp_conn *c, size_t evi, const struct buf *data, i
 
 static void index_socket(size_t evi, struct json_object *p)
 {
-	const char *op = get_str(p, "op"), *id = get_str(p, "conn"), *err = get_str(p, "errno");
-	const char *peer = get_str(p, "peer");
-	int64_t n = get_int(p, "n", -1);
+	const char *op = jv_str(p, "op"), *id = jv_str(p, "conn"), *err = jv_str(p, "errno");
+	const char *peer = jv_str(p, "peer");
+	int64_t n = jv_int(p, "n", -1);
 	struct rp_conn *c;
 	struct buf data;
 
 	if (!op || !id)
 		return;
-	c = conn_get(id, get_str(p, "proto"));
+	c = conn_get(id, jv_str(p, "proto"));
 	if (!c)
 		return;
 	if (!strcmp(op, "connect")) {
@@ -415,15 +398,15 @@ static void index_socket(size_t evi, struct json_object *p)
 		} else {
 			c->connect_err = errno_from_name(err);
 		}
-		if (get_str(p, "local"))
-			snprintf(c->local, sizeof(c->local), "%s", get_str(p, "local"));
+		if (jv_str(p, "local"))
+			snprintf(c->local, sizeof(c->local), "%s", jv_str(p, "local"));
 		return;
 	}
 	if (!strcmp(op, "connect_result")) {
 		idxv_push(&c->opens, evi);
 		c->connect_err = n == 0 ? 0 : errno_from_name(err);
-		if (get_str(p, "local"))
-			snprintf(c->local, sizeof(c->local), "%s", get_str(p, "local"));
+		if (jv_str(p, "local"))
+			snprintf(c->local, sizeof(c->local), "%s", jv_str(p, "local"));
 		return;
 	}
 	if (!strcmp(op, "close") || !strcmp(op, "shutdown")) {
@@ -471,7 +454,7 @@ static void index_socket(size_t evi, struct json_object *p)
 
 static void index_time(size_t evi, struct json_object *p, int tid)
 {
-	const char *clk = get_str(p, "clock");
+	const char *clk = jv_str(p, "clock");
 	struct stream *s;
 	int64_t *v = NULL;
 	long n;
@@ -503,11 +486,11 @@ static void index_time(size_t evi, struct json_object *p, int tid)
 
 static void index_random(size_t evi, struct json_object *p, int tid)
 {
-	const char *cls = random_class(get_str(p, "source"));
+	const char *cls = random_class(jv_str(p, "source"));
 	struct stream *s;
 	struct buf data;
 
-	if (!cls || get_int(p, "n", -1) <= 0) {
+	if (!cls || jv_int(p, "n", -1) <= 0) {
 		ix.ev[evi].consumed = 1; /* a failed read serves nothing */
 		return;
 	}
@@ -546,20 +529,20 @@ static void index_event(size_t evi)
 	} else if (!strcmp(t, "random")) {
 		index_random(evi, p, e->tid);
 	} else if (!strcmp(t, "dns")) {
-		const char *fn = get_str(p, "fn"), *name = get_str(p, "name");
+		const char *fn = jv_str(p, "fn"), *name = jv_str(p, "name");
 		struct idxv *q;
 
 		if (fn && !strcmp(fn, "getnameinfo"))
 			snprintf(key, sizeof(key), "%s\x1f%s:%lld", fn,
-				 get_str(p, "addr") ? get_str(p, "addr") : "",
-				 (long long)get_int(p, "port", 0));
+				 jv_str(p, "addr") ? jv_str(p, "addr") : "",
+				 (long long)jv_int(p, "port", 0));
 		else
 			snprintf(key, sizeof(key), "%s\x1f%s", fn ? fn : "", name ? name : "");
 		q = smap_get_or_new(&ix.dns, key, sizeof(*q));
 		if (q)
 			idxv_push(q, evi);
 	} else if (!strcmp(t, "process_spawn")) {
-		const char *path = get_str(p, "path"), *op = get_str(p, "op");
+		const char *path = jv_str(p, "path"), *op = jv_str(p, "op");
 
 		struct json_object *argv;
 
@@ -575,12 +558,12 @@ static void index_event(size_t evi)
 		}
 		index_simple(evi, t, op);
 	} else if (!strcmp(t, "thread_start")) {
-		snprintf(key, sizeof(key), "%lld", (long long)get_int(p, "child_tid", -1));
+		snprintf(key, sizeof(key), "%lld", (long long)jv_int(p, "child_tid", -1));
 		index_simple(evi, t, key);
 		/* a thread that never recorded anything still existed */
 		smap_put(&ix.tids, key, (void *)1);
 	} else if (!strcmp(t, "file_open")) {
-		index_simple(evi, t, get_str(p, "path"));
+		index_simple(evi, t, jv_str(p, "path"));
 	} else if (!strcmp(t, "agent_start")) {
 		ix.ev[evi].consumed = 1;
 		ix.rec_start_ns = (int64_t)(json_object_get_double(
@@ -609,7 +592,7 @@ static int is_exec(const struct rp_event *e, int failed)
 
 	if (strcmp(e->type, "process_spawn") != 0)
 		return 0;
-	op = get_str(e->payload, "op");
+	op = jv_str(e->payload, "op");
 	if (!op || strcmp(op, "exec") != 0)
 		return 0;
 	return json_object_object_get_ex(e->payload, "errno", NULL) == failed;
@@ -650,10 +633,10 @@ static int load(const char *path)
 	}
 	while ((rc = trace_reader_next(r, &ev, &err)) == 1) {
 		struct json_object *pl = json_object_object_get(ev, "payload");
-		const char *pid = get_str(ev, "pid"), *type = get_str(ev, "type");
+		const char *pid = jv_str(ev, "pid"), *type = jv_str(ev, "type");
 
-		if (type && !strcmp(type, "file_open") && get_str(pl, "path"))
-			smap_put(&ix.paths, get_str(pl, "path"), (void *)1);
+		if (type && !strcmp(type, "file_open") && jv_str(pl, "path"))
+			smap_put(&ix.paths, jv_str(pl, "path"), (void *)1);
 		if (!pid || strcmp(pid, shim_proc.lpid) != 0) {
 			json_object_put(ev);
 			continue;
@@ -673,8 +656,8 @@ static int load(const char *path)
 		ix.ev[ix.nev++] = (struct rp_event){
 			.ev = ev,
 			.payload = pl,
-			.seq = (uint64_t)get_int(ev, "seq", 0),
-			.tid = (int)get_int(ev, "tid", 0),
+			.seq = (uint64_t)jv_int(ev, "seq", 0),
+			.tid = (int)jv_int(ev, "tid", 0),
 			.type = type,
 		};
 	}
@@ -1061,17 +1044,17 @@ static void describe(const struct rp_event *e, char *out, size_t n)
 	struct json_object *p = e->payload;
 
 	if (!strcmp(e->type, "socket_call"))
-		what = get_str(p, "op");
+		what = jv_str(p, "op");
 	else if (!strcmp(e->type, "dns"))
-		what = get_str(p, "name");
+		what = jv_str(p, "name");
 	else if (!strcmp(e->type, "random"))
-		what = get_str(p, "source");
+		what = jv_str(p, "source");
 	else if (!strcmp(e->type, "time"))
-		what = get_str(p, "clock");
+		what = jv_str(p, "clock");
 	else if (!strcmp(e->type, "file_open"))
-		what = get_str(p, "path");
+		what = jv_str(p, "path");
 	else if (!strcmp(e->type, "process_spawn"))
-		what = get_str(p, "path");
+		what = jv_str(p, "path");
 	snprintf(out, n, "seq %llu %s%s%.60s", (unsigned long long)e->seq, e->type, what ? " " : "",
 		 what ? what : "");
 }
