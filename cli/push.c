@@ -55,26 +55,11 @@ int cli_spool_dir(char *out, size_t n)
 
 static int read_file(const char *path, struct buf *out)
 {
-	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		r = buf_append(out, chunk, (size_t)n);
-		if (r < 0)
-			break;
-	}
+	r = buf_read_fd(out, fd, 0);
 	close(fd);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define BUF_MIN_CAP 64
 
@@ -123,6 +124,41 @@ void buf_consume(struct buf *b, size_t n)
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
 	b->data[b->len] = '\0';
+}
+
+int buf_read_fd(struct buf *b, int fd, size_t hint)
+{
+	size_t step = hint ? hint + 1 : 65536;
+	int r;
+
+	for (;;) {
+		size_t room = step;
+		ssize_t n;
+		char probe;
+
+		if (b->max && room > b->max - b->len)
+			room = b->max - b->len;
+		if (room == 0) {
+			/* at the cap: anything more is too much */
+			do
+				n = read(fd, &probe, 1);
+			while (n < 0 && errno == EINTR);
+			return n < 0 ? -errno : n > 0 ? -E2BIG : 0;
+		}
+		r = buf_reserve(b, room);
+		if (r < 0)
+			return r;
+		n = read(fd, b->data + b->len, b->cap - 1 - b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		step = 65536;
+	}
 }
 
 char *buf_steal(struct buf *b)

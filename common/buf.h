@@ -35,6 +35,11 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Appends everything fd yields until end of file (read(2), EINTR retried),
+ * reading straight into the buffer; `hint` (the file's size, or 0) sizes
+ * the first allocation. @return 0, -E2BIG when the data passes max (the
+ * bytes read so far stay), -ENOMEM, or -errno from read. */
+int buf_read_fd(struct buf *b, int fd, size_t hint);
 /* Drops the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 /* Takes ownership of the data: returns it (NUL-terminated, caller frees) and

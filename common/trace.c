@@ -294,10 +294,11 @@ oom:
 
 struct trace_reader *trace_reader_open(const char *path, struct at_error *reterr)
 {
-	struct trace_reader *r = NULL;
-	unsigned char *data = NULL, *p;
-	size_t len = 0, cap;
+	struct trace_reader *r;
+	struct buf data = BUF_INIT;
 	struct stat st;
+	size_t len;
+	char *p;
 	int fd, e;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -305,59 +306,30 @@ struct trace_reader *trace_reader_open(const char *path, struct at_error *reterr
 		at_error_set(reterr, 0, 0, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0) {
-		e = errno;
-		goto fail;
-	}
 	/* The size is a hint: a recorder may still be appending frames. */
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536;
-	data = malloc(cap);
-	if (!data) {
-		e = ENOMEM;
-		goto fail;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			if (cap > SIZE_MAX / 2) {
-				e = EFBIG;
-				goto fail;
-			}
-			p = realloc(data, cap * 2);
-			if (!p) {
-				e = ENOMEM;
-				goto fail;
-			}
-			data = p;
-			cap *= 2;
-		}
-		n = read(fd, data + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			e = errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	e = fstat(fd, &st) < 0
+		    ? -errno
+		    : buf_read_fd(&data, fd,
+				  S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size : 0);
 	close(fd);
-	fd = -1;
-	r = trace_reader_mem(data, len, reterr);
-	if (!r) {
-		free(data);
+	if (e < 0) {
+		buf_release(&data);
+		at_error_set(reterr, 0, 0, 0, "cannot read: %s", strerror(-e));
 		return NULL;
 	}
-	r->owned = data;
+	len = data.len;
+	p = buf_steal(&data);
+	if (!p) {
+		at_error_set(reterr, 0, 0, 0, "cannot read: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	r = trace_reader_mem(p, len, reterr);
+	if (!r) {
+		free(p);
+		return NULL;
+	}
+	r->owned = (unsigned char *)p;
 	return r;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(data);
-	at_error_set(reterr, 0, 0, 0, "cannot read: %s", strerror(e));
-	return NULL;
 }
 
 void trace_reader_free(struct trace_reader *r)

@@ -2,6 +2,8 @@
 /* test-buf.c -- unit tests for common/buf.c: growth, caps, printf, consume, steal. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "tap.h"
@@ -119,11 +121,61 @@ static void test_consume_steal(void)
 	free(s);
 }
 
+/* A pipe holding n bytes of 'x', closed for writing. */
+static int pipe_with(size_t n)
+{
+	char chunk[4096];
+	int p[2];
+
+	memset(chunk, 'x', sizeof(chunk));
+	if (pipe(p) < 0)
+		return -1;
+	while (n) {
+		size_t k = n < sizeof(chunk) ? n : sizeof(chunk);
+
+		if (write(p[1], chunk, k) != (ssize_t)k)
+			break;
+		n -= k;
+	}
+	close(p[1]);
+	return p[0];
+}
+
+static void test_read_fd(void)
+{
+	struct buf b;
+	int fd;
+
+	buf_init(&b, 0);
+	fd = pipe_with(50000);
+	tap_ok(buf_read_fd(&b, fd, 0) == 0 && b.len == 50000 && b.data[50000] == '\0',
+	       "read_fd: a 50000-byte pipe, whole and NUL-terminated");
+	close(fd);
+	buf_release(&b);
+
+	buf_init(&b, 1000);
+	fd = pipe_with(1000);
+	tap_ok(buf_read_fd(&b, fd, 10) == 0 && b.len == 1000, "read_fd: exactly the cap is fine");
+	close(fd);
+	buf_release(&b);
+
+	buf_init(&b, 1000);
+	fd = pipe_with(1001);
+	tap_ok(buf_read_fd(&b, fd, 0) == -E2BIG && b.len == 1000,
+	       "read_fd: one byte over the cap is -E2BIG");
+	close(fd);
+	buf_release(&b);
+
+	tap_ok(buf_read_fd(&b, -1, 0) == -EBADF, "read_fd: a bad descriptor is -EBADF");
+	buf_release(&b);
+}
+
 int main(void)
 {
 	test_append();
 	test_cap();
 	test_printf();
 	test_consume_steal();
+	test_read_fd();
 	return tap_done();
 }
