@@ -102,7 +102,7 @@ void gov_violation(enum gov_kind kind, const char *fmt, ...)
 	if (!strict)
 		return;
 	if (!shim_in_vfork_child()) {
-		gov_at_exit(0);
+		gov_at_exit();
 		shim_complete_how(GOV_EXIT, 0, "governance");
 	}
 	REAL(_exit)(GOV_EXIT);
@@ -138,7 +138,7 @@ void gov_quote(char *out, size_t outn, const void *p, size_t n, size_t max)
 	out[o] = '\0';
 }
 
-void gov_at_exit(int root)
+void gov_at_exit(void)
 {
 	static int done;
 	struct shim_thread *t = &shim_tls;
@@ -163,7 +163,6 @@ void gov_at_exit(int root)
 	json_arr_close(b);
 	ev_end(t);
 	t->busy = was_busy;
-	(void)root;
 }
 
 void gov_report(void)

@@ -27,9 +27,9 @@ void gov_violation(enum gov_kind kind, const char *fmt, ...) __attribute__((form
 /* @return 1 in strict mode. */
 int gov_strict(void);
 
-/* At the end of a replayed process: a governance event with the consumed
- * count, and in the root (unless the CLI reports) the summary line. */
-void gov_at_exit(int root);
+/* At the end of a replayed process: a governance event with its consumed
+ * count (once; gov_report sums them in the root). */
+void gov_at_exit(void);
 
 /* The root's last words in replay without the CLI (ATTRACE_REPLAY_REPORT
  * shim): "attrace: replay consumed N of M events; fingerprint X (matches |

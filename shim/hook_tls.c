@@ -345,7 +345,7 @@ static int virt_handshake(SSL *ssl, const char *fn)
 
 	/* curl's BIO hides the socket: the one this thread connected last */
 	if (fd < 0)
-		fd = shim_tls.last_connect_fd;
+		fd = shim_tls.last_connect - 1;
 	return tls_virt_start(ssl, fd, fn);
 }
 

@@ -587,7 +587,7 @@ void shim_complete_how(int status, int sig, const char *how)
 	t->busy = 1;
 	if (shim_replaying && !sig) {
 		rp_consume_simple("agent_complete", NULL);
-		gov_at_exit(shim_proc.parent[0] == '\0');
+		gov_at_exit();
 	}
 	if (sig) {
 		/* A handler may not wait: no hash if agent_start is still pending. */

@@ -425,7 +425,7 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 		rs->srv = -1;
 	}
 	s->rp = rs;
-	shim_tls.last_connect_fd = fd;
+	shim_tls.last_connect = fd + 1;
 	pthread_mutex_lock(&rs->lock);
 	if (rs->srv >= 0)
 		push(rs); /* a peer that speaks first */

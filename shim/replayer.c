@@ -977,11 +977,6 @@ int rp_conn_dgram(struct rp_conn *c, size_t k, const unsigned char **ret_p, size
 	return 0;
 }
 
-size_t rp_conn_ndgrams(struct rp_conn *c)
-{
-	return c->dg_end.n;
-}
-
 const struct rp_chunk *rp_conn_chunk(struct rp_conn *c, size_t i)
 {
 	return i < c->nin ? &c->in[i] : NULL;
@@ -990,16 +985,6 @@ const struct rp_chunk *rp_conn_chunk(struct rp_conn *c, size_t i)
 const char *rp_conn_local(struct rp_conn *c)
 {
 	return c->local;
-}
-
-const char *rp_conn_peer(struct rp_conn *c)
-{
-	return c->peer;
-}
-
-const char *rp_conn_id(struct rp_conn *c)
-{
-	return c->id;
 }
 
 struct json_object *rp_conn_tls(struct rp_conn *c)

@@ -105,12 +105,9 @@ struct rp_chunk {
 /* Expected outgoing bytes (all sends, TCP) or datagram k (UDP). */
 const unsigned char *rp_conn_out(struct rp_conn *c, size_t *ret_len);
 int rp_conn_dgram(struct rp_conn *c, size_t k, const unsigned char **ret_p, size_t *ret_n);
-size_t rp_conn_ndgrams(struct rp_conn *c);
 /* The i-th chunk to serve; NULL past the end. */
 const struct rp_chunk *rp_conn_chunk(struct rp_conn *c, size_t i);
 const char *rp_conn_local(struct rp_conn *c);
-const char *rp_conn_peer(struct rp_conn *c);
-const char *rp_conn_id(struct rp_conn *c);
 /* The recorded TLS session facts ("tls" socket_call payload), or NULL. */
 struct json_object *rp_conn_tls(struct rp_conn *c);
 /* 1 when the connection was recorded as ciphertext of a TLS library no

@@ -50,7 +50,7 @@ struct shim_thread {
 	struct tbuf *tb; /* pending events; registered with the writer */
 	int in_tls; /* inside a real TLS library call (hook_tls.c): its socket I/O is ciphertext */
 	int tls_fd; /* the socket that call used, or -1 */
-	int last_connect_fd; /* replay: the socket this thread last connected */
+	int last_connect; /* replay: 1 + the socket this thread last connected, 0 for none */
 };
 
 extern __thread struct shim_thread shim_tls __attribute__((tls_model("initial-exec")));
