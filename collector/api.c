@@ -120,13 +120,15 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, const char *meth
 static int authorize(struct collector *c, struct MHD_Connection *conn, enum keys_scope scope,
 		     struct answer *a)
 {
-	const char *name = NULL;
+	char name[80];
 	int r;
 
-	if (!c->keys)
+	keyring_refresh(c->keys, 0);
+	r = keyring_check(c->keys,
+			  MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
+			  scope, name, sizeof(name));
+	if (r == 1)
 		return 0;
-	r = keys_check(c->keys, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"),
-		       scope, &name);
 	if (r == -EACCES) {
 		set_error(a, MHD_HTTP_UNAUTHORIZED, "unauthorized", NULL,
 			  "missing or unknown API key (send 'Authorization: Bearer KEY')");

@@ -14,7 +14,7 @@
 #include "collector/ingest.h"
 
 struct store;
-struct keys;
+struct keyring;
 struct forwarder;
 struct MHD_Daemon;
 
@@ -22,7 +22,7 @@ struct MHD_Daemon;
 
 struct collector {
 	struct store *store;
-	struct keys *keys; /* NULL: no authentication (loopback only) */
+	struct keyring *keys; /* reloaded when the file changes (keys.h) */
 	struct forwarder *forwarder; /* NULL without --clickhouse */
 	struct ingest_limits lim;
 	size_t max_request; /* bytes of one request body */

@@ -4,12 +4,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "common/log.h"
 
 #define KEY_PREFIX   "atk_"
 #define KEY_RAW	     32
@@ -181,5 +186,146 @@ out:
 	sodium_memzero(raw, sizeof(raw));
 	if (r < 0)
 		sodium_memzero(ret_key, 80);
+	return r;
+}
+
+/* ---- keyring: the keys file of a running collector ------------------------ */
+
+struct keyring {
+	char *path;
+	int loopback;
+	pthread_rwlock_t lock; /* keys: read by requests, swapped by reloads */
+	struct keys *keys;
+	pthread_mutex_t reload; /* one reload at a time */
+	struct stat st; /* the file as last loaded (st_ino 0: missing) */
+	int64_t looked_s; /* CLOCK_MONOTONIC second of the last stat() */
+};
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+struct keyring *keyring_open(const char *path, int loopback, int *ret_missing,
+			     struct at_error *reterr)
+{
+	struct keyring *kr = calloc(1, sizeof(*kr));
+
+	if (!kr || !(kr->path = strdup(path))) {
+		at_error_set(reterr, 0, 0, 0, "out of memory");
+		free(kr);
+		return NULL;
+	}
+	/* stat before reading: a change in between is seen by the next look */
+	if (stat(path, &kr->st) < 0)
+		memset(&kr->st, 0, sizeof(kr->st));
+	kr->keys = keys_load(path, ret_missing, reterr);
+	if (!kr->keys) {
+		free(kr->path);
+		free(kr);
+		return NULL;
+	}
+	kr->loopback = loopback;
+	kr->looked_s = mono_s();
+	pthread_rwlock_init(&kr->lock, NULL);
+	pthread_mutex_init(&kr->reload, NULL);
+	return kr;
+}
+
+void keyring_free(struct keyring *kr)
+{
+	if (!kr)
+		return;
+	keys_free(kr->keys);
+	pthread_rwlock_destroy(&kr->lock);
+	pthread_mutex_destroy(&kr->reload);
+	free(kr->path);
+	free(kr);
+}
+
+int keyring_count(struct keyring *kr)
+{
+	int n;
+
+	pthread_rwlock_rdlock(&kr->lock);
+	n = keys_count(kr->keys);
+	pthread_rwlock_unlock(&kr->lock);
+	return n;
+}
+
+void keyring_refresh(struct keyring *kr, int force)
+{
+	struct at_error err = { 0 };
+	struct keys *nk, *old;
+	struct stat st;
+	int missing, before, after;
+	int64_t now = mono_s();
+
+	if (!force && __atomic_load_n(&kr->looked_s, __ATOMIC_RELAXED) == now)
+		return;
+	/* A request never waits for another's reload: it goes on with the
+	 * keys of the moment. SIGHUP (force) waits its turn. */
+	if (force)
+		pthread_mutex_lock(&kr->reload);
+	else if (pthread_mutex_trylock(&kr->reload) != 0)
+		return;
+	__atomic_store_n(&kr->looked_s, now, __ATOMIC_RELAXED);
+	if (stat(kr->path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (!force && same_file(&st, &kr->st))
+		goto out;
+	nk = keys_load(kr->path, &missing, &err);
+	if (!nk) {
+		/* keep st as it was: the next look tries again once it changes */
+		log_error("keys file '%s': %s; keeping the %d keys loaded before", kr->path,
+			  err.msg, keyring_count(kr));
+		if (st.st_ino)
+			kr->st = st;
+		goto out;
+	}
+	kr->st = st;
+	pthread_rwlock_wrlock(&kr->lock);
+	old = kr->keys;
+	kr->keys = nk;
+	pthread_rwlock_unlock(&kr->lock);
+	before = keys_count(old);
+	after = keys_count(nk);
+	keys_free(old);
+	if (after == 0 && !kr->loopback)
+		log_warn("keys file '%s' holds no keys now: every request is refused until "
+			 "one is added",
+			 kr->path);
+	else if (after == 0)
+		log_warn("keys file '%s' holds no keys now: requests need none (loopback)",
+			 kr->path);
+	else
+		log_warn("keys file '%s' reloaded: %d keys (were %d)", kr->path, after, before);
+out:
+	pthread_mutex_unlock(&kr->reload);
+}
+
+int keyring_check(struct keyring *kr, const char *authorization, enum keys_scope scope, char *name,
+		  size_t cap)
+{
+	const char *n = NULL;
+	int r;
+
+	pthread_rwlock_rdlock(&kr->lock);
+	if (keys_count(kr->keys) == 0)
+		r = kr->loopback ? 1 : -EACCES;
+	else
+		r = keys_check(kr->keys, authorization, scope, &n);
+	if (r == 0)
+		snprintf(name, cap, "%s", n);
+	pthread_rwlock_unlock(&kr->lock);
 	return r;
 }

@@ -33,5 +33,29 @@ int keys_check(const struct keys *k, const char *authorization, enum keys_scope 
  * key to ret_key (NUL-terminated). @return 0 or a negative errno with reterr. */
 int keys_add(const char *path, enum keys_scope scope, const char *name, char ret_key[80],
 	     struct at_error *reterr);
+/* A keys file as a running collector sees it: reloaded when it changes (at
+ * most one stat() a second, from the request threads) or on demand (SIGHUP),
+ * so `keys add` takes effect without a restart. A reload that fails (a bad
+ * line, an unreadable file) keeps the previous keys and logs why. Without
+ * keys a loopback collector asks for none; any other address then refuses
+ * every request (it never opens up because a file was emptied). */
+struct keyring;
+
+/* Loads path once. `loopback`: the collector listens on a loopback address
+ * only. @return the ring, or NULL with reterr (as keys_load). */
+struct keyring *keyring_open(const char *path, int loopback, int *ret_missing,
+			     struct at_error *reterr);
+void keyring_free(struct keyring *kr); /* accepts NULL */
+/* @return the number of keys now. */
+int keyring_count(struct keyring *kr);
+/* Reloads now when `force`, else when the file changed and a second passed
+ * since the last look. Logs what changed. */
+void keyring_refresh(struct keyring *kr, int force);
+/* keys_check against the current keys (after keyring_refresh(kr, 0)).
+ * @return 1 when no key is required (loopback without keys), 0 with the
+ * key's name copied to name (cap bytes), -EACCES or -EPERM. */
+int keyring_check(struct keyring *kr, const char *authorization, enum keys_scope scope, char *name,
+		  size_t cap);
+
 /* "ingest" | "read" -> scope, or 0. */
 enum keys_scope keys_scope_parse(const char *s);

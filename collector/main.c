@@ -242,7 +242,7 @@ static int verb_keys(int argc, char **argv)
 	fflush(stdout);
 	fprintf(stderr,
 		"attrace-collector: %s key added to '%s'; it is shown only this once (the file "
-		"keeps its hash)\n",
+		"keeps its hash); a running collector uses it within a second\n",
 		scope, arg_keys ? arg_keys : path);
 	ret = 0;
 out:
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
 	keys_path = arg_keys ? strdup(arg_keys) : default_keys_path();
 	if (!keys_path)
 		goto out;
-	col.keys = keys_load(keys_path, &missing, &err);
+	col.keys = keyring_open(keys_path, loopback, &missing, &err);
 	if (!col.keys) {
 		log_error("keys file '%s': %s", keys_path, err.msg);
 		goto out;
@@ -392,9 +392,7 @@ int main(int argc, char **argv)
 			  keys_path);
 		goto out;
 	}
-	if (keys_count(col.keys) == 0) {
-		keys_free(col.keys);
-		col.keys = NULL;
+	if (keyring_count(col.keys) == 0) {
 		if (!loopback) {
 			log_error("refusing to listen on '%s' without API keys: anyone could "
 				  "upload and read traces. Add keys with 'attrace-collector keys "
@@ -402,7 +400,9 @@ int main(int argc, char **argv)
 				  arg_listen);
 			goto out;
 		}
-		log_warn("no API keys ('%s'): anyone on this host may upload and read", keys_path);
+		log_warn("no API keys ('%s'): anyone on this host may upload and read, until "
+			 "keys are added",
+			 keys_path);
 	}
 
 	/* Signals are taken synchronously by this thread; every other thread
@@ -458,14 +458,16 @@ int main(int argc, char **argv)
 	}
 	log_warn("listening on %s%s%s:%d, data in '%s'%s%s", bound.ss_family == AF_INET6 ? "[" : "",
 		 host, bound.ss_family == AF_INET6 ? "]" : "", port, arg_data,
-		 col.keys ? ", API keys required" : "",
+		 keyring_count(col.keys) ? ", API keys required" : "",
 		 arg_clickhouse ? ", forwarding to ClickHouse" : "");
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
+			keyring_refresh(col.keys, 1);
 			continue;
+		}
 		break;
 	}
 	log_warn("%s: draining requests in flight (up to %u s), then exiting",
@@ -475,7 +477,7 @@ out:
 	api_stop(d, drain);
 	forwarder_stop(col.forwarder);
 	store_free(col.store);
-	keys_free(col.keys);
+	keyring_free(col.keys);
 	free(keys_path);
 	if (ret == 0)
 		log_warn("stopped cleanly");

@@ -9,7 +9,11 @@
 #         body is read); a read key cannot upload and an ingest key cannot
 #         read: 403; the right key works; /health needs none; a non-loopback
 #         --listen without keys is refused at start-up, with keys it starts;
-#         a --keys file that does not exist is an error.
+#         a --keys file that does not exist is an error; a running
+#         collector picks up added and removed keys without a restart
+#         (within a second, or at once on SIGHUP), keeps its keys when the
+#         file goes bad, and a non-loopback one never opens up when the
+#         file is emptied.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$SRCDIR/tests/integration/collector-lib.sh"
 
@@ -87,6 +91,64 @@ test_expect_success COLLECTOR 'a --keys file that does not exist is an error' '
 	"$ATTRACE_COLLECTOR_BIN" --listen 127.0.0.1:0 --data d3 --keys nonexistent >out 2>err; rc=$? &&
 	test_equal 1 $rc "exit status" &&
 	grep -q "does not exist" err
+'
+
+# Polls until GET PATH answers STATUS (the keys file is looked at once a second).
+get_until()
+{
+	want_=$1
+	shift
+	i_=0
+	while [ "$(get "$@")" != "$want_" ]; do
+		i_=$((i_ + 1))
+		[ $i_ -lt 40 ] || return 1
+		sleep 0.1
+	done
+}
+
+test_expect_success COLLECTOR,CURL_CLIENT 'a key added while running works without a restart' '
+	cp keys live.keys &&
+	start_collector r --keys live.keys &&
+	"$ATTRACE_COLLECTOR_BIN" keys add --scope read --name late --keys live.keys >late.key 2>late.err &&
+	grep -q "within a second" late.err &&
+	get_until 200 /api/v1/traces -H "Authorization: Bearer $(cat late.key)" &&
+	grep -q "reloaded: 3 keys (were 2)" r.log
+'
+
+test_expect_success COLLECTOR,CURL_CLIENT 'a removed key stops working; SIGHUP reloads at once' '
+	grep -v " late " live.keys >tmp.keys && cat tmp.keys >live.keys &&
+	kill -HUP $CPID &&
+	get_until 401 /api/v1/traces -H "Authorization: Bearer $(cat late.key)" &&
+	test_equal 200 "$(get /api/v1/traces -H "Authorization: Bearer $(cat read.key)")"
+'
+
+test_expect_success COLLECTOR,CURL_CLIENT 'a keys file gone bad keeps the keys loaded before' '
+	echo "admin root 1234" >>live.keys &&
+	kill -HUP $CPID &&
+	i=0; while ! grep -q "keeping the 2 keys" r.log && [ $i -lt 40 ]; do sleep 0.1; i=$((i + 1)); done &&
+	grep -q "live.keys.*line 3: expected" r.log &&
+	test_equal 200 "$(get /api/v1/traces -H "Authorization: Bearer $(cat read.key)")" &&
+	test_equal 401 "$(get /api/v1/traces)" &&
+	stop_collector
+'
+
+test_expect_success COLLECTOR,CURL_CLIENT 'loopback without keys is open until a key is added' '
+	start_collector o --data od &&
+	test_equal 200 "$(get /api/v1/traces)" "open without keys" &&
+	"$ATTRACE_COLLECTOR_BIN" keys add --scope read --name first --data od >first.key 2>/dev/null &&
+	get_until 401 /api/v1/traces &&
+	test_equal 200 "$(get /api/v1/traces -H "Authorization: Bearer $(cat first.key)")" &&
+	stop_collector
+'
+
+test_expect_success COLLECTOR,CURL_CLIENT 'a non-loopback collector whose keys file is emptied refuses everything' '
+	cp keys n.keys &&
+	start_collector n2 --keys n.keys --listen 0.0.0.0:0 &&
+	: >n.keys && kill -HUP $CPID &&
+	get_until 401 /api/v1/traces -H "Authorization: Bearer $(cat read.key)" &&
+	test_equal 401 "$(get /api/v1/traces)" &&
+	grep -q "every request is refused" n2.log &&
+	stop_collector
 '
 
 test_done
