@@ -16,26 +16,9 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/jsonv.h"
 
-/* ---- reading payload members ---- */
-
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_is_type(o, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *member_str(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-
-	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
+/* ---- small helpers (payload members: common/jsonv.h) ---- */
 
 static inline int str_is(const char *s, const char *lit)
 {
@@ -146,13 +129,13 @@ static int copy_member(struct buf *b, struct json_object *o, const char *key)
 /* Appends the payload's bytes (data, or data_b64 decoded) to out. */
 static int payload_bytes(struct json_object *p, struct buf *out)
 {
-	struct json_object *v = member(p, "data");
+	struct json_object *v = jv_member(p, "data");
 	int r;
 
 	if (json_object_is_type(v, json_type_string))
 		return buf_append(out, json_object_get_string(v),
 				  (size_t)json_object_get_string_len(v));
-	v = member(p, "data_b64");
+	v = jv_member(p, "data_b64");
 	if (!json_object_is_type(v, json_type_string))
 		return 0;
 	{
@@ -395,7 +378,7 @@ static const struct {
 
 static int canon_socket(struct canon_ev *c, struct json_object *p)
 {
-	const char *op = member_str(p, "op"), *err = member_str(p, "errno");
+	const char *op = jv_str(p, "op"), *err = jv_str(p, "errno");
 	size_t i;
 	int r;
 
@@ -406,8 +389,8 @@ static int canon_socket(struct canon_ev *c, struct json_object *p)
 	for (i = 0; op && i < sizeof(sops) / sizeof(sops[0]); i++)
 		if (strcmp(op, sops[i].name) == 0)
 			c->sop = sops[i].sop;
-	c->udp = str_is(member_str(p, "proto"), "udp");
-	r = dup_str(member_str(p, "conn"), &c->key);
+	c->udp = str_is(jv_str(p, "proto"), "udp");
+	r = dup_str(jv_str(p, "conn"), &c->key);
 	if (r >= 0)
 		r = value_text(p, "proto", &c->v_proto);
 	if (r >= 0 && c->sop == SOP_OTHER)
@@ -439,15 +422,15 @@ static int canon_socket(struct canon_ev *c, struct json_object *p)
 static int canon_file_open(struct canon_ev *c, struct json_object *p)
 {
 	struct buf *b = &c->body;
-	const char *err = member_str(p, "errno");
+	const char *err = jv_str(p, "errno");
 	int r;
 
-	if (canon_path_ignored(member_str(p, "path")))
+	if (canon_path_ignored(jv_str(p, "path")))
 		return 0;
 	c->kind = CANON_UNIT;
 	r = copy_member(b, p, "path");
 	if (r >= 0)
-		r = put_flags(b, member(p, "flags"));
+		r = put_flags(b, jv_member(p, "flags"));
 	if (r >= 0)
 		r = json_kv_str(b, "result", err ? err : "ok");
 	return r;
@@ -455,7 +438,7 @@ static int canon_file_open(struct canon_ev *c, struct json_object *p)
 
 static int canon_start(struct canon_ev *c, struct json_object *p)
 {
-	const char *exe = member_str(p, "exe"), *base = exe ? strrchr(exe, '/') : NULL;
+	const char *exe = jv_str(p, "exe"), *base = exe ? strrchr(exe, '/') : NULL;
 	int r;
 
 	c->kind = CANON_START;
@@ -463,7 +446,7 @@ static int canon_start(struct canon_ev *c, struct json_object *p)
 	if (r >= 0)
 		r = value_text(p, "via", &c->v_via);
 	if (r >= 0)
-		r = dup_str(member_str(p, "parent"), &c->parent);
+		r = dup_str(jv_str(p, "parent"), &c->parent);
 	return r;
 }
 
@@ -472,13 +455,13 @@ static int canon_exit(struct canon_ev *c, struct json_object *p)
 	struct json_object *v;
 
 	c->kind = CANON_EXIT;
-	v = member(p, "status");
+	v = jv_member(p, "status");
 	if (json_object_is_type(v, json_type_int)) {
 		c->exit_how = EXIT_STATUS;
 		c->n = json_object_get_int64(v);
 		return 0;
 	}
-	v = member(p, "signal");
+	v = jv_member(p, "signal");
 	if (json_object_is_type(v, json_type_int)) {
 		c->exit_how = EXIT_SIGNAL;
 		c->n = json_object_get_int64(v);
@@ -508,19 +491,19 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 		r = copy_member(b, p, "fn");
 		if (r >= 0)
 			r = copy_member(b, p, "name");
-		if (r >= 0 && str_is(member_str(p, "fn"), "getnameinfo"))
+		if (r >= 0 && str_is(jv_str(p, "fn"), "getnameinfo"))
 			r = copy_member(b, p, "addr");
 	} else if (str_is(type, "random")) {
-		struct json_object *n = member(p, "n");
+		struct json_object *n = jv_member(p, "n");
 
 		r = copy_member(b, p, "source");
 		/* Only a read with a source string joins others (keyed by it); one
 		 * without is a unit of its own, like a failed read. */
-		if (r >= 0 && !member(p, "errno") && json_object_is_type(n, json_type_int) &&
-		    json_object_get_int64(n) >= 0 && member_str(p, "source")) {
+		if (r >= 0 && !jv_member(p, "errno") && json_object_is_type(n, json_type_int) &&
+		    json_object_get_int64(n) >= 0 && jv_str(p, "source")) {
 			c->kind = CANON_RANDOM;
 			c->n = json_object_get_int64(n);
-			return dup_str(member_str(p, "source"), &c->key);
+			return dup_str(jv_str(p, "source"), &c->key);
 		}
 		if (r >= 0)
 			r = copy_member(b, p, "errno");
@@ -531,7 +514,7 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 		for (i = 0; r >= 0 && i < sizeof(keys) / sizeof(keys[0]); i++)
 			r = copy_member(b, p, keys[i]);
 		if (r >= 0)
-			r = dup_str(member_str(p, "child"), &c->key);
+			r = dup_str(jv_str(p, "child"), &c->key);
 	} else if (str_is(type, "observation") || str_is(type, "tool_call")) {
 		r = copy_member(b, p, "name");
 		if (r >= 0)

@@ -125,6 +125,7 @@
 
 #include "common/canon.h"
 #include "common/json.h"
+#include "common/jsonv.h"
 #include "common/proctext.h"
 #include "common/trace.h"
 
@@ -257,38 +258,22 @@ static struct proc *proc_get(struct fp *f, const char *pid)
 	return f->last = p;
 }
 
-static struct json_object *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static const char *member_str(struct json_object *o, const char *key)
-{
-	struct json_object *v = member(o, key);
-
-	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 int fp_add(struct fp *f, struct json_object *ev)
 {
-	const char *pid = member_str(ev, "pid"), *type = member_str(ev, "type");
+	const char *pid = jv_str(ev, "pid"), *type = jv_str(ev, "type");
 	struct json_object *v;
 	int64_t tid = 0;
 	uint64_t seq = 0;
 
 	if (!pid || !type)
 		return 0; /* not an event: nothing to say about it */
-	v = member(ev, "tid");
+	v = jv_member(ev, "tid");
 	if (json_object_is_type(v, json_type_int))
 		tid = json_object_get_int64(v);
-	v = member(ev, "seq");
+	v = jv_member(ev, "seq");
 	if (json_object_is_type(v, json_type_int))
 		seq = (uint64_t)json_object_get_int64(v);
-	return fp_add_parts(f, pid, type, member_str(ev, "step"), tid, seq, member(ev, "payload"));
+	return fp_add_parts(f, pid, type, jv_str(ev, "step"), tid, seq, jv_member(ev, "payload"));
 }
 
 int fp_add_parts(struct fp *f, const char *pid, const char *type, const char *step, int64_t tid,
