@@ -285,7 +285,7 @@ void keyring_refresh(struct keyring *kr, int force)
 		goto out;
 	nk = keys_load(kr->path, &missing, &err);
 	if (!nk) {
-		/* keep st as it was: the next look tries again once it changes */
+		/* remember the bad file: it is tried again once it changes, not every second */
 		log_error("keys file '%s': %s; keeping the %d keys loaded before", kr->path,
 			  err.msg, keyring_count(kr));
 		if (st.st_ino)
