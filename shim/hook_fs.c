@@ -33,6 +33,7 @@
 #include "shim/real.h"
 #include "shim/replayer.h"
 #include "shim/shim.h"
+#include "shim/tracefd.h"
 
 /* x86_64 glibc defines O_LARGEFILE as 0 (it is implied there); the kernel
  * bit still reaches us from programs that pass it by value. */
@@ -246,6 +247,9 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 
 	OPEN_MODE(flags, flags, &mode);
 	fd = REAL(open)(path, flags, mode);
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(open)(path, flags, mode);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(&(struct open_call){ .fn = "open",
 					      .dirfd = AT_FDCWD,
 					      .path = path,
@@ -262,6 +266,9 @@ SHIM_EXPORT int open64(const char *path, int flags, ...)
 
 	OPEN_MODE(flags, flags, &mode);
 	fd = REAL(open64)(path, flags, mode);
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(open64)(path, flags, mode);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(&(struct open_call){ .fn = "open64",
 					      .dirfd = AT_FDCWD,
 					      .path = path,
@@ -278,6 +285,9 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 
 	OPEN_MODE(flags, flags, &mode);
 	fd = REAL(openat)(dirfd, path, flags, mode);
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(openat)(dirfd, path, flags, mode);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(&(struct open_call){ .fn = "openat",
 					      .dirfd = dirfd,
 					      .path = path,
@@ -294,6 +304,9 @@ SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 
 	OPEN_MODE(flags, flags, &mode);
 	fd = REAL(openat64)(dirfd, path, flags, mode);
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(openat64)(dirfd, path, flags, mode);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(&(struct open_call){ .fn = "openat64",
 					      .dirfd = dirfd,
 					      .path = path,
@@ -308,6 +321,9 @@ SHIM_EXPORT int creat(const char *path, mode_t mode)
 {
 	int fd = REAL(creat)(path, mode);
 
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(creat)(path, mode);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(&(struct open_call){ .fn = "creat",
 					      .dirfd = AT_FDCWD,
 					      .path = path,
@@ -321,6 +337,9 @@ SHIM_EXPORT int creat64(const char *path, mode_t mode)
 {
 	int fd = REAL(creat64)(path, mode);
 
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(creat64)(path, mode);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(&(struct open_call){ .fn = "creat64",
 					      .dirfd = AT_FDCWD,
 					      .path = path,
@@ -336,6 +355,9 @@ SHIM_EXPORT int __open_2(const char *path, int flags)
 {
 	int fd = REAL(__open_2)(path, flags);
 
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(__open_2)(path, flags);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(
 		&(struct open_call){
 			.fn = "__open_2", .dirfd = AT_FDCWD, .path = path, .flags = flags },
@@ -346,6 +368,9 @@ SHIM_EXPORT int __open64_2(const char *path, int flags)
 {
 	int fd = REAL(__open64_2)(path, flags);
 
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(__open64_2)(path, flags);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(
 		&(struct open_call){
 			.fn = "__open64_2", .dirfd = AT_FDCWD, .path = path, .flags = flags },
@@ -356,6 +381,9 @@ SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
 	int fd = REAL(__openat_2)(dirfd, path, flags);
 
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(__openat_2)(dirfd, path, flags);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(
 		&(struct open_call){
 			.fn = "__openat_2", .dirfd = dirfd, .path = path, .flags = flags },
@@ -366,6 +394,9 @@ SHIM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
 	int fd = REAL(__openat64_2)(dirfd, path, flags);
 
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(__openat64_2)(dirfd, path, flags);
+	fd = tracefd_fixup(fd, 0);
 	return open_done(
 		&(struct open_call){
 			.fn = "__openat64_2", .dirfd = dirfd, .path = path, .flags = flags },
@@ -396,10 +427,20 @@ static FILE *fopen_done(const char *fn, const char *path, const char *fmode, FIL
 
 SHIM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
-	return fopen_done("fopen", path, mode, REAL(fopen)(path, mode));
+	FILE *f = REAL(fopen)(path, mode);
+
+	/* No tracefd_fixup: the FILE holds its number. */
+	if (__builtin_expect(!f && errno == EMFILE, 0) && tracefd_yield())
+		f = REAL(fopen)(path, mode);
+	return fopen_done("fopen", path, mode, f);
 }
 
 SHIM_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
-	return fopen_done("fopen64", path, mode, REAL(fopen64)(path, mode));
+	FILE *f = REAL(fopen64)(path, mode);
+
+	/* No tracefd_fixup: the FILE holds its number. */
+	if (__builtin_expect(!f && errno == EMFILE, 0) && tracefd_yield())
+		f = REAL(fopen64)(path, mode);
+	return fopen_done("fopen64", path, mode, f);
 }

@@ -37,6 +37,7 @@
 #include "shim/replayer.h"
 #include "shim/secrets.h"
 #include "shim/shim.h"
+#include "shim/tracefd.h"
 
 /* ---- errno names (shared with hook_dns.c through shim.h) ---- */
 
@@ -384,6 +385,9 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 	struct sock *s;
 	int saved;
 
+	if (__builtin_expect(fd < 0 && errno == EMFILE, 0) && tracefd_yield())
+		fd = REAL(socket)(domain, type, protocol);
+	fd = tracefd_fixup(fd, 0);
 	if (fd < 0)
 		return fd;
 	saved = errno;
@@ -601,6 +605,9 @@ SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 	int r = REAL(accept)(fd, addr, len);
 	int saved;
 
+	if (__builtin_expect(r < 0 && errno == EMFILE, 0) && tracefd_yield())
+		r = REAL(accept)(fd, addr, len);
+	r = tracefd_fixup(r, 0);
 	/* A stale entry means we missed a close: the number is a new socket. */
 	if (r >= 0 && fdtab_kind(r) != FD_NONE)
 		stale_clear(r);
@@ -617,6 +624,9 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
 	int r = REAL(accept4)(fd, addr, len, flags);
 	int saved;
 
+	if (__builtin_expect(r < 0 && errno == EMFILE, 0) && tracefd_yield())
+		r = REAL(accept4)(fd, addr, len, flags);
+	r = tracefd_fixup(r, 0);
 	/* A stale entry means we missed a close: the number is a new socket. */
 	if (r >= 0 && fdtab_kind(r) != FD_NONE)
 		stale_clear(r);
@@ -680,35 +690,78 @@ SHIM_EXPORT int close(int fd)
 {
 	close_fn *real = real_close;
 
-	if (__builtin_expect(fdtab_kind(fd) == FD_NONE && real != NULL, 1))
+	if (__builtin_expect(fdtab_kind(fd) == FD_NONE && real != NULL && fd != tracefd_peek(), 1))
 		return real(fd);
+	/* The trace descriptor is not the program's: closing it is closing a
+	 * number that is not open. */
+	if (fd == tracefd_peek() && tracefd_guard(fd, -1) < 0) {
+		errno = EBADF;
+		return -1;
+	}
 	return close_tracked(fd);
 }
 
-SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+/* Forgets the table entries of fds first..last, after they were closed. */
+static void range_forget(unsigned int first, unsigned int last)
 {
-	int r = REAL(close_range)(first, last, flags);
 	unsigned int fd, end;
-	int saved;
+	int saved = errno;
 
-	/* CLOSE_RANGE_CLOEXEC only marks the fds; they stay open. */
-	if (r != 0 || (flags & CLOSE_RANGE_CLOEXEC) || first >= FDTAB_MAX || shim_in_vfork_child())
-		return r;
-	saved = errno;
-	/* No events: close_range runs before exec or in daemons' cleanup,
-	 * where the sockets are long done with. */
+	if (first >= FDTAB_MAX)
+		return;
 	end = last < FDTAB_MAX - 1 ? last : FDTAB_MAX - 1;
 	for (fd = first; fd <= end; fd++)
 		if (fdtab_kind((int)fd) != FD_NONE)
 			sock_put(forget((int)fd));
 	errno = saved;
+}
+
+SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	int r = tracefd_close_range(first, last, flags, REAL(close_range));
+
+	/* CLOSE_RANGE_CLOEXEC only marks the fds; they stay open. */
+	if (r != 0 || (flags & CLOSE_RANGE_CLOEXEC) || first >= FDTAB_MAX || shim_in_vfork_child())
+		return r;
+	/* No events: close_range runs before exec or in daemons' cleanup,
+	 * where the sockets are long done with. */
+	range_forget(first, last);
 	return r;
+}
+
+/* glibc's closefrom calls close_range internally, past our hook: the
+ * numbers below the trace descriptor go through our close_range, the ones
+ * above it to the real closefrom. */
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	unsigned int low = lowfd < 0 ? 0 : (unsigned int)lowfd;
+	int t = tracefd_peek();
+	int saved = errno;
+
+	if (t >= 0 && low <= (unsigned int)t) {
+		if (low < (unsigned int)t && close_range(low, (unsigned int)t - 1, 0) != 0)
+			for (unsigned int fd = low; fd < (unsigned int)t; fd++)
+				REAL(close)((int)fd);
+		low = (unsigned int)t + 1;
+	}
+	errno = saved;
+	REAL(closefrom)((int)low);
+	if (!shim_in_vfork_child())
+		range_forget(low, ~0U);
 }
 
 SHIM_EXPORT int dup(int fd)
 {
-	int r = REAL(dup)(fd);
-	int saved;
+	int r, saved;
+
+	if (__builtin_expect(fd == tracefd_peek(), 0) && tracefd_guard(fd, -1) < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	r = REAL(dup)(fd);
+	if (__builtin_expect(r < 0 && errno == EMFILE, 0) && tracefd_yield())
+		r = REAL(dup)(fd);
+	r = tracefd_fixup(r, 0);
 
 	if (r < 0 || (fdtab_kind(fd) == FD_NONE && fdtab_kind(r) == FD_NONE))
 		return r;
@@ -734,9 +787,25 @@ static int dup_onto(int oldfd, int newfd, int r, const char *fn)
 	return r;
 }
 
+/* The program may take the trace descriptor's number, never use it. */
+static int dup_guard(int oldfd, int newfd)
+{
+	int t = tracefd_peek();
+
+	if (__builtin_expect(t < 0 || (oldfd != t && newfd != t), 1))
+		return 0;
+	return tracefd_guard(oldfd, newfd);
+}
+
 SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
-	int r = REAL(dup2)(oldfd, newfd);
+	int r;
+
+	if (dup_guard(oldfd, newfd) < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	r = REAL(dup2)(oldfd, newfd);
 
 	if (fdtab_kind(oldfd) == FD_NONE && fdtab_kind(newfd) == FD_NONE)
 		return r;
@@ -745,7 +814,14 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	int r = REAL(dup3)(oldfd, newfd, flags);
+	int r;
+
+	/* dup3 fails oldfd == newfd with EINVAL before it looks at either */
+	if (oldfd != newfd && dup_guard(oldfd, newfd) < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	r = REAL(dup3)(oldfd, newfd, flags);
 
 	if (fdtab_kind(oldfd) == FD_NONE && fdtab_kind(newfd) == FD_NONE)
 		return r;
@@ -757,10 +833,20 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
  * which is correct for every command on the ABIs we support. */
 static int fcntl_impl(fcntl_fn *real, int fd, int cmd, void *arg)
 {
-	int r = real(fd, cmd, arg);
+	int dupfd = cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 	struct sock *s;
-	int saved;
+	int r, saved;
 
+	if (__builtin_expect(dupfd && fd == tracefd_peek(), 0) && tracefd_guard(fd, -1) < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	r = real(fd, cmd, arg);
+	if (__builtin_expect(dupfd, 0)) {
+		if (r < 0 && errno == EMFILE && tracefd_yield())
+			r = real(fd, cmd, arg);
+		r = tracefd_fixup(r, (int)(long)arg);
+	}
 	if (r < 0)
 		return r;
 	switch (cmd) {

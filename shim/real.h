@@ -36,6 +36,7 @@ ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
 		       socklen_t *alen);
 int close_range(unsigned int first, unsigned int last, int flags);
+void closefrom(int lowfd);
 
 /* X(name): every hooked libc function. Keep grouped by hook file. */
 /* A hand-laid table: clang-format wraps it differently on every pass. */
@@ -44,8 +45,8 @@ int close_range(unsigned int first, unsigned int last, int flags);
 	/* hook_net.c, hook_netio.c */ \
 	X(socket) X(__read_chk) X(connect) X(accept) X(accept4) X(send) X(sendto) \
 	X(sendmsg) X(sendmmsg) X(recv) X(recvfrom) X(recvmsg) X(recvmmsg) X(read) X(write) \
-	X(readv) X(writev) X(shutdown) X(close) X(close_range) X(dup) X(dup2) X(dup3) \
-	X(fcntl) X(fcntl64) X(__recv_chk) X(__recvfrom_chk) X(getsockopt) X(setsockopt) \
+	X(readv) X(writev) X(shutdown) X(close) X(close_range) X(closefrom) X(dup) X(dup2) \
+	X(dup3) X(fcntl) X(fcntl64) X(__recv_chk) X(__recvfrom_chk) X(getsockopt) X(setsockopt) \
 	X(getsockname) X(getpeername) X(socketpair) \
 	/* hook_dns.c */ \
 	X(getaddrinfo) X(gethostbyname) X(gethostbyname_r) X(gethostbyname2) \

@@ -13,9 +13,12 @@
  * SYNC_MAX events in a flush period it starts the writer thread, which wakes
  * every 100 ms, gathers every thread's pending lines into one buffer,
  * compresses it into zstd frames and appends them to the trace with one
- * write(2) per flush. The trace file is opened for each
- * flush and closed right after: the shim holds no fd the program could close,
- * dup2 over or inherit, and frames from several processes stay whole because
+ * write(2) per flush. Flushes go through the trace descriptor (tracefd.c):
+ * one O_APPEND descriptor per process image, opened in the constructor and
+ * kept on a high number the program never gets from open/socket/dup; the
+ * hooks keep the program's close, dup2/dup3, F_DUPFD, close_range and
+ * closefrom off it, so the program never sees it. Frames from several
+ * processes (a fork child shares the descriptor) stay whole because
  * O_APPEND writes of a regular file are serialized by the kernel.
  */
 #include "shim/recorder.h"
@@ -37,6 +40,7 @@
 #include "common/zframe.h"
 #include "shim/real.h"
 #include "shim/shim.h"
+#include "shim/tracefd.h"
 
 #define FLUSH_PERIOD_NS (100 * 1000 * 1000)
 #define FLUSH_KICK	(1u << 20) /* a thread with this much pending wakes the writer */
@@ -46,6 +50,7 @@
 #define RAW_MAX		(4u << 10) /* frames up to this size are stored, not compressed */
 #define TIME_MAX_DELTAS (64u << 10) /* close a time batch before its deltas pass this */
 #define BATCH_FRESH_NS	(10 * 1000 * 1000) /* the periodic flush leaves younger batches open */
+#define HELD_MAX	(64u << 20) /* frames kept while no descriptor can be had */
 
 struct tbuf {
 	atomic_int lock;
@@ -354,7 +359,7 @@ static int64_t coarse_now_ns(void)
  *   do not see, block in one we do, sleep forever -- nothing recorded is
  *   lost. Short processes (curl: ~10 events in 10 ms) never pay for a
  *   thread: creating one and sharing the two cores with it cost W2 8%.
- * - Writing through costs an open/write/close per event, so a process that
+ * - Writing through costs an fstat/write per event, so a process that
  *   flushes inline more than SYNC_MAX times in one period starts the writer
  *   thread instead, and from then on events stay buffered. The writer exists
  *   before the hook returns, and flushes at least every 100 ms whatever the
@@ -489,8 +494,8 @@ void ev_end(struct shim_thread *t)
 }
 
 /* The zstd encoder (about 1 MB of context, and libzstd itself: see
- * zstd_lazy.c), made by the writer thread when it starts: a process that
- * never starts one never loads libzstd. Caller holds wlock. */
+ * zstd_lazy.c), made when the writer thread starts: a process that never
+ * starts one never loads libzstd. Caller holds wlock. */
 static int enc_ready(void)
 {
 	if (!enc)
@@ -500,16 +505,21 @@ static int enc_ready(void)
 
 /* Appends a frame's worth of lines to the trace file. Caller holds wlock.
  * Up to RAW_MAX bytes, or without an encoder, go out as a stored
- * (uncompressed) frame; larger batches are compressed. */
-static void write_frames(void)
+ * (uncompressed) frame; larger batches are compressed. Frames that found
+ * no descriptor (the program at its RLIMIT_NOFILE, see tracefd.h) stay in
+ * frame_out, up to HELD_MAX, and go out with the next flush. try: the
+ * signal path, which must not wait for the trace descriptor's lock. */
+static void write_frames(int try)
 {
 	size_t off = 0;
-	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
-	int fd, r;
+	int r;
 
-	if (frame_in.len == 0)
+	if (frame_in.len == 0 && frame_out.len == 0)
 		return;
-	buf_reset(&frame_out);
+	if (frame_out.len > HELD_MAX) {
+		warn_drop("no file descriptor left to write the trace");
+		buf_reset(&frame_out);
+	}
 	while (off < frame_in.len) {
 		size_t n = frame_in.len - off;
 
@@ -531,26 +541,13 @@ static void write_frames(void)
 	buf_reset(&frame_in);
 	if (frame_out.len == 0)
 		return;
-	fd = REAL(open)(shim_proc.trace_path, flags, 0600);
-	if (fd < 0) {
-		if (!write_failed++)
-			log_warn("cannot write trace '%s': %s; events are being dropped",
-				 shim_proc.trace_path, strerror(errno));
-		return;
-	}
-	for (size_t done = 0; done < frame_out.len;) {
-		ssize_t w = REAL(write)(fd, frame_out.data + done, frame_out.len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (!write_failed++)
-				log_warn("cannot write trace '%s': %s", shim_proc.trace_path,
-					 strerror(errno));
-			break;
-		}
-		done += (size_t)w;
-	}
-	REAL(close)(fd);
+	r = tracefd_write(shim_proc.trace_path, frame_out.data, frame_out.len, try);
+	if (r == -EAGAIN || r == -EMFILE || r == -ENFILE)
+		return; /* held for the next flush */
+	if (r < 0 && !write_failed++)
+		log_warn("cannot write trace '%s': %s; events are being dropped",
+			 shim_proc.trace_path, strerror(-r));
+	buf_reset(&frame_out);
 }
 
 /* Moves every thread's pending lines into frame_in. Caller holds wlock.
@@ -627,7 +624,7 @@ static void flush_mode(enum gather_mode mode)
 	t->busy = 1;
 	pthread_mutex_lock(&wlock);
 	gather(mode);
-	write_frames();
+	write_frames(0);
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
 }
@@ -646,7 +643,7 @@ void rec_flush_from_signal(void)
 		return;
 	t->busy = 1;
 	gather(GATHER_TRY);
-	write_frames();
+	write_frames(1);
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
 }
@@ -673,11 +670,10 @@ static void *writer_main(void *arg)
 
 	(void)arg;
 	shim_tls.busy = 1; /* everything this thread does is the shim's own */
-	/* This process records enough to compress: make the encoder and the
-	 * room the signal path should not have to allocate, off the
-	 * program's threads. */
+	/* This process records enough to compress: make the room the signal
+	 * path should not have to allocate, off the program's threads (the
+	 * encoder is made by writer_start). */
 	pthread_mutex_lock(&wlock);
-	enc_ready();
 	buf_reserve(&frame_in, 256u << 10);
 	buf_reserve(&frame_out, zframe_bound(256u << 10));
 	pthread_mutex_unlock(&wlock);
@@ -728,6 +724,7 @@ static void writer_start(void)
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
+	int was_busy;
 
 	if (atomic_load(&writer_running) || pthread_mutex_trylock(&start_lock))
 		return;
@@ -739,6 +736,17 @@ static void writer_start(void)
 	 * fence: a single thread writing through takes the locked path. */
 	if (!asym_ok)
 		asym_register();
+	/* The encoder, and with it the dlopen() of libzstd, which opens (and
+	 * closes) a descriptor on the lowest free number: made here, on the
+	 * thread that starts the writer, inside its hook, so that this thread
+	 * at least cannot be allocating a descriptor of its own meanwhile.
+	 * The program's other threads can: see zstd_lazy.c. */
+	was_busy = shim_tls.busy;
+	shim_tls.busy = 1;
+	pthread_mutex_lock(&wlock);
+	enc_ready();
+	pthread_mutex_unlock(&wlock);
+	shim_tls.busy = was_busy;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&writer_cond, &ca);
@@ -783,6 +791,8 @@ void rec_writer_resume(void)
 
 int rec_init(int truncate, void (*emit_start)(void))
 {
+	int r;
+
 	/* Room for a stored frame of a few events; the writer thread reserves
 	 * more when it starts, and makes the encoder (level 1: level 3 made
 	 * traces ~10% smaller for twice the cycles). */
@@ -790,17 +800,14 @@ int rec_init(int truncate, void (*emit_start)(void))
 	    buf_reserve(&frame_out, zframe_store_bound(16u << 10)) < 0)
 		return -ENOMEM;
 	pthread_key_create(&tbuf_key, tbuf_key_dtor);
-	if (truncate) {
-		/* The root starts the trace empty now, before any child can
-		 * append a frame. */
-		int fd = REAL(open)(shim_proc.trace_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-				    0600);
-		if (fd < 0)
-			log_warn("cannot write trace '%s': %s; events are being dropped",
-				 shim_proc.trace_path, strerror(errno));
-		else
-			REAL(close)(fd);
-	}
+	/* The trace descriptor, opened here, in the constructor, while the
+	 * program has no thread that could want the low number it borrows for
+	 * a moment; the root starts the trace empty now, before any child can
+	 * append a frame. */
+	r = tracefd_open(shim_proc.trace_path, truncate);
+	if (r < 0)
+		log_warn("cannot write trace '%s': %s; events are being dropped",
+			 shim_proc.trace_path, strerror(-r));
 	rec_ready = 1;
 	/* No writer thread yet (see settle): agent_start is written through
 	 * now, so a process killed at any later point is in the trace. */
@@ -870,6 +877,7 @@ void rec_after_fork_child(void)
 	pthread_mutex_init(&wlock, NULL);
 	pthread_mutex_init(&writer_lock, NULL);
 	pthread_mutex_init(&start_lock, NULL);
+	tracefd_after_fork_child();
 	threads = NULL;
 	atomic_store(&writer_running, 0);
 	atomic_store(&writer_idle, 0);

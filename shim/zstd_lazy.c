@@ -2,8 +2,8 @@
 /* zstd_lazy.c -- the libzstd functions common/zframe.c calls, loaded on first use.
  *
  * Most traced processes never compress: a short one writes its few events
- * as stored frames (zframe_store), and only the writer thread of a process
- * that records a lot makes a zstd encoder. Linking libzstd made every
+ * as stored frames (zframe_store), and only a process that records enough
+ * to start a writer thread makes a zstd encoder. Linking libzstd made every
  * process map and relocate it at start anyway (about 0.5% of benchmark
  * W2, 300 curl runs). These definitions satisfy zframe.o's references
  * inside libattrace.so (the version script keeps them local, so they never
@@ -11,8 +11,13 @@
  * libzstd.so.1 and later calls go straight through. Without libzstd the
  * encoder cannot be made and the recorder writes stored frames only.
  *
- * Only the writer thread makes the encoder (recorder.c, enc_ready), so the
- * dlopen never runs in a program thread or a signal handler. The decoder
+ * The encoder is made when the writer thread starts (recorder.c,
+ * writer_start), on the program's thread whose event called for the
+ * writer, inside that hook and never in a signal handler. The dlopen opens
+ * libzstd.so.1 (and /etc/ld.so.cache) on the lowest free descriptor for a
+ * moment: this thread allocates nothing meanwhile, but another program
+ * thread that opens a file at that instant may get the next number up
+ * (documented in libattrace(7), THE TRACE DESCRIPTOR). The decoder
  * functions are here only to complete the link: the shim never reads a
  * trace.
  */
