@@ -182,6 +182,7 @@ struct rp_conn {
 	struct idxv closes; /* close/shutdown events */
 	struct json_object *tls; /* the "tls" event's payload (session facts), or NULL */
 	int tls_opaque; /* recorded as ciphertext from a TLS library no hook saw */
+	size_t http_n, http_taken; /* HTTP/1 exchanges indexed, and served */
 };
 
 /* A stream of clock values or random bytes for one (tid, clock|source). */
@@ -1090,6 +1091,7 @@ static void index_http_conn(struct peer_http *ph, struct rp_conn *c)
 			ph->cap = cap;
 		}
 		h = &ph->v[ph->n++];
+		c->http_n++;
 		*h = (struct rp_http){ .c = c,
 				       .req_off = off,
 				       .req_len = r.len,
@@ -1325,6 +1327,8 @@ static void take(struct rp_http *h)
 {
 	struct rp_conn *c = h->c;
 
+	if (!h->taken)
+		c->http_taken++;
 	h->taken = 1;
 	for (size_t i = 0; i < c->sends.n; i++) {
 		size_t end = c->sends.m[i].end;
@@ -1490,6 +1494,17 @@ size_t rp_summary(size_t *ret_consumed, size_t *ret_total, char out[][96], size_
 	size_t used = 0, k = 0;
 
 	pthread_mutex_lock(&rp_lock);
+	/* A pool that opened fewer connections than live: a connection whose
+	 * every request was served on another one has nothing left to give. */
+	for (size_t i = 0; i < ix.nconns; i++) {
+		struct rp_conn *c = ix.conns[i];
+
+		if (c->claimed || !c->http_n || c->http_taken < c->http_n)
+			continue;
+		conn_claim(c);
+		for (size_t j = 0; j < c->closes.n; j++)
+			ix.ev[c->closes.v[j]].consumed = 1;
+	}
 	for (size_t i = 0; i < ix.nev; i++) {
 		if (ix.ev[i].consumed) {
 			used++;
