@@ -1040,6 +1040,7 @@ struct rp_http {
 struct peer_http {
 	struct rp_http *v;
 	size_t n, cap;
+	struct smap bykey; /* key hash (hex) -> idxv of v[] indices, in order */
 };
 
 static int conn_eof(const struct rp_conn *c)
@@ -1110,6 +1111,31 @@ static void index_http_conn(struct peer_http *ph, struct rp_conn *c)
 	}
 }
 
+static uint64_t fnv_add(uint64_t h, const unsigned char *p, size_t n, int fold)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (fold && c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		h = (h ^ c) * 1099511628211ull;
+	}
+	return (h ^ 0xff) * 1099511628211ull; /* a separator between parts */
+}
+
+/* The map key of a request's key (method, Host without case, target,
+ * body); candidates are compared in full (key_same). */
+static void key_hash(const unsigned char *req, const struct http1_req *r, char out[17])
+{
+	uint64_t h = 1469598103934665603ull;
+
+	h = fnv_add(h, req + r->method.off, r->method.len, 0);
+	h = fnv_add(h, req + r->host.off, r->host.len, 1);
+	h = fnv_add(h, req + r->target.off, r->target.len, 0);
+	h = fnv_add(h, req + r->body.off, r->body.len, 0);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
 /* The peer's exchanges, indexed on first use. Under rp_lock. */
 static struct peer_http *peer_http(const char *peer)
 {
@@ -1128,6 +1154,16 @@ static struct peer_http *peer_http(const char *peer)
 	for (size_t i = 0; i < q->n; i++)
 		index_http_conn(ph, ix.conns[q->v[i]]);
 	qsort(ph->v, ph->n, sizeof(*ph->v), http_cmp);
+	for (size_t i = 0; i < ph->n; i++) {
+		char kh[17];
+		struct idxv *kq;
+
+		key_hash((const unsigned char *)ph->v[i].c->out.data + ph->v[i].req_off,
+			 &ph->v[i].r, kh);
+		kq = smap_get_or_new(&ph->bykey, kh, sizeof(*kq));
+		if (kq)
+			idxv_push(kq, i);
+	}
 	return ph;
 }
 
@@ -1326,23 +1362,39 @@ static void rec_name(const struct rp_http *h, char *out, size_t n)
 static void take(struct rp_http *h)
 {
 	struct rp_conn *c = h->c;
+	size_t lo, hi;
 
 	if (!h->taken)
 		c->http_taken++;
 	h->taken = 1;
-	for (size_t i = 0; i < c->sends.n; i++) {
-		size_t end = c->sends.m[i].end;
+	/* both are in stream order: find the first one in range */
+	lo = 0;
+	hi = c->sends.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (end > h->req_off && end <= h->req_off + h->req_len)
-			ix.ev[c->sends.m[i].ev].consumed = 1;
+		if (c->sends.m[mid].end <= h->req_off)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (size_t i = 0; i < c->nin; i++) {
-		size_t o = c->in_off[i];
+	for (size_t i = lo; i < c->sends.n && c->sends.m[i].end <= h->req_off + h->req_len; i++)
+		ix.ev[c->sends.m[i].ev].consumed = 1;
+	lo = 0;
+	hi = c->nin;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if ((!c->in[i].eof && o >= h->resp_off && o < h->resp_off + h->resp_len) ||
-		    (c->in[i].eof && h->eof))
+		if (c->in_off[mid] < h->resp_off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < c->nin && c->in_off[i] < h->resp_off + h->resp_len; i++)
+		if (!c->in[i].eof)
 			ix.ev[c->in_ev[i]].consumed = 1;
-	}
+	for (size_t i = c->nin; h->eof && i-- > 0 && c->in[i].eof;)
+		ix.ev[c->in_ev[i]].consumed = 1;
 }
 
 struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const struct http1_req *r,
@@ -1351,27 +1403,27 @@ struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const s
 	struct peer_http *ph;
 	struct rp_http *h = NULL, *keyed = NULL, *best = NULL, *served = NULL;
 	uint64_t bs = 0;
-	char hd[600], name[400], diff[600];
-	size_t nkey = 0;
+	char hd[600], name[400], diff[600], kh[17];
+	struct idxv *kq;
 
 	ret_why[0] = '\0';
 	pthread_mutex_lock(&rp_lock);
 	ph = peer_http(peer);
 	if (!ph || !ph->n)
 		goto out;
-	for (size_t i = 0; i < ph->n; i++) {
-		struct rp_http *k = &ph->v[i];
+	key_hash(req, r, kh);
+	kq = smap_get(&ph->bykey, kh);
+	/* served ones at the head are passed for good: FIFO per key */
+	while (kq && kq->head < kq->n && ph->v[kq->v[kq->head]].taken &&
+	       key_same(req, r, &ph->v[kq->v[kq->head]])) {
+		served = &ph->v[kq->v[kq->head]];
+		kq->head++;
+	}
+	for (size_t i = kq ? kq->head : 0; kq && i < kq->n; i++) {
+		struct rp_http *k = &ph->v[kq->v[i]];
 
-		if (!key_same(req, r, k)) {
-			uint64_t s = closeness(req, r, k);
-
-			if (!k->taken && (!best || s > bs)) {
-				best = k;
-				bs = s;
-			}
-			continue;
-		}
-		nkey++;
+		if (!key_same(req, r, k))
+			continue; /* a hash collision */
 		if (k->taken) {
 			served = k;
 			continue;
@@ -1382,6 +1434,21 @@ struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const s
 		if (!hd[0]) {
 			h = k;
 			break;
+		}
+	}
+	if (!h && !keyed && !served) {
+		/* no such key: the closest request, for the message */
+		for (size_t i = 0; i < ph->n; i++) {
+			struct rp_http *k = &ph->v[i];
+			uint64_t sc;
+
+			if (k->taken)
+				continue;
+			sc = closeness(req, r, k);
+			if (!best || sc > bs) {
+				best = k;
+				bs = sc;
+			}
 		}
 	}
 	if (h)
@@ -1395,9 +1462,7 @@ struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const s
 	}
 	if (served) {
 		snprintf(ret_why, whylen,
-			 "%s has no recorded match left: the trace holds %zu such request%s, all "
-			 "served",
-			 url, nkey, nkey == 1 ? "" : "s");
+			 "%s has no recorded match left: every recorded one was served", url);
 		h = served; /* relaxed: the same answer again */
 		goto take;
 	}
