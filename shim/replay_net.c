@@ -324,10 +324,12 @@ static void http_take(struct rp_sock *rs)
 			buf_reset(&rs->hreq);
 			return;
 		}
-		http_url(rs, req, &r, url, sizeof(url));
-		h = rp_http_take(rs->peer, req, &r, url, why, sizeof(why));
-		if (why[0])
-			gov_violation(GOV_MISMATCH, "%s/%d: %s", shim_proc.lpid, shim_tls.tid, why);
+		h = rp_http_take(rs->peer, req, &r, why, sizeof(why));
+		if (why[0]) {
+			http_url(rs, req, &r, url, sizeof(url));
+			gov_violation(GOV_MISMATCH, "%s/%d: %s%s", shim_proc.lpid, shim_tls.tid,
+				      url, why);
+		}
 		if (h) {
 			p = rp_http_response(h, &n, &interim, &eof);
 			if (rs->interim_sent) {

@@ -1398,7 +1398,7 @@ static void take(struct rp_http *h)
 }
 
 struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const struct http1_req *r,
-			     const char *url, char *ret_why, size_t whylen)
+			     char *ret_why, size_t whylen)
 {
 	struct peer_http *ph;
 	struct rp_http *h = NULL, *keyed = NULL, *best = NULL, *served = NULL;
@@ -1457,19 +1457,18 @@ struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const s
 		/* the key matches; the headers do not */
 		h = keyed;
 		header_diff(req, r, h, hd, sizeof(hd));
-		snprintf(ret_why, whylen, "%s: %s", url, hd);
+		snprintf(ret_why, whylen, ": %s", hd);
 		goto take;
 	}
 	if (served) {
 		snprintf(ret_why, whylen,
-			 "%s has no recorded match left: every recorded one was served", url);
+			 " has no recorded match left: every recorded one was served");
 		h = served; /* relaxed: the same answer again */
 		goto take;
 	}
 	if (!best) {
 		snprintf(ret_why, whylen,
-			 "%s has no recorded match: every recorded request to %s was served", url,
-			 peer);
+			 " has no recorded match: every recorded request to %s was served", peer);
 		h = &ph->v[ph->n - 1];
 		goto take;
 	}
@@ -1487,8 +1486,7 @@ struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const s
 		else
 			part_diff("body", req, r->body, rec, h->r.body, diff, sizeof(diff));
 	}
-	snprintf(ret_why, whylen, "%s has no recorded match; closest recorded: %s; %s", url, name,
-		 diff);
+	snprintf(ret_why, whylen, " has no recorded match; closest recorded: %s; %s", name, diff);
 take:
 	take(h);
 out:

@@ -136,14 +136,15 @@ struct rp_http;
 int rp_http_known(const char *peer);
 
 /* Takes the recorded exchange for the request req[0..r->len) (framed by
- * http1_request; redacted as recorded) sent to peer; url names it in
- * messages ("POST http://host/path"). An exact match (key and headers)
- * leaves ret_why empty. Otherwise ret_why (at least 512 bytes) gets why
- * it is not ("... has no recorded match; closest recorded: ...; the body
- * differs at byte 57: ..."), and the result is the closest exchange to
- * serve instead, taken too. NULL when the peer has no exchange at all. */
+ * http1_request; redacted as recorded) sent to peer. An exact match (key
+ * and headers) leaves ret_why empty. Otherwise ret_why (at least 512
+ * bytes) gets why it is not, to follow the request's name ("POST
+ * http://h/p"): " has no recorded match; closest recorded: ...; the body
+ * differs at byte 57: ..." or ": the header X differs: ...", and the
+ * result is the exchange to serve instead (the first with the key, else
+ * the closest), taken too. NULL when the peer has no exchange at all. */
 struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const struct http1_req *r,
-			     const char *url, char *ret_why, size_t whylen);
+			     char *ret_why, size_t whylen);
 /* The leading 1xx responses the first unserved exchange with this
  * request's method, Host and target received (Expect: 100-continue), or
  * NULL. */
