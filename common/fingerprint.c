@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fingerprint.c -- the causal fingerprint: a Merkle hash over the canonical form of a trace.
  *
- * Canonical form v2 (attrace-trace(5), FINGERPRINT) is exactly this.
+ * Canonical form v3 (attrace-trace(5), FINGERPRINT) is exactly this.
  *
  * Events kept. Dropped: type "time" (clock reads are noise), "governance",
  * and "thread_start" (see below); socket_call with errno EAGAIN, EWOULDBLOCK or EINTR (timing);
@@ -38,6 +38,18 @@
  *         accept   failed (on the listening socket): "errno"; a second
  *                  accept on one conn: "listen";
  *         shutdown "how", "errno";  close "errno";  other ops: "errno".
+ *       An HTTP/1 client connection (TCP, its successful sends joined
+ *       start with a request line "METHOD ") is no such unit: each request
+ *       is one (below), and what is left is the ops that failed (not send
+ *       or recv), in a socket unit only when there is one. A pool sends a
+ *       request on whichever connection is free, and how many connections
+ *       it opens is timing.
+ *   {"type":"http_request","step":S,"peer":..,"data"|"data_b64":..}  one
+ *       HTTP/1 request (common/http1.h framing: head, then a body by
+ *       Content-Length or chunked coding) of such a connection; bytes
+ *       after the last complete request are one more unit. S and the
+ *       position are those of the send holding its first byte; peer is the
+ *       connection's first connect's;
  *   {"type":"random","step":S,"source":..,"n":N}   on the main thread, a
  *       run of successful same-source reads in one step, N summed; off it,
  *       all successful reads of one source in one step by any thread other
@@ -46,6 +58,8 @@
  *       "source", "errno", never joined; a read whose source is not a
  *       string: "source" (when present), never joined;
  *   {"type":"dns","step":S,"fn":..,"name":..,"addr":..(getnameinfo)}
+ *       off the main thread, identical lookups in one step are one unit
+ *       (each connection of a pool looks its host up);
  *   {"type":"file_open","step":S,"path":..,"flags":..,"result":"ok"|errno}
  *   {"type":"process_spawn","step":S,"op":..,"path":..,"argv":..,"errno":..,
  *    "child":HASH}   HASH is the child's subtree hash (below); no "child"
@@ -62,7 +76,7 @@
  * gives the trailer.
  *
  * Order. A unit's position is the (tid, seq) of its first event. Units
- * positioned on tid 0 come first, in seq order: the main thread's order is
+ * positioned on tid 0 come first, in seq order of that event: the main thread's order is
  * the program's own order. Then every other unit as a multiset: sorted by
  * its JSON text, bytewise. Worker threads are interchangeable (a thread pool
  * hands a task to whichever worker is free), so which thread ran a unit, and

@@ -5,7 +5,7 @@
  * SHA-256 comes from OpenSSL libcrypto: measured here at 1573 MB/s against
  * libsodium's 306 MB/s.
  *
- * The canonical form (attrace-trace(5), "FINGERPRINT"; version 2) is
+ * The canonical form (attrace-trace(5), "FINGERPRINT"; version 3) is
  * JSON Lines with keys in a fixed order, one text per process:
  *  - each process's kept events become units: one per connection (all its
  *    socket calls, from every thread: sends joined, received bytes never

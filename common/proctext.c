@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/canon.h"
+#include "common/http1.h"
 #include "common/json.h"
 
 #define NONE SIZE_MAX
@@ -39,6 +40,7 @@ enum ukind {
 	U_RANDOM, /* a run of random items, n summed */
 	U_EXEC, /* a later agent_start with via "exec" */
 	U_CHILD, /* a child no spawn unit names */
+	U_HTTP, /* one HTTP/1 request of a connection: reqs[roff..roff+rlen) */
 };
 
 struct unit {
@@ -50,6 +52,10 @@ struct unit {
 	const char *child; /* U_CHILD: its subtree hash */
 	size_t off, len; /* its JSON text in proctext.text */
 	const char *txt; /* the same, once every unit is written */
+	int http; /* U_SOCKET: an HTTP/1 client connection, its requests are U_HTTP */
+	size_t sock; /* U_HTTP: its connection's unit */
+	size_t roff, rlen; /* U_HTTP: the request's bytes in proctext.reqs */
+	int omit; /* written as nothing: not part of the text */
 };
 
 struct proctext {
@@ -60,8 +66,10 @@ struct proctext {
 	struct map conns; /* conn id -> unit */
 	struct map threads; /* tid -> the unit the thread last added to */
 	struct map wrand; /* source -> chain of random units off the main thread */
+	struct map wdns; /* dns unit body -> chain of dns units off the main thread */
 	struct buf text; /* unit texts, each followed by '\n' */
 	struct buf joined; /* joined send bytes */
+	struct buf reqs; /* the bytes of U_HTTP units */
 };
 
 /* ---- hash map ---- */
@@ -149,8 +157,10 @@ void proctext_free(struct proctext *pt)
 	map_release(&pt->conns);
 	map_release(&pt->threads);
 	map_release(&pt->wrand);
+	map_release(&pt->wdns);
 	buf_release(&pt->text);
 	buf_release(&pt->joined);
+	buf_release(&pt->reqs);
 	free(pt);
 }
 
@@ -234,6 +244,40 @@ static int worker_random_add(struct proctext *pt, const struct canon_item *items
 	return 0;
 }
 
+/* A lookup off the main thread that another worker already made in the
+ * same step: each connection of a pool looks its host up, and how many
+ * connections a pool opens is timing. @return 1 when item i is one. */
+static int worker_dns_seen(struct proctext *pt, const struct canon_item *items, size_t i)
+{
+	const struct canon_item *it = &items[i];
+	const char *key = it->c.body.data ? it->c.body.data : "";
+	size_t *v = map_get(&pt->wdns, key, it->c.body.len), k;
+
+	for (k = v ? *v : NONE; k != NONE; k = pt->u[k].chain)
+		if (strcmp(items[pt->u[k].first].step, it->step) == 0)
+			return 1;
+	return 0;
+}
+
+/* Chains the new worker dns unit k under its body. @return 0 or -ENOMEM. */
+static int worker_dns_add(struct proctext *pt, const struct canon_item *items, size_t k)
+{
+	const struct canon_item *it = &items[pt->u[k].first];
+	const char *key = it->c.body.data ? it->c.body.data : "";
+	size_t *v = map_get(&pt->wdns, key, it->c.body.len);
+
+	if (!v)
+		return map_put(&pt->wdns, key, it->c.body.len, k);
+	pt->u[k].chain = *v;
+	*v = k;
+	return 0;
+}
+
+static int is_worker_dns(const struct canon_item *it)
+{
+	return it->tid != 0 && it->c.kind == CANON_UNIT && str_is(it->type, "dns");
+}
+
 /* Turns the items into units. *ret_exit gets the trailer's item or NONE.
  * @return 0 or -ENOMEM. */
 static int build_units(struct proctext *pt, const struct proctext_in *in, size_t *ret_exit)
@@ -246,6 +290,7 @@ static int build_units(struct proctext *pt, const struct proctext_in *in, size_t
 	map_release(&pt->conns);
 	map_release(&pt->threads);
 	map_release(&pt->wrand);
+	map_release(&pt->wdns);
 	*ret_exit = NONE;
 	for (i = 0; r >= 0 && i < in->nitems; i++) {
 		struct canon_item *it = &items[i];
@@ -260,6 +305,7 @@ static int build_units(struct proctext *pt, const struct proctext_in *in, size_t
 			map_release(&pt->conns);
 			map_release(&pt->threads);
 			map_release(&pt->wrand);
+			map_release(&pt->wdns);
 			k = unit_new(pt, U_EXEC, i, it->tid);
 			break;
 		case CANON_EXIT:
@@ -290,12 +336,84 @@ static int build_units(struct proctext *pt, const struct proctext_in *in, size_t
 				return -ENOMEM;
 			break;
 		default:
+			if (is_worker_dns(it) && worker_dns_seen(pt, items, i))
+				continue;
 			k = unit_new(pt, U_ITEM, i, it->tid);
+			if (k != NONE && is_worker_dns(it) && worker_dns_add(pt, items, k) < 0)
+				return -ENOMEM;
 			break;
 		}
 		if (k == NONE)
 			return -ENOMEM;
 		r = touch(pt, &it->tid, k);
+	}
+	return r;
+}
+
+/* ---- HTTP/1 requests ---- */
+
+static int sent_ok(const struct canon_item *it)
+{
+	return it->c.sop == SOP_SEND && !it->c.udp && !it->c.v_err;
+}
+
+/* The item of socket unit k holding byte `at` of its successful sends. */
+static size_t item_at(const struct canon_item *items, const struct unit *u, size_t at)
+{
+	size_t i, pos = 0, last = u->first;
+
+	for (i = u->first; i != NONE; i = items[i].next) {
+		if (!sent_ok(&items[i]))
+			continue;
+		last = i;
+		if (at < pos + items[i].c.data.len)
+			return i;
+		pos += items[i].c.data.len;
+	}
+	return last;
+}
+
+/* Adds the U_HTTP unit of reqs[off..off+len), sent on socket unit k. */
+static int http_unit(struct proctext *pt, const struct canon_item *items, size_t k, size_t at,
+		     size_t off, size_t len)
+{
+	size_t i = item_at(items, &pt->u[k], at), h = unit_new(pt, U_HTTP, i, items[i].tid);
+
+	if (h == NONE)
+		return -ENOMEM;
+	pt->u[h].sock = k;
+	pt->u[h].roff = off;
+	pt->u[h].rlen = len;
+	return 0;
+}
+
+/* A TCP connection whose sends start with an HTTP/1 request line is an
+ * HTTP/1 client connection: each request becomes a unit of its own (a
+ * pool sends a request on whichever connection is free), and bytes that
+ * do not frame as a complete request one more. @return 0 or -ENOMEM. */
+static int split_http(struct proctext *pt, const struct canon_item *items, size_t k)
+{
+	size_t i, base = pt->reqs.len, at = 0;
+	int r = 0;
+
+	for (i = pt->u[k].first; r >= 0 && i != NONE; i = items[i].next)
+		if (sent_ok(&items[i]) && items[i].c.data.len)
+			r = buf_append(&pt->reqs, items[i].c.data.data, items[i].c.data.len);
+	if (r < 0 || !http1_is_request(pt->reqs.data + base, pt->reqs.len - base)) {
+		pt->reqs.len = base; /* not HTTP/1: the bytes stay the socket unit's */
+		if (pt->reqs.data)
+			pt->reqs.data[base] = '\0';
+		return r;
+	}
+	pt->u[k].http = 1;
+	while (r >= 0 && base + at < pt->reqs.len) {
+		struct http1_req q;
+		size_t left = pt->reqs.len - base - at;
+
+		if (http1_request(pt->reqs.data + base + at, left, &q) != 1)
+			q.len = left;
+		r = http_unit(pt, items, k, at, base + at, q.len);
+		at += q.len;
 	}
 	return r;
 }
@@ -421,6 +539,9 @@ static int write_socket(struct proctext *pt, const struct canon_item *items, con
 		if ((it == conn1 && !c->v_err) || it == acc1 ||
 		    (c->sop == SOP_CONNECT_RESULT && !c->v_err))
 			continue;
+		/* HTTP/1: the requests are units; what is left is failures */
+		if (u->http && (!c->v_err || c->sop == SOP_SEND || c->sop == SOP_RECV))
+			continue;
 		r = op_open(b, it, ustep);
 		if (r >= 0 && (c->sop == SOP_CONNECT ? it != conn1 : c->sop == SOP_SEND))
 			r = put_raw(b, "peer", c->v_peer);
@@ -443,6 +564,24 @@ static int write_socket(struct proctext *pt, const struct canon_item *items, con
 	return r;
 }
 
+/* The peer of a socket unit's first connect, or NULL. */
+static const char *first_peer(const struct canon_item *items, const struct unit *u)
+{
+	for (size_t i = u->first; i != NONE; i = items[i].next)
+		if (items[i].c.sop == SOP_CONNECT)
+			return items[i].c.v_peer;
+	return NULL;
+}
+
+/* 1 when an HTTP/1 connection has an op that failed (one that is kept). */
+static int http_failed(const struct canon_item *items, const struct unit *u)
+{
+	for (size_t i = u->first; i != NONE; i = items[i].next)
+		if (items[i].c.v_err && items[i].c.sop != SOP_SEND && items[i].c.sop != SOP_RECV)
+			return 1;
+	return 0;
+}
+
 /* Writes unit u's text, then '\n', to pt->text. @return 0 or a buffer error. */
 static int write_unit(struct proctext *pt, const struct proctext_in *in, struct unit *u)
 {
@@ -452,7 +591,19 @@ static int write_unit(struct proctext *pt, const struct proctext_in *in, struct 
 	int r;
 
 	u->off = b->len;
+	if (u->kind == U_SOCKET && u->http && !http_failed(in->items, u)) {
+		u->omit = 1; /* how many connections a pool opens is timing */
+		u->len = 0;
+		return 0;
+	}
 	switch (u->kind) {
+	case U_HTTP:
+		r = unit_open(b, "http_request", it->step);
+		if (r >= 0)
+			r = put_raw(b, "peer", first_peer(in->items, &pt->u[u->sock]));
+		if (r >= 0)
+			r = json_kv_bytes(b, "data", pt->reqs.data + u->roff, u->rlen);
+		break;
 	case U_SOCKET:
 		r = write_socket(pt, in->items, u);
 		break;
@@ -496,9 +647,17 @@ static int unit_text_cmp(const void *a, const void *b)
 	return (x->len > y->len) - (x->len < y->len);
 }
 
-/* Fills pt->order: main-thread units in seq order, then the others sorted
- * by text. @return 0 or -ENOMEM. */
-static int order_units(struct proctext *pt)
+static int unit_first_cmp(const void *a, const void *b)
+{
+	const struct unit *x = *(const struct unit *const *)a, *y = *(const struct unit *const *)b;
+
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/* Fills pt->order and sets *ret_n: main-thread units in seq order (of
+ * their first item), then the others sorted by text; omitted units are
+ * left out. @return 0 or -ENOMEM. */
+static int order_units(struct proctext *pt, size_t *ret_n)
 {
 	size_t i, k, nmain = 0;
 
@@ -512,14 +671,19 @@ static int order_units(struct proctext *pt)
 	}
 	for (i = 0; i < pt->nu; i++) {
 		pt->u[i].txt = pt->text.data + pt->u[i].off;
-		if (pt->u[i].tid == 0)
+		if (pt->u[i].tid == 0 && !pt->u[i].omit)
 			pt->order[nmain++] = &pt->u[i];
 	}
 	for (i = 0, k = nmain; i < pt->nu; i++)
-		if (pt->u[i].tid != 0)
+		if (pt->u[i].tid != 0 && !pt->u[i].omit)
 			pt->order[k++] = &pt->u[i];
-	if (pt->nu - nmain > 1)
-		qsort(pt->order + nmain, pt->nu - nmain, sizeof(*pt->order), unit_text_cmp);
+	/* units split off later (U_HTTP) take their place among the main
+	 * thread's */
+	if (nmain > 1)
+		qsort(pt->order, nmain, sizeof(*pt->order), unit_first_cmp);
+	if (k - nmain > 1)
+		qsort(pt->order + nmain, k - nmain, sizeof(*pt->order), unit_text_cmp);
+	*ret_n = k;
 	return 0;
 }
 
@@ -527,10 +691,14 @@ int proctext_write(struct proctext *pt, const struct proctext_in *in, struct buf
 {
 	const struct canon_item *st = in->start < in->nitems ? &in->items[in->start] : NULL;
 	const struct canon_item *ex;
-	size_t i, k, exit_item;
+	size_t i, k, exit_item, nu, n = 0;
 	int r;
 
 	r = build_units(pt, in, &exit_item);
+	buf_reset(&pt->reqs);
+	for (i = 0, nu = pt->nu; r >= 0 && i < nu; i++)
+		if (pt->u[i].kind == U_SOCKET)
+			r = split_http(pt, in->items, i);
 	buf_reset(&pt->text);
 	for (i = 0; r >= 0 && i < pt->nu; i++)
 		r = write_unit(pt, in, &pt->u[i]);
@@ -542,7 +710,7 @@ int proctext_write(struct proctext *pt, const struct proctext_in *in, struct buf
 		r = write_unit(pt, in, &pt->u[k]);
 	}
 	if (r >= 0)
-		r = order_units(pt);
+		r = order_units(pt, &n);
 
 	if (r >= 0)
 		r = unit_open(out, "process", NULL);
@@ -552,7 +720,7 @@ int proctext_write(struct proctext *pt, const struct proctext_in *in, struct buf
 		r = put_raw(out, "via", st->c.v_via);
 	if (r >= 0)
 		r = buf_append(out, "}\n", 2);
-	for (i = 0; r >= 0 && i < pt->nu; i++)
+	for (i = 0; r >= 0 && i < n; i++)
 		r = buf_append(out, pt->text.data + pt->order[i]->off, pt->order[i]->len + 1);
 	if (r >= 0)
 		r = unit_open(out, "exit", NULL);

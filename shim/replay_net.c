@@ -19,6 +19,14 @@
  * Which recorded connection a socket plays is decided by its first bytes
  * (rp_conn_bind): concurrent connections to one peer from a thread pool
  * get their own replies whatever the schedule.
+ *
+ * HTTP/1 is served per request instead (when the first bytes are a request
+ * line and the trace holds HTTP/1 exchanges to the peer): each complete
+ * request (common/http1.h) takes the recorded exchange with the same
+ * method, Host, target and body from any recorded connection to the peer
+ * (rp_http_take), and its recorded response is written back. A pool that
+ * sends its requests on other connections, in another order, is served the
+ * same answers.
  */
 #undef _FORTIFY_SOURCE
 #undef _FILE_OFFSET_BITS
@@ -33,6 +41,7 @@
 #include <sys/socket.h>
 
 #include "common/buf.h"
+#include "common/http1.h"
 #include "shim/governance.h"
 #include "shim/net.h"
 #include "shim/real.h"
@@ -57,6 +66,19 @@ struct rp_sock {
 	int unbound_warned;
 	struct json_object *tls; /* recorded TLS facts of the connection it plays */
 	struct redactor *rd; /* TCP: the program's sent bytes, redacted as recorded */
+	/* HTTP/1 (rp_http_take): served per request, not per connection */
+	int http;
+	struct buf hreq; /* sent bytes of requests not yet complete (redacted) */
+	struct seg *q; /* recorded bytes still to write, in order */
+	size_t nq, capq;
+	int interim_sent; /* a 1xx went out for the request in progress */
+};
+
+/* A piece of the recording to write to srv; n 0 and eof: shutdown. */
+struct seg {
+	const unsigned char *p;
+	size_t n;
+	int eof;
 };
 
 /* Parses "1.2.3.4:80" or "[::1]:80". @return 0 or -EINVAL. */
@@ -235,10 +257,134 @@ static void took_dgram(struct rp_sock *rs, const unsigned char *p, size_t n)
 	rp_conn_progress(rs->c, rs->sent);
 }
 
+/* ---- HTTP/1, per request ---- */
+
+static int enqueue(struct rp_sock *rs, const unsigned char *p, size_t n, int eof)
+{
+	if (rs->nq == rs->capq) {
+		size_t cap = rs->capq ? rs->capq * 2 : 8;
+		struct seg *q = realloc(rs->q, cap * sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		rs->q = q;
+		rs->capq = cap;
+	}
+	rs->q[rs->nq++] = (struct seg){ .p = p, .n = n, .eof = eof };
+	return 0;
+}
+
+/* "POST http://host/path" for messages. */
+static void http_url(struct rp_sock *rs, const unsigned char *req, const struct http1_req *r,
+		     char *out, size_t n)
+{
+	char m[32], t[200], host[120];
+	int tls = rs->tls || (rs->c && rp_conn_tls(rs->c));
+
+	gov_quote(m, sizeof(m), req + r->method.off, r->method.len, 16);
+	gov_quote(t, sizeof(t), req + r->target.off, r->target.len, 120);
+	if (r->host.len)
+		gov_quote(host, sizeof(host), req + r->host.off, r->host.len, 100);
+	else
+		snprintf(host, sizeof(host), "%s", rs->peer);
+	if (t[0] == '/')
+		snprintf(out, n, "%s %s://%s%s", m, tls ? "https" : "http", host, t);
+	else
+		snprintf(out, n, "%s %s", m, t);
+}
+
+/* Serves the complete requests in rs->hreq. */
+static void http_take(struct rp_sock *rs)
+{
+	for (;;) {
+		const unsigned char *req = (const unsigned char *)rs->hreq.data, *p;
+		struct http1_req r;
+		struct rp_http *h;
+		char url[400], why[1200];
+		size_t n, interim;
+		int rc, eof;
+
+		rc = http1_request(req, rs->hreq.len, &r);
+		if (rc == 0 && r.head_len && r.expect_continue && !rs->interim_sent) {
+			/* Expect: 100-continue: the 1xx it got live, if any */
+			p = rp_http_interim(rs->peer, req, &r, &n);
+			if (p)
+				enqueue(rs, p, n, 0);
+			rs->interim_sent = 1;
+		}
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			char g[160];
+
+			gov_quote(g, sizeof(g), req, rs->hreq.len, 60);
+			gov_violation(GOV_MISMATCH,
+				      "%s/%d sent \"%s\" to %s, which is not an HTTP/1 request",
+				      shim_proc.lpid, shim_tls.tid, g, rs->peer);
+			buf_reset(&rs->hreq);
+			return;
+		}
+		h = rp_http_take(rs->peer, req, &r, why, sizeof(why));
+		if (why[0]) {
+			http_url(rs, req, &r, url, sizeof(url));
+			gov_violation(GOV_MISMATCH, "%s/%d: %s%s", shim_proc.lpid, shim_tls.tid,
+				      url, why);
+		}
+		if (h) {
+			p = rp_http_response(h, &n, &interim, &eof);
+			if (rs->interim_sent) {
+				p += interim;
+				n -= interim;
+			}
+			enqueue(rs, p, n, 0);
+			if (eof)
+				enqueue(rs, NULL, 0, 1);
+		}
+		rs->interim_sent = 0;
+		buf_consume(&rs->hreq, r.len);
+	}
+}
+
+/* Writes the queued recorded bytes. */
+static void http_push(struct rp_sock *rs)
+{
+	size_t i = 0;
+
+	for (; i < rs->nq; i++) {
+		struct seg *sg = &rs->q[i];
+
+		if (sg->eof) {
+			REAL(shutdown)(rs->srv, SHUT_WR);
+			continue;
+		}
+		while (sg->n) {
+			ssize_t w = REAL(send)(rs->srv, sg->p, sg->n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (w < 0)
+				goto out; /* full: topped up after the program reads */
+			sg->p += w;
+			sg->n -= (size_t)w;
+		}
+	}
+out:
+	memmove(rs->q, rs->q + i, (rs->nq - i) * sizeof(*rs->q));
+	rs->nq -= i;
+}
+
 /* Binds a TCP socket on its first bytes; replays them. */
 static void bind_stream(struct rp_sock *rs)
 {
+	if (!rs->http && http1_is_request(rs->early.data, rs->early.len) && rp_http_known(rs->peer))
+		rs->http = 1;
 	rs->c = rp_conn_bind(rs->peer, 0, rs->early.data, rs->early.len);
+	if (rs->http) {
+		/* the connection's recorded facts (local address, TLS); its
+		 * bytes are served per request */
+		buf_append(&rs->hreq, rs->early.data, rs->early.len);
+		buf_release(&rs->early);
+		http_take(rs);
+		return;
+	}
 	if (!rs->c) {
 		if (!rs->unbound_warned) {
 			char g[160];
@@ -296,7 +442,10 @@ static void drain(struct rp_sock *rs)
 			break;
 		if (!red.len)
 			continue;
-		if (!rs->c) {
+		if (rs->http) {
+			buf_append(&rs->hreq, red.data, red.len);
+			http_take(rs);
+		} else if (!rs->c) {
 			buf_append(&rs->early, red.data, red.len);
 			bind_stream(rs);
 		} else {
@@ -312,6 +461,10 @@ static void push(struct rp_sock *rs)
 	const struct rp_chunk *ch;
 	size_t limit = rs->sent;
 
+	if (rs->http) {
+		http_push(rs);
+		return;
+	}
 	if (!rs->c)
 		return;
 	ch = rp_conn_chunk(rs->c, rs->next);
@@ -390,6 +543,10 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 	if (!peer[0] || s->rp)
 		return RPN_PASS; /* AF_UNSPEC, a bad address, or a reconnect */
 	r = rp_conn_connect(peer, udp, &c, &inprogress, local, &tls);
+	/* HTTP/1 is served per request: a pool may open more connections
+	 * than it did live */
+	if (r == -ENOENT && !udp && rp_http_known(peer))
+		r = 0;
 	if (r == -ENOENT) {
 		gov_violation(GOV_MISMATCH,
 			      "%s/%d connected to %s; the trace holds no connection to that peer",
@@ -416,6 +573,7 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 	rs->c = c;
 	rs->tls = tls;
 	buf_init(&rs->early, 1u << 20);
+	buf_init(&rs->hreq, 64u << 20);
 	memcpy(rs->peer, peer, sizeof(rs->peer));
 	memcpy(rs->local, c ? rp_conn_local(c) : local, sizeof(rs->local));
 	if (r > 0) {
@@ -569,6 +727,8 @@ void rpn_release(struct sock *s)
 	if (rs->srv >= 0)
 		REAL(close)(rs->srv);
 	buf_release(&rs->early);
+	buf_release(&rs->hreq);
+	free(rs->q);
 	secrets_free(rs->rd);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct http1_req;
 struct json_object;
 struct shim_thread;
 
@@ -118,6 +119,41 @@ int rp_conn_tls_opaque(struct rp_conn *c);
 void rp_conn_progress(struct rp_conn *c, size_t sent);
 void rp_conn_served(struct rp_conn *c, size_t i);
 void rp_conn_closed(struct rp_conn *c);
+
+/* ---- HTTP/1 exchanges (replay_net.c) ----
+ *
+ * A TCP connection whose recorded sends are HTTP/1 requests is also indexed
+ * per request: each request (framed by common/http1.h, in the redacted form
+ * the trace holds) with the recorded response bytes that answered it. A
+ * replayed HTTP/1 connection is served per request from all recorded
+ * connections to its peer, FIFO per key (method, Host, target, body), so
+ * the schedule of a connection or thread pool does not matter. The index of
+ * a peer is built on first use and lives as long as the process.
+ */
+struct rp_http;
+
+/* 1 when the trace holds HTTP/1 exchanges to peer ("ADDR:PORT", TCP). */
+int rp_http_known(const char *peer);
+
+/* Takes the recorded exchange for the request req[0..r->len) (framed by
+ * http1_request; redacted as recorded) sent to peer. An exact match (key
+ * and headers) leaves ret_why empty. Otherwise ret_why (at least 512
+ * bytes) gets why it is not, to follow the request's name ("POST
+ * http://h/p"): " has no recorded match; closest recorded: ...; the body
+ * differs at byte 57: ..." or ": the header X differs: ...", and the
+ * result is the exchange to serve instead (the first with the key, else
+ * the closest), taken too. NULL when the peer has no exchange at all. */
+struct rp_http *rp_http_take(const char *peer, const unsigned char *req, const struct http1_req *r,
+			     char *ret_why, size_t whylen);
+/* The leading 1xx responses the first unserved exchange with this
+ * request's method, Host and target received (Expect: 100-continue), or
+ * NULL. */
+const unsigned char *rp_http_interim(const char *peer, const unsigned char *req,
+				     const struct http1_req *r, size_t *ret_len);
+/* The recorded response bytes of h (1xx included; *ret_interim of them);
+ * *ret_eof: the peer closed the connection after them. */
+const unsigned char *rp_http_response(struct rp_http *h, size_t *ret_len, size_t *ret_interim,
+				      int *ret_eof);
 
 /* ---- the end ---- */
 

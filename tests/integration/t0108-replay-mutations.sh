@@ -133,10 +133,14 @@ test_relaxed_warns()
 	}
 }
 
-SENT_PREFIX="ReplayMismatchError: 0/0 sent .* to 127\\.0\\.0\\.1:$PORT; the trace expected .* \\(first difference at byte [0-9]+\\)\$"
+# HTTP/1 is matched per request (method, URL, body): the error names the
+# request, the closest recorded one and where they part.
+HTTP_MISS="ReplayMismatchError: 0/0: %s http://127\\.0\\.0\\.1:$PORT%s has no recorded match; closest recorded: %s http://127\\.0\\.0\\.1:$PORT%s; the %s differs at byte [0-9]+: sent \".*\", recorded \".*\"\$"
+BODY_MISS=$(printf "$HTTP_MISS" POST /echo POST /echo body)
+PATH_MISS=$(printf "$HTTP_MISS" GET /new-path GET /hello target)
 
 test_expect_success 'a changed request body: strict stops with ReplayMismatchError' '
-	test_strict_stop body "$SENT_PREFIX" &&
+	test_strict_stop body "$BODY_MISS" &&
 	head -n2 body.s.out >body.2 && head -n2 live.out >live.2 &&
 	test_cmp live.2 body.2
 '
@@ -146,7 +150,7 @@ test_expect_success 'a changed request body: relaxed warns and finishes' '
 '
 
 test_expect_success 'a new URL path: strict stops with ReplayMismatchError' '
-	test_strict_stop path "$SENT_PREFIX" &&
+	test_strict_stop path "$PATH_MISS" &&
 	head -n1 path.s.out >path.1 && head -n1 live.out >live.1 &&
 	test_cmp live.1 path.1
 '

@@ -166,7 +166,7 @@ test_expect_success CURL 'replay --strict with another key in the header: a mism
 test_expect_success CURL 'a changed request body over HTTPS: strict stops with a mismatch' '
 	replay_run changed --strict post.trace -- curl -s --cacert ca.pem -d "hello over TLS" $URL/echo &&
 	test_equal 86 "$(cat changed.rc)" "exit status" &&
-	grep -q "^attrace: ReplayMismatchError: 0/0 sent .*hello over TLS.* to 127.0.0.1:$PORT; the trace expected .*hello over tls" changed.err
+	grep -q "^attrace: ReplayMismatchError: 0/0: POST https://localhost:$PORT/echo has no recorded match; closest recorded: POST https://localhost:$PORT/echo; the body differs at byte 11: sent \"hello over TLS\", recorded \"hello over tls\"\$" changed.err
 '
 
 test_done

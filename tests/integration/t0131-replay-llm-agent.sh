@@ -89,7 +89,7 @@ test_expect_success 'replay --strict offline: the same bytes (nonces included), 
 test_expect_success 'a changed prompt: strict stops, naming POST /v1/chat/completions' '
 	replay_run changed --strict live.trace -- $PYTHON agent.py $API "What is the weather in Rome?" &&
 	test_equal 86 "$(cat changed.rc)" "exit status" &&
-	grep -q "^attrace: ReplayMismatchError: 0/0 sent POST /v1/chat/completions \".*\" to 127.0.0.1:$PORT; the trace expected POST /v1/chat/completions \".*\" (first difference at byte [0-9]*)\$" changed.err &&
+	grep -q "^attrace: ReplayMismatchError: 0/0: POST https://localhost:$PORT/v1/chat/completions has no recorded match; closest recorded: POST https://localhost:$PORT/v1/chat/completions; the body differs at byte [0-9]*: sent \".*\", recorded \".*\"\$" changed.err &&
 	! grep -q attrace0131livekey changed.err
 '
 

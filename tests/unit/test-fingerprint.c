@@ -591,8 +591,9 @@ static void test_thread_pool(void)
 
 	gen_pool(&t, 4, order0, tids0, 1, "hi");
 	fp_of(&t, base, &canon);
-	tap_ok(count(&canon, "{\"type\":\"socket\"") == 4 && merkle_ok(&canon, base),
-	       "thread pool: four socket units");
+	tap_ok(count(&canon, "{\"type\":\"http_request\"") == 4 &&
+		       count(&canon, "{\"type\":\"socket\"") == 0 && merkle_ok(&canon, base),
+	       "thread pool: four HTTP/1 request units, no socket unit");
 	gen_pool(&t, 4, order1, tids1, 0, "hi");
 	fp_of(&t, hex, NULL);
 	tap_streq(hex, base, "thread pool: other workers, conn ids and order: same fingerprint");
@@ -649,9 +650,8 @@ static void test_children(void)
 static void test_shared_conn(void)
 {
 	static const char want[] =
-		"{\"type\":\"socket\",\"step\":\"root\",\"proto\":\"tcp\",\"peer\":\"127.0.0.1:8000\","
-		"\"ops\":[{\"op\":\"send\",\"data\":\"POST /s HTTP/1.1\\r\\nContent-Length: "
-		"2\\r\\n\\r\\nhi\"},{\"op\":\"recv\"},{\"op\":\"close\"}]}\n";
+		"{\"type\":\"http_request\",\"step\":\"root\",\"peer\":\"127.0.0.1:8000\","
+		"\"data\":\"POST /s HTTP/1.1\\r\\nContent-Length: 2\\r\\n\\r\\nhi\"}\n";
 	char hex[FP_HEX_LEN + 1], hex2[FP_HEX_LEN + 1];
 	struct buf t = BUF_INIT, canon = BUF_INIT;
 	int k;
@@ -662,8 +662,9 @@ static void test_shared_conn(void)
 		gen_req_ev(&t, "0", k < 3 || k == 5 ? 1 : 2, "1.1", k, "/s", "hi");
 	gen_end(&t, "0", 0);
 	fp_of(&t, hex, &canon);
-	tap_ok(count(&canon, "\"type\":\"socket\"") == 1 && strstr(canon.data, want),
-	       "a connection used by two threads is one socket unit");
+	tap_ok(count(&canon, "\"type\":\"http_request\"") == 1 &&
+		       count(&canon, "\"type\":\"socket\"") == 0 && strstr(canon.data, want),
+	       "a connection used by two threads: its request is one unit");
 	gen_reset(&t);
 	gen_start(&t, "0", "root", "/usr/bin/python3");
 	for (k = 0; k < 6; k++)
@@ -671,6 +672,60 @@ static void test_shared_conn(void)
 	gen_end(&t, "0", 0);
 	fp_of(&t, hex2, NULL);
 	tap_streq(hex2, hex, "... the same as on one thread");
+	buf_release(&t);
+	buf_release(&canon);
+}
+
+/* A keep-alive pool: request i (POST /ri) goes out on connection conn_of[i]
+ * (1 or 2), owned by worker thread conn_of[i], which looks the host up
+ * before it connects; then both close. */
+static void gen_keepalive(struct buf *t, const int *conn_of, size_t n)
+{
+	int opened[3] = { 0 };
+	char path[16], conn[16];
+
+	gen_reset(t);
+	gen_start(t, "0", "root", "/usr/bin/python3");
+	for (size_t i = 0; i < n; i++) {
+		int c = conn_of[i];
+
+		snprintf(conn, sizeof(conn), "%d.1", c);
+		snprintf(path, sizeof(path), "/r%zu", i);
+		if (!opened[c]++) {
+			gen_ev(t, "0", c, "dns",
+			       "\"fn\":\"getaddrinfo\",\"name\":\"127.0.0.1\",\"answers\":[]");
+			gen_req_ev(t, "0", c, conn, 0, path, "hi");
+		}
+		for (int k = 1; k <= 3; k++)
+			gen_req_ev(t, "0", c, conn, k, path, "hi");
+	}
+	for (int c = 1; c <= 2; c++) {
+		snprintf(conn, sizeof(conn), "%d.1", c);
+		if (opened[c])
+			gen_req_ev(t, "0", c, conn, 5, "/", "hi");
+	}
+	gen_end(t, "0", 0);
+}
+
+static void test_keepalive_pool(void)
+{
+	static const int a[] = { 1, 1, 2, 2 }, b[] = { 2, 1, 1, 1 }, c[] = { 1, 1, 1, 1 };
+	char base[FP_HEX_LEN + 1], hex[FP_HEX_LEN + 1];
+	struct buf t = BUF_INIT, canon = BUF_INIT;
+
+	gen_keepalive(&t, a, 4);
+	fp_of(&t, base, &canon);
+	tap_ok(count(&canon, "{\"type\":\"http_request\"") == 4 &&
+		       count(&canon, "{\"type\":\"socket\"") == 0 &&
+		       count(&canon, "{\"type\":\"dns\"") == 1,
+	       "keep-alive pool: one unit per request, none per connection, one lookup");
+	gen_keepalive(&t, b, 4);
+	fp_of(&t, hex, NULL);
+	tap_streq(hex, base, "keep-alive pool: requests on other connections, same fingerprint");
+	gen_keepalive(&t, c, 4);
+	fp_of(&t, hex, NULL);
+	tap_streq(hex, base,
+		  "keep-alive pool: one connection (and lookup) instead of two, same fingerprint");
 	buf_release(&t);
 	buf_release(&canon);
 }
@@ -753,6 +808,7 @@ static void test_roots(void)
 int main(void)
 {
 	test_sha256();
+	test_keepalive_pool();
 	test_golden("fp-agent");
 	test_golden("fp-ops");
 	test_variants();

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* http1.h -- HTTP/1.x message framing over raw bytes: where a request or a
+ * response ends, and the spans a replay matches on.
+ *
+ * Replay (shim/replay_net.c, shim/replayer.c) serves HTTP/1 per request:
+ * it must know where each request the program sends ends (head up to the
+ * empty line, then a body by Content-Length or chunked coding) and which
+ * recorded bytes answer it (interim 1xx responses, then a final response
+ * delimited by Content-Length, chunked coding or the connection's close;
+ * none after HEAD, 1xx, 204 and 304). common/http.c reconstructs whole
+ * exchanges for the trace; this module only frames, without allocating,
+ * so the shim can run it on every send.
+ *
+ * Spans are offsets into the caller's bytes, which stay the caller's.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#define HTTP1_HEAD_MAX (64u << 10) /* a longer head is not HTTP/1 for framing */
+
+struct http1_span {
+	size_t off, len;
+};
+
+struct http1_req {
+	size_t len; /* the whole request, head and body (0 until complete) */
+	size_t head_len; /* through the empty line; 0 while the head is incomplete */
+	struct http1_span method, target, host; /* host.len 0: no Host header */
+	struct http1_span body; /* as sent (chunked: with its coding) */
+	int expect_continue; /* "Expect: 100-continue" */
+};
+
+/* Frames the request that starts p[0..n).
+ * @return 1 when it is complete (*ret filled), 0 when more bytes are needed
+ * (ret->head_len and the head's spans are set once the head is complete),
+ * -EPROTO when the bytes are not an HTTP/1 request. */
+int http1_request(const void *p, size_t n, struct http1_req *ret);
+
+struct http1_resp {
+	size_t len; /* the whole response, 1xx interim responses included */
+	size_t interim_len; /* bytes of the leading 1xx responses */
+	int status; /* the final status; 0 while its head is incomplete */
+	int until_close; /* the body runs until the connection closes */
+};
+
+/* Frames the response that starts p[0..n), to a request whose method was
+ * HEAD when `head`. `eof`: no more bytes follow (ends a body delimited by
+ * close). @return 1 complete, 0 more bytes needed (ret->interim_len counts
+ * the complete 1xx responses so far), -EPROTO not an HTTP/1 response. */
+int http1_response(const void *p, size_t n, int head, int eof, struct http1_resp *ret);
+
+/* 1 when p[0..n) starts like an HTTP/1 request line ("GET /", "POST h"). */
+int http1_is_request(const void *p, size_t n);
+
+/* Iterates the header fields of a head of head_len bytes: start with
+ * *pos = 0. @return 1 with name and value (value without surrounding
+ * whitespace), 0 at the end. */
+int http1_header_next(const void *p, size_t head_len, size_t *pos, struct http1_span *ret_name,
+		      struct http1_span *ret_value);
