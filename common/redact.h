@@ -146,8 +146,23 @@ int redactor_feed(struct redactor *r, const void *in, size_t n, struct buf *out)
  * the end of the stream makes it, and returns the redactor to its initial
  * state for a new stream. @return as redactor_feed. */
 int redactor_flush(struct redactor *r, struct buf *out);
-/* Bytes currently held back (<= REDACT_HOLD_MAX). */
+/* Bytes currently held back (<= REDACT_HOLD_MAX) that a flush would
+ * write. An HTTP/2 stream also holds its partial frame or header block (up
+ * to 16 MiB), which a flush drops instead: that is not counted here. */
 size_t redactor_held(const struct redactor *r);
+
+/* The connection speaks HTTP/2 from its start (TLS ALPN "h2"): the stream
+ * is HTTP/2 frames after an optional client preface (h2redact.h). A stream
+ * that starts with the preface, and a server's stream after a 101 answer
+ * to "Upgrade: h2c", switch by themselves. @return 1 when the stream is
+ * HTTP/2 now, 0 when bytes were seen already (it stays as it is). */
+int redactor_set_h2(struct redactor *r);
+
+/* Redacts in[0..n) as a message body on its own (key shapes, Bearer
+ * tokens, a leading form parameter; markers as long as the secrets, so
+ * exactly n bytes are appended), with r as scratch: r is left at the start
+ * of a stream. @return as redact_bytes; -EINVAL when r is HTTP/2 or failed. */
+int redactor_body(struct redactor *r, const void *in, size_t n, struct buf *out);
 
 /* One shot: the redaction of the whole stream in[0..n), appended to out.
  * @return 0, -ENOMEM, or a buffer error (out unchanged). */

@@ -97,6 +97,10 @@ static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iov
 	pthread_mutex_lock(&s->lock);
 	if (!s->rd[out])
 		s->rd[out] = secrets_new();
+	if (s->rd[out] && !s->h2_told[out] && atomic_load(&s->h2)) {
+		s->h2_told[out] = 1;
+		secrets_set_h2(s->rd[out]);
+	}
 	if (!s->rdbuf) {
 		s->rdbuf = malloc(sizeof(*s->rdbuf));
 		if (s->rdbuf)
