@@ -223,8 +223,8 @@ static int encode_back(struct h2red *h, const struct field *f, size_t nf)
 static int redact_fields(struct h2red *h, struct field *f, size_t nf)
 {
 	struct buf *a = &h->h1;
-	size_t form = a->len, i, path = SIZE_MAX;
-	int k = 0;
+	size_t form = a->len, i, path = SIZE_MAX, need;
+	int k;
 
 	for (i = 0; i < nf; i++) {
 		const uint8_t *nm = (const uint8_t *)a->data + f[i].name;
@@ -240,13 +240,18 @@ static int redact_fields(struct h2red *h, struct field *f, size_t nf)
 			f[i].line = 1;
 		}
 	}
-	if (path != SIZE_MAX) {
+	/* Room for the whole form first: it copies from the arena, in the
+	 * same buffer, which must not move under the copy. */
+	for (i = 0, need = sizeof(HTTP1_REQ) + sizeof(HTTP1_VER) + sizeof(HTTP1_RESP); i < nf; i++)
+		need += sizeof(PSEUDO_NAME) + f[i].nlen + f[i].vlen + 4;
+	k = buf_reserve(a, need);
+	if (k == 0 && path != SIZE_MAX) {
 		k = buf_puts(a, HTTP1_REQ);
 		if (k == 0)
 			k = buf_append(a, a->data + f[path].value, f[path].vlen);
 		if (k == 0)
 			k = buf_puts(a, HTTP1_VER);
-	} else {
+	} else if (k == 0) {
 		k = buf_puts(a, HTTP1_RESP);
 	}
 	for (i = 0; i < nf && k == 0; i++) {
