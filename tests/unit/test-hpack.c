@@ -254,8 +254,51 @@ static void test_h2red(void)
 	redact_config_release(&cfg);
 }
 
+/* An h2c upgrade: the server's stream turns HTTP/2 after its 101 answer. */
+static void test_h2c(void)
+{
+	struct redact_config cfg;
+	uint8_t key[REDACT_KEY_LEN] = { 7 }, blk[256];
+	struct buf in = BUF_INIT, out = BUF_INIT, lines = BUF_INIT;
+	nghttp2_hd_deflater *def;
+	nghttp2_nv nv[] = {
+		{ (uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE },
+		{ (uint8_t *)"set-cookie", (uint8_t *)"sid=" SECRET_COOKIE "; Path=/", 10,
+		  sizeof("sid=" SECRET_COOKIE "; Path=/") - 1, NGHTTP2_NV_FLAG_NONE },
+	};
+	ssize_t n;
+	const char *h;
+
+	redact_config_parse(&cfg, NULL, key, NULL);
+	nghttp2_hd_deflate_new(&def, 4096);
+	n = nghttp2_hd_deflate_hd(def, blk, sizeof(blk), nv, 2);
+	static const char up[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+				 "Upgrade: h2c\r\n\r\n";
+	const size_t ul = sizeof(up) - 1;
+
+	buf_puts(&in, up);
+	put_fh(&in, 0, 4, 0, 0);
+	put_fh(&in, (size_t)n, 1, 4, 1);
+	buf_append(&in, blk, (size_t)n);
+	tap_ok(redact_bytes(&cfg, in.data, in.len, &out) == 0 && out.len > ul + 18 &&
+		       !memcmp(out.data, in.data, ul),
+	       "h2c: the 101 answer passes as HTTP/1");
+	h = out.data + ul + 9;
+	tap_ok(!memmem(out.data, out.len, SECRET_COOKIE, sizeof(SECRET_COOKIE) - 1) && h[3] == 1 &&
+		       inflate_lines(h + 9, out.len - ul - 18, &lines) &&
+		       strstr(lines.data, "set-cookie: sid=[redacted:") &&
+		       strstr(lines.data, "]; Path=/\n"),
+	       "h2c: then frames, their header blocks redacted");
+	nghttp2_hd_deflate_del(def);
+	buf_release(&in);
+	buf_release(&out);
+	buf_release(&lines);
+	redact_config_release(&cfg);
+}
+
 int main(void)
 {
+	test_h2c();
 	test_int();
 	test_literal();
 	test_h2red();
