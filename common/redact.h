@@ -25,6 +25,13 @@
  * stream that stops parsing (a line that is not a header, a bad chunk size),
  * is scanned as opaque bytes from there on.
  *
+ * HTTP/2 (h2redact.h): a stream that starts with the client preface, a
+ * server's stream after a 101 answer to "Upgrade: h2c", and a stream the
+ * caller marks with redactor_set_h2 (ALPN "h2") are read as frames; header
+ * blocks are decoded, redacted by rules 1-3 below as HTTP/1 header lines
+ * would be, and re-encoded, so their length changes; DATA payloads are
+ * bodies. Chunking still never changes the output.
+ *
  *  1. Header values, replaced whole by a marker: Authorization and
  *     Proxy-Authorization (the scheme is kept: "Bearer [redacted:...]"),
  *     X-Api-Key, Api-Key, Anthropic-Api-Key, X-Anthropic-Api-Key,
