@@ -965,6 +965,17 @@ static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *us
 		start_headers(r);
 		return k;
 	case ST_NAME:
+		if (is_tchar(c) && !(r->hblen == 1 && r->hbuf[0] == '\r')) {
+			/* the name's run of token bytes in one go */
+			for (i = 0; i < n && r->hblen + i < HBUF_MAX && is_tchar(p[i]); i++)
+				;
+			if (i) {
+				memcpy(r->hbuf + r->hblen, p, i);
+				r->hblen += i;
+				*used = i;
+				return 0;
+			}
+		}
 		if (c == '\n' && (r->hblen == 0 || (r->hblen == 1 && r->hbuf[0] == '\r'))) {
 			k = buf_append(out, r->hbuf, r->hblen);
 			if (k == 0)
@@ -1268,6 +1279,11 @@ int redactor_set_h2(struct redactor *r)
 		return 0;
 	r->st = ST_H2;
 	return 1;
+}
+
+int redactor_is_h2(const struct redactor *r)
+{
+	return r->st == ST_H2;
 }
 
 int redactor_body(struct redactor *r, const void *in, size_t n, struct buf *out)

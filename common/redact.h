@@ -164,6 +164,8 @@ size_t redactor_held(const struct redactor *r);
  * to "Upgrade: h2c", switch by themselves. @return 1 when the stream is
  * HTTP/2 now, 0 when bytes were seen already (it stays as it is). */
 int redactor_set_h2(struct redactor *r);
+/* @return 1 when the stream is HTTP/2 (by any of the above), else 0. */
+int redactor_is_h2(const struct redactor *r);
 
 /* Redacts in[0..n) as a message body on its own (key shapes, Bearer
  * tokens, a leading form parameter; markers as long as the secrets, so
