@@ -401,13 +401,13 @@ static int start_block(struct h2red *h, unsigned type, unsigned flags, uint32_t 
 	return buf_append(&h->block, p + off + pre, n - off - pre - pad);
 }
 
-/* One complete frame: header in h->fh, payload in h->pay. */
-static int frame(struct h2red *h, struct buf *out)
+/* One complete frame: header fh[0..9), payload p[0..n). */
+static int frame(struct h2red *h, const unsigned char *fh, const unsigned char *p, size_t n,
+		 struct buf *out)
 {
-	unsigned type = h->fh[3], flags = h->fh[4];
-	uint32_t sid = get31(h->fh + 5);
-	const unsigned char *p = (const unsigned char *)(h->pay.data ? h->pay.data : "");
-	size_t n = h->pay.len, pad = 0, off = 0, len0;
+	unsigned type = fh[3], flags = fh[4];
+	uint32_t sid = get31(fh + 5);
+	size_t pad = 0, off = 0, len0;
 	int k;
 
 	if (h->inblock && (type != F_CONTINUATION || sid != h->bsid))
@@ -420,7 +420,7 @@ static int frame(struct h2red *h, struct buf *out)
 			pad = p[0];
 			off = 1;
 		}
-		k = buf_append(out, h->fh, FH_LEN);
+		k = buf_append(out, fh, FH_LEN);
 		if (k == 0)
 			k = buf_append(out, p, off);
 		len0 = out->len;
@@ -441,7 +441,7 @@ static int frame(struct h2red *h, struct buf *out)
 		k = buf_append(&h->block, p, n);
 		break;
 	default:
-		k = buf_append(out, h->fh, FH_LEN);
+		k = buf_append(out, fh, FH_LEN);
 		if (k == 0)
 			k = buf_append(out, p, n);
 		return k;
@@ -456,6 +456,15 @@ static int frames(struct h2red *h, const unsigned char *p, size_t n, struct buf 
 	int k = 0;
 
 	while (n && k == 0) {
+		/* a whole frame in the input: no copy */
+		if (h->fhlen == 0 && n >= FH_LEN && n - FH_LEN >= get24(p)) {
+			size_t len = get24(p);
+
+			k = frame(h, p, p + FH_LEN, len, out);
+			p += FH_LEN + len;
+			n -= FH_LEN + len;
+			continue;
+		}
 		if (h->fhlen < FH_LEN) {
 			size_t m = FH_LEN - h->fhlen < n ? FH_LEN - h->fhlen : n;
 
@@ -476,7 +485,8 @@ static int frames(struct h2red *h, const unsigned char *p, size_t n, struct buf 
 			n -= m;
 		}
 		if (k == 0 && h->pay.len == h->need) {
-			k = frame(h, out);
+			k = frame(h, h->fh, (const unsigned char *)(h->pay.data ? h->pay.data : ""),
+				  h->pay.len, out);
 			h->fhlen = 0;
 			buf_reset(&h->pay);
 			if (h->pay.cap > (64u << 10))
