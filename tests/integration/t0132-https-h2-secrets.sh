@@ -7,7 +7,7 @@
 # cookie. HPACK would carry the headers as (Huffman-coded) literals: none of
 # the secrets may reach the trace, in its text, its raw bytes or its base64
 # data; markers stand in; the trace replays offline (unshare -rn) byte for
-# byte.
+# byte. Also a 3 MB download (DATA frames cut across reads), replayed.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$SRCDIR/tests/integration/replay-lib.sh"
 
@@ -42,7 +42,13 @@ const http2 = require('http2');
 const fs = require('fs');
 const srv = http2.createSecureServer({ key: fs.readFileSync('srv.key'), cert: fs.readFileSync('srv.pem') });
 let n = 0;
+const big = Buffer.alloc(3 << 20, 'abcdefghij0123456789 ');
 srv.on('stream', (stream, h) => {
+	if (h[':path'] === '/big') {
+		stream.respond({ ':status': 200 });
+		stream.end(big);
+		return;
+	}
 	let body = '';
 	stream.on('data', (d) => { body += d; });
 	stream.on('end', () => {
@@ -127,6 +133,12 @@ test_expect_success 'markers stand in, as readable HPACK literals' '
 	grep -a -q "session=\[redacted:[0-9a-f]\{16\}\]; Path=/; HttpOnly" all.bin
 '
 
+test_expect_success 'live: a 3 MB download over HTTP/2 (DATA frames cut across reads), recorded' '
+	record_live big curl -s --http2 --cacert ca.pem https://localhost:$PORT/big &&
+	test_equal 0 "$(cat big.rc)" "exit status" &&
+	test_equal 3145728 "$(wc -c <big.out)" "bytes downloaded"
+'
+
 stop_servers
 
 test_expect_success UNSHARE 'replay --strict offline (unshare -rn): byte-identical output, fingerprint matches' '
@@ -135,6 +147,14 @@ test_expect_success UNSHARE 'replay --strict offline (unshare -rn): byte-identic
 	test_cmp live.out rep.out &&
 	fp=$(recorded_fp_ live) &&
 	grep -q "^attrace: replay consumed \([0-9]*\) of \1 events; fingerprint $fp (matches $fp)\$" rep.err
+'
+
+test_expect_success UNSHARE 'the download replays offline, byte for byte' '
+	unshare -rn "$ATTRACE_BIN" replay --strict big.trace -- \
+		curl -s --http2 --cacert ca.pem https://localhost:$PORT/big >bigrep.out 2>bigrep.err
+	test_equal 0 "$?" "exit status" &&
+	test_cmp big.out bigrep.out &&
+	grep -q "^attrace: replay consumed \([0-9]*\) of \1 events" bigrep.err
 '
 
 test_expect_success UNSHARE 'a different key offline: strict stops, the mismatch shows markers only' '
