@@ -92,7 +92,9 @@
  * (a header name or cookie name up to ':' or '=', an Authorization scheme,
  * the first bytes of a message or of a response body, a partial key
  * shape), whatever the input;
- * a secret being hashed is kept as a hash state, not as bytes.
+ * a secret being hashed is kept as a hash state, not as bytes. An HTTP/2
+ * stream also holds its partial frame (up to 16 MiB, the largest frame)
+ * or header block (up to H2RED_BLOCK_MAX), and its HPACK decoder's table.
  */
 #pragma once
 
