@@ -32,6 +32,7 @@ enum {
 /* The name written for pseudo-headers in the HTTP/1 form: a token, so the
  * line is a header line; no built-in rule names it. */
 #define PSEUDO_NAME "x-attrace-h2-pseudo"
+#define NAME_MAX_H1 200
 
 struct h2red {
 	const struct redact_config *cfg;
@@ -231,7 +232,11 @@ static int redact_fields(struct h2red *h, struct field *f, size_t nf)
 		const uint8_t *v = (const uint8_t *)a->data + f[i].value;
 
 		f[i].pseudo = f[i].nlen && nm[0] == ':';
-		if (!value_ok(v, f[i].vlen) || (!f[i].pseudo && !is_token(nm, f[i].nlen)))
+		/* A name the HTTP/1 redactor would not take for a header name
+		 * (it holds up to 256 bytes of one) would turn the rest of the
+		 * form opaque: such a field is replaced whole instead. */
+		if (!value_ok(v, f[i].vlen) || f[i].nlen > NAME_MAX_H1 ||
+		    (!f[i].pseudo && !is_token(nm, f[i].nlen)))
 			continue; /* replaced whole by encode_back */
 		if (path == SIZE_MAX && f[i].nlen == 5 && !memcmp(nm, ":path", 5)) {
 			path = i;

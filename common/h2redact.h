@@ -19,9 +19,9 @@
  *    its scheme, Cookie and Set-Cookie their names, ATTRACE_REDACT) get the
  *    27-byte marker; :path is redacted as a request line (key shapes,
  *    secret query parameters); every other value, pseudo-headers included,
- *    is scanned for key shapes. A field whose name is not an HTTP token or
- *    whose value holds CR, LF or NUL has its whole value replaced by the
- *    marker. The fields are then written as a new block (hpack.h: literals
+ *    is scanned for key shapes. A field whose name is not an HTTP token (or
+ *    is over 200 bytes) or whose value holds CR, LF or NUL has its whole
+ *    value replaced by the marker. The fields are then written as a new block (hpack.h: literals
  *    without indexing, no Huffman), so the trace holds readable text in
  *    place of table references and Huffman codes, and sent in one frame of
  *    the block's type (its padding dropped, its priority or promised stream

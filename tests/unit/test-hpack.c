@@ -296,8 +296,48 @@ static void test_h2c(void)
 	redact_config_release(&cfg);
 }
 
+/* Fields the HTTP/1 form cannot hold as header lines are replaced whole,
+ * and the fields after them are still redacted by name. */
+static void test_odd_fields(void)
+{
+	struct redact_config cfg;
+	uint8_t key[REDACT_KEY_LEN] = { 7 };
+	struct buf blk = BUF_INIT, in = BUF_INIT, out = BUF_INIT, lines = BUF_INIT;
+	char longname[300];
+	struct redactor *r;
+
+	memset(longname, 'n', sizeof(longname));
+	redact_config_parse(&cfg, NULL, key, NULL);
+	hpack_put_literal(&blk, ":status", 7, "200", 3);
+	hpack_put_literal(&blk, longname, sizeof(longname), "v1", 2);
+	hpack_put_literal(&blk, "x-bad", 5, "a\r\nb", 4);
+	hpack_put_literal(&blk, "bad name", 8, "v3", 2);
+	hpack_put_literal(&blk, "x-api-key", 9, SECRET_XKEY, sizeof(SECRET_XKEY) - 1);
+	put_fh(&in, blk.len, 1, 4, 1);
+	buf_append(&in, blk.data, blk.len);
+	r = redactor_new(&cfg);
+	redactor_set_h2(r);
+	tap_ok(redactor_feed(r, in.data, in.len, &out) == 0 &&
+		       inflate_lines(out.data + 9, out.len - 9, &lines),
+	       "a block with odd fields is redacted");
+	tap_ok(!memmem(lines.data, lines.len, SECRET_XKEY, sizeof(SECRET_XKEY) - 1) &&
+		       strstr(lines.data, "x-api-key: [redacted:") &&
+		       strstr(lines.data, "nnnn: [redacted:") &&
+		       strstr(lines.data, "x-bad: [redacted:") &&
+		       strstr(lines.data, "bad name: [redacted:") &&
+		       strstr(lines.data, ":status: 200\n"),
+	       "an overlong name, a CR LF value, a non-token name: replaced whole; the rest by its name");
+	redactor_free(r);
+	buf_release(&blk);
+	buf_release(&in);
+	buf_release(&out);
+	buf_release(&lines);
+	redact_config_release(&cfg);
+}
+
 int main(void)
 {
+	test_odd_fields();
 	test_h2c();
 	test_int();
 	test_literal();
