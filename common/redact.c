@@ -25,6 +25,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/h2redact.h"
 
 #define HASH_LEN   8 /* BLAKE2b output bytes: 16 hex digits */
 #define HBUF_MAX   256 /* held header name, cookie name, scheme, message start */
@@ -166,6 +167,7 @@ enum hkind {
 	H_SETCOOKIE, /* the first pair's value */
 	H_CLEN,
 	H_TE,
+	H_UPGRADE,
 };
 
 static const struct {
@@ -189,6 +191,7 @@ static const struct {
 	{ "private-token", H_SECRET },
 	{ "content-length", H_CLEN },
 	{ "transfer-encoding", H_TE },
+	{ "upgrade", H_UPGRADE },
 };
 
 static int name_eq(const char *lower_name, const char *s, size_t n)
@@ -389,6 +392,7 @@ enum st {
 	ST_CHUNK_DATA, /* chunk data, scanned */
 	ST_CHUNK_END, /* CRLF after chunk data, verbatim */
 	ST_RAW, /* opaque bytes to the end, scanned */
+	ST_H2, /* HTTP/2 to the end: h2redact.c */
 };
 
 enum ctx {
@@ -403,6 +407,8 @@ struct redactor {
 	/* framing */
 	enum hkind kind;
 	int response, status, chunked, trailers;
+	int up_h2c; /* this message has "Upgrade: h2c" */
+	struct h2red *h2; /* ST_H2: owned */
 	long long clen; /* -1: none */
 	unsigned long long remain;
 	char hbuf[HBUF_MAX];
@@ -452,12 +458,15 @@ void redactor_free(struct redactor *r)
 {
 	if (!r)
 		return;
+	h2red_free(r->h2);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 }
 
 size_t redactor_held(const struct redactor *r)
 {
+	if (r->st == ST_H2)
+		return 0; /* a partial frame is not released by a flush */
 	return r->hblen + r->hlen + (size_t)r->cr;
 }
 
@@ -706,7 +715,11 @@ static const char *const methods[] = {
 	"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "CONNECT ", "OPTIONS ", "TRACE ", "PATCH ",
 };
 
-/* @return 1: hbuf starts an HTTP message (complete), 0: could still, -1: cannot. */
+#define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+
+/* @return 1: hbuf starts an HTTP message (complete), 2: it is the HTTP/2
+ * client preface, 0: could still, -1: cannot. */
 static int classify_start(struct redactor *r)
 {
 	const char *h = r->hbuf;
@@ -721,6 +734,11 @@ static int classify_start(struct redactor *r)
 	}
 	if (st == 0)
 		maybe = 1;
+	if (memcmp(h, H2_PREFACE, n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN) == 0) {
+		if (n >= H2_PREFACE_LEN)
+			return 2;
+		maybe = 1;
+	}
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
 		size_t ml = strlen(methods[m]);
 
@@ -798,6 +816,15 @@ static void parse_value(struct redactor *r)
 			e--;
 		r->chunked = e >= 7 && name_eq("chunked", r->val + e - 7, 7) &&
 			     (e == 7 || r->val[e - 8] == ',' || r->val[e - 8] == ' ');
+	} else if (r->kind == H_UPGRADE) {
+		size_t i = 0, e = r->vlen;
+
+		while (i < e && (r->val[i] == ' ' || r->val[i] == '\t'))
+			i++;
+		while (e > i &&
+		       (r->val[e - 1] == ' ' || r->val[e - 1] == '\t' || r->val[e - 1] == '\r'))
+			e--;
+		r->up_h2c = e - i == 3 && name_eq("h2c", r->val + i, 3);
 	}
 }
 
@@ -811,7 +838,10 @@ static void end_headers(struct redactor *r)
 		return;
 	}
 	if (r->response && st == 101) {
-		to_raw(r);
+		if (r->up_h2c)
+			r->st = ST_H2; /* the server's frames follow, without a preface */
+		else
+			to_raw(r);
 		return;
 	}
 	if (r->response && ((st >= 100 && st < 200) || st == 204 || st == 304)) {
@@ -902,9 +932,12 @@ static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *us
 			r->hblen = 0;
 			return k;
 		}
+		if (k == 2) /* prior knowledge, or the client after an h2c upgrade */
+			return refeed(r, ST_H2, out);
 		r->st = ST_LINE;
 		r->clen = -1;
 		r->chunked = 0;
+		r->up_h2c = 0;
 		scan_begin(r, CTX_HEAD, 0);
 		k = scan_bytes(r, (unsigned char *)r->hbuf, r->hblen, out);
 		r->hblen = 0;
@@ -913,7 +946,8 @@ static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *us
 	case ST_VALUE:
 		lf = memchr(p, '\n', n);
 		i = lf ? (size_t)(lf - p) : n;
-		if (r->st == ST_VALUE && (r->kind == H_CLEN || r->kind == H_TE)) {
+		if (r->st == ST_VALUE &&
+		    (r->kind == H_CLEN || r->kind == H_TE || r->kind == H_UPGRADE)) {
 			size_t m = i < VAL_MAX - r->vlen ? i : VAL_MAX - r->vlen;
 
 			memcpy(r->val + r->vlen, p, m);
@@ -931,6 +965,17 @@ static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *us
 		start_headers(r);
 		return k;
 	case ST_NAME:
+		if (is_tchar(c) && !(r->hblen == 1 && r->hbuf[0] == '\r')) {
+			/* the name's run of token bytes in one go */
+			for (i = 0; i < n && r->hblen + i < HBUF_MAX && is_tchar(p[i]); i++)
+				;
+			if (i) {
+				memcpy(r->hbuf + r->hblen, p, i);
+				r->hblen += i;
+				*used = i;
+				return 0;
+			}
+		}
 		if (c == '\n' && (r->hblen == 0 || (r->hblen == 1 && r->hbuf[0] == '\r'))) {
 			k = buf_append(out, r->hbuf, r->hblen);
 			if (k == 0)
@@ -1134,6 +1179,14 @@ static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *us
 	case ST_RAW:
 		*used = n;
 		return scan_bytes(r, p, n, out);
+	case ST_H2:
+		if (!r->h2) {
+			r->h2 = h2red_new(r->cfg);
+			if (!r->h2)
+				return -ENOMEM;
+		}
+		*used = n;
+		return h2red_feed(r->h2, p, n, out);
 	}
 	return k;
 }
@@ -1168,6 +1221,14 @@ int redactor_flush(struct redactor *r, struct buf *out)
 
 	if (r->err)
 		return r->err;
+	if (r->st == ST_H2) {
+		/* a partial frame at the end of a stream was never read whole
+		 * by the peer either: it is dropped, not written */
+		h2red_free(r->h2);
+		r->h2 = NULL;
+		reset(r);
+		return 0;
+	}
 	switch (r->st) {
 	case ST_START:
 	case ST_NAME:
@@ -1208,6 +1269,36 @@ int redactor_flush(struct redactor *r, struct buf *out)
 	}
 	reset(r);
 	return 0;
+}
+
+int redactor_set_h2(struct redactor *r)
+{
+	if (r->st == ST_H2)
+		return 1;
+	if (r->err || r->st != ST_START || r->hblen)
+		return 0;
+	r->st = ST_H2;
+	return 1;
+}
+
+int redactor_is_h2(const struct redactor *r)
+{
+	return r->st == ST_H2;
+}
+
+int redactor_body(struct redactor *r, const void *in, size_t n, struct buf *out)
+{
+	int k;
+
+	if (r->st == ST_H2 || r->err)
+		return -EINVAL;
+	reset(r);
+	r->st = ST_RAW;
+	scan_begin(r, CTX_BODY, '&');
+	k = redactor_feed(r, in, n, out);
+	if (k == 0)
+		k = redactor_flush(r, out);
+	return k;
 }
 
 int redact_bytes(const struct redact_config *cfg, const void *in, size_t n, struct buf *out)

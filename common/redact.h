@@ -25,6 +25,13 @@
  * stream that stops parsing (a line that is not a header, a bad chunk size),
  * is scanned as opaque bytes from there on.
  *
+ * HTTP/2 (h2redact.h): a stream that starts with the client preface, a
+ * server's stream after a 101 answer to "Upgrade: h2c", and a stream the
+ * caller marks with redactor_set_h2 (ALPN "h2") are read as frames; header
+ * blocks are decoded, redacted by rules 1-3 below as HTTP/1 header lines
+ * would be, and re-encoded, so their length changes; DATA payloads are
+ * bodies. Chunking still never changes the output.
+ *
  *  1. Header values, replaced whole by a marker: Authorization and
  *     Proxy-Authorization (the scheme is kept: "Bearer [redacted:...]"),
  *     X-Api-Key, Api-Key, Anthropic-Api-Key, X-Anthropic-Api-Key,
@@ -85,7 +92,9 @@
  * (a header name or cookie name up to ':' or '=', an Authorization scheme,
  * the first bytes of a message or of a response body, a partial key
  * shape), whatever the input;
- * a secret being hashed is kept as a hash state, not as bytes.
+ * a secret being hashed is kept as a hash state, not as bytes. An HTTP/2
+ * stream also holds its partial frame (up to 16 MiB, the largest frame)
+ * or header block (up to H2RED_BLOCK_MAX), and its HPACK decoder's table.
  */
 #pragma once
 
@@ -146,8 +155,25 @@ int redactor_feed(struct redactor *r, const void *in, size_t n, struct buf *out)
  * the end of the stream makes it, and returns the redactor to its initial
  * state for a new stream. @return as redactor_feed. */
 int redactor_flush(struct redactor *r, struct buf *out);
-/* Bytes currently held back (<= REDACT_HOLD_MAX). */
+/* Bytes currently held back (<= REDACT_HOLD_MAX) that a flush would
+ * write. An HTTP/2 stream also holds its partial frame or header block (up
+ * to 16 MiB), which a flush drops instead: that is not counted here. */
 size_t redactor_held(const struct redactor *r);
+
+/* The connection speaks HTTP/2 from its start (TLS ALPN "h2"): the stream
+ * is HTTP/2 frames after an optional client preface (h2redact.h). A stream
+ * that starts with the preface, and a server's stream after a 101 answer
+ * to "Upgrade: h2c", switch by themselves. @return 1 when the stream is
+ * HTTP/2 now, 0 when bytes were seen already (it stays as it is). */
+int redactor_set_h2(struct redactor *r);
+/* @return 1 when the stream is HTTP/2 (by any of the above), else 0. */
+int redactor_is_h2(const struct redactor *r);
+
+/* Redacts in[0..n) as a message body on its own (key shapes, Bearer
+ * tokens, a leading form parameter; markers as long as the secrets, so
+ * exactly n bytes are appended), with r as scratch: r is left at the start
+ * of a stream. @return as redact_bytes; -EINVAL when r is HTTP/2 or failed. */
+int redactor_body(struct redactor *r, const void *in, size_t n, struct buf *out);
 
 /* One shot: the redaction of the whole stream in[0..n), appended to out.
  * @return 0, -ENOMEM, or a buffer error (out unchanged). */

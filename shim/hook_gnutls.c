@@ -125,8 +125,11 @@ static void rec_facts(gnutls_session_t s)
 	json_kv_str(b, "lib", "gnutls");
 	if (get_version && version_name && version_name(get_version(s)))
 		json_kv_str(b, "version", version_name(get_version(s)));
-	if (get_alpn && get_alpn(s, &alpn) == 0 && alpn.data && alpn.size)
+	if (get_alpn && get_alpn(s, &alpn) == 0 && alpn.data && alpn.size) {
 		json_kv_strn(b, "alpn", (const char *)alpn.data, alpn.size);
+		if (alpn.size == 2 && !memcmp(alpn.data, "h2", 2))
+			atomic_store(&so->h2, 1);
+	}
 	/* the status the program will ask for (a query: it changes nothing) */
 	shim_tls.in_tls++;
 	if (verify && verify(s, &status) == 0)

@@ -97,6 +97,13 @@ static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iov
 	pthread_mutex_lock(&s->lock);
 	if (!s->rd[out])
 		s->rd[out] = secrets_new();
+	/* ALPN h2, or the other direction turned HTTP/2 (a preface): this
+	 * one is HTTP/2 too, from its first byte */
+	if (s->rd[out] && !s->h2_told[out] &&
+	    (atomic_load(&s->h2) || (s->rd[!out] && secrets_is_h2(s->rd[!out])))) {
+		s->h2_told[out] = 1;
+		secrets_set_h2(s->rd[out]);
+	}
 	if (!s->rdbuf) {
 		s->rdbuf = malloc(sizeof(*s->rdbuf));
 		if (s->rdbuf)
@@ -117,8 +124,8 @@ static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iov
 	/* Written while the lock is held: the buffer is the socket's. */
 	if (r < 0)
 		json_kv_bool(b, "data_dropped", 1);
-	else if (red->len)
-		kv_data(b, red->data, red->len);
+	else
+		kv_data(b, red->data ? red->data : "", red->len); /* "" when all held back */
 	/* A large transfer's buffer is not kept for the socket's life. */
 	if (red && red->cap > (256u << 10)) {
 		buf_release(red);

@@ -241,6 +241,8 @@ static void rec_facts(SSL *ssl, const char *fn)
 		get_alpn(ssl, &alpn, &alpn_len);
 	if (alpn && alpn_len)
 		json_kv_strn(b, "alpn", (const char *)alpn, alpn_len);
+	if (alpn && alpn_len == 2 && !memcmp(alpn, "h2", 2))
+		atomic_store(&s->h2, 1); /* its redactors read HTTP/2 frames */
 	if (get_cipher && cipher_name && get_cipher(ssl))
 		json_kv_str(b, "cipher", cipher_name(get_cipher(ssl)));
 	if (get_name && get_name(ssl, TLSEXT_NAMETYPE_host_name))

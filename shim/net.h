@@ -44,6 +44,10 @@ struct sock {
 	struct redactor *rd[2];
 	struct buf *rdbuf;
 	atomic_int tls_opaque_warned; /* a ClientHello no TLS hook saw was reported */
+	/* TLS ALPN chose "h2" (hook_tls.c, hook_gnutls.c): the redactors are
+	 * told once each (h2_told, under lock) that the stream is HTTP/2. */
+	atomic_int h2;
+	int h2_told[2];
 };
 
 /* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into

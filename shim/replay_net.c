@@ -42,6 +42,7 @@
 
 #include "common/buf.h"
 #include "common/http1.h"
+#include "common/jsonv.h"
 #include "shim/governance.h"
 #include "shim/net.h"
 #include "shim/real.h"
@@ -436,8 +437,14 @@ static void drain(struct rp_sock *rs)
 		}
 		/* The recording holds the redacted form (secrets.h): compare that. */
 		buf_reset(&red);
-		if (!rs->rd)
+		if (!rs->rd) {
+			struct json_object *tls = rs->c ? rp_conn_tls(rs->c) : rs->tls;
+			const char *alpn = jv_str(tls, "alpn");
+
 			rs->rd = secrets_new();
+			if (rs->rd && alpn && !strcmp(alpn, "h2"))
+				secrets_set_h2(rs->rd); /* as recorded (hook_netio.c) */
+		}
 		if (!rs->rd || secrets_feed(rs->rd, 0, tmp, (size_t)n, &red) < 0)
 			break;
 		if (!red.len)

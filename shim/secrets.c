@@ -71,6 +71,16 @@ void secrets_free(struct redactor *r)
 	redactor_free(r);
 }
 
+void secrets_set_h2(struct redactor *r)
+{
+	redactor_set_h2(r);
+}
+
+int secrets_is_h2(const struct redactor *r)
+{
+	return redactor_is_h2(r);
+}
+
 int secrets_feed(struct redactor *r, int recv, const void *p, size_t n, struct buf *out)
 {
 	int ret = redactor_feed(r, p, n, out);

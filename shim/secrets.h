@@ -25,6 +25,12 @@ void secrets_init(char *const *envp);
  * before secrets_init). Free with secrets_free. */
 struct redactor *secrets_new(void);
 void secrets_free(struct redactor *r); /* accepts NULL */
+/* The connection negotiated HTTP/2 (TLS ALPN "h2"): r reads frames
+ * (redact.h, redactor_set_h2). A stream that starts with the HTTP/2
+ * preface, or follows an h2c upgrade, needs no telling. */
+void secrets_set_h2(struct redactor *r);
+/* @return 1 when r reads HTTP/2 frames. */
+int secrets_is_h2(const struct redactor *r);
 
 /* Appends the redacted form of p[0..n) to out. A send stream keeps its
  * state between chunks (a secret split across two sends is found); with
