@@ -44,6 +44,7 @@ struct sock {
 	struct redactor *rd[2];
 	struct buf *rdbuf;
 	atomic_int tls_opaque_warned; /* a ClientHello no TLS hook saw was reported */
+	unsigned char nc; /* netcall.c, under lock: are its bytes followed as HTTP? */
 };
 
 /* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into

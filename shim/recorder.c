@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "common/zframe.h"
+#include "shim/netcall.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 
@@ -627,6 +628,8 @@ static void flush_mode(enum gather_mode mode)
 	t->busy = 1;
 	pthread_mutex_lock(&wlock);
 	gather(mode);
+	/* network_call lines, parsed here rather than on the program's threads */
+	nc_drain(&frame_in, finished);
 	write_frames();
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
@@ -874,6 +877,7 @@ void rec_after_fork_child(void)
 	atomic_store(&writer_running, 0);
 	atomic_store(&writer_idle, 0);
 	atomic_store(&sync_count, 0);
+	nc_after_fork_child();
 	if (tb) {
 		atomic_store(&tb->lock, 0);
 		buf_reset(&tb->ev);
