@@ -84,7 +84,8 @@ static atomic_int pending; /* some queue went from empty to not */
 
 /* Drain side, under the recorder's write lock. */
 static struct nconn *table[TABLE_SIZE];
-static size_t nconns;
+static atomic_size_t nconns; /* written by the drain, read by nc_end */
+static atomic_int ending;
 static struct buf scratch = BUF_INIT;
 
 static inline void q_lock(struct ncq *q)
@@ -417,6 +418,7 @@ void nc_drain(struct buf *out, int final)
 	size_t i, n = 0;
 	int sorted = 1;
 
+	final |= atomic_load_explicit(&ending, memory_order_relaxed);
 	if (!atomic_load_explicit(&pending, memory_order_acquire) && !(final && nconns))
 		return;
 	/* a vfork child shares our memory: the parent drains */
@@ -481,6 +483,12 @@ void nc_drain(struct buf *out, int final)
 	pthread_mutex_unlock(&reg_lock);
 	if (scratch.cap > SPARE_KEEP)
 		buf_release(&scratch);
+}
+
+int nc_end(void)
+{
+	atomic_store(&ending, 1);
+	return atomic_load(&pending) || atomic_load(&nconns);
 }
 
 void nc_after_fork_child(void)

@@ -55,5 +55,9 @@ void nc_close(struct shim_thread *t, struct sock *s);
  * under its write lock, from the writer thread or a flushing thread.
  * final: the process is ending: open exchanges are written as incomplete. */
 void nc_drain(struct buf *out, int final);
+/* The process is about to write agent_complete, which must stay its last
+ * seq: the next drain writes every open exchange, incomplete. @return 1
+ * when there is anything to drain (the caller flushes then). */
+int nc_end(void);
 /* Fork child: the parent's connections and queued bytes are the parent's. */
 void nc_after_fork_child(void);
