@@ -162,6 +162,35 @@ test_expect_success CURL,NGHTTPD 'curl --http2 over TLS: an HTTP/2 network_call'
 	nc h2 ".[0].response.headers[] | select(.[0] == \"server\") | .[1]" | grep -q nghttpd
 '
 
+cat >fork.py <<'PY'
+import http.client
+import os
+import sys
+
+port = int(sys.argv[1])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+c.request("GET", "/item/1")
+c.getresponse().read()
+pid = os.fork()
+if pid == 0:
+    d = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    d.request("GET", "/item/2")
+    d.getresponse().read()
+    os._exit(0)
+os.waitpid(pid, 0)
+c.request("GET", "/item/3")
+c.getresponse().read()
+print("ok")
+PY
+
+test_expect_success 'fork: the child writes its own exchanges only, the parent keeps its connection' '
+	record_live fork $PYTHON fork.py $PORT &&
+	test_equal ok "$(cat fork.out)" "output" &&
+	zstdcat fork.trace | jq -c -s "[.[] | select(.type == \"network_call\") | \"\(.pid) \(.payload.url)\"] | sort" >fork.nc &&
+	test_equal "[\"0 $URL/item/1\",\"0 $URL/item/3\",\"0.1 $URL/item/2\"]" "$(cat fork.nc)" "exchanges per process" &&
+	test_trace_complete fork.trace
+'
+
 cat >loop.py <<'PY'
 import sys
 import time
