@@ -1391,6 +1391,7 @@ static int redact_secret_value(const struct redact_config *cfg, const char *name
 	return 0;
 }
 
+/* r NULL: names only (the values were seen whole by the byte redactor). */
 static int redact_headers(struct redactor *r, const struct redact_config *cfg,
 			  struct http_headers *h, struct buf *tmp)
 {
@@ -1402,21 +1403,18 @@ static int redact_headers(struct redactor *r, const struct redact_config *cfg,
 
 		if (redact_header_is_secret(cfg, name, strlen(name)))
 			k = redact_secret_value(cfg, name, &h->v[i].value, tmp);
-		else
+		else if (r)
 			k = redact_text(r, &h->v[i].value, strlen(h->v[i].value), tmp);
 	}
 	return k;
 }
 
-static int redact_msg(struct redactor *r, const struct redact_config *cfg, struct http_msg *m,
-		      struct buf *tmp)
+static int redact_body(struct redactor *r, struct http_msg *m, struct buf *tmp)
 {
-	int k = redact_headers(r, cfg, &m->headers, tmp);
+	int k;
 
-	if (k == 0)
-		k = redact_headers(r, cfg, &m->trailers, tmp);
-	if (k < 0 || !m->body.len)
-		return k;
+	if (!m->body.len)
+		return 0;
 	buf_reset(tmp);
 	k = redactor_feed(r, m->body.data, m->body.len, tmp);
 	if (k == 0)
@@ -1435,19 +1433,43 @@ static int redact_msg(struct redactor *r, const struct redact_config *cfg, struc
 	return 0;
 }
 
-int http_exchange_redact(struct http_exchange *x, const struct redact_config *cfg)
+/* The message's body was chunked: its bytes were not contiguous on the wire. */
+static int chunked(const struct http_msg *m)
 {
-	struct redactor *r = redactor_new(cfg);
-	struct buf tmp = BUF_INIT;
-	int k = -ENOMEM;
+	const char *te = http_header_get(&m->headers, "transfer-encoding");
 
-	if (!r)
-		return -ENOMEM;
-	k = x->url ? redact_text(r, &x->url, strlen(x->url), &tmp) : 0;
+	return te && strcasestr(te, "chunked");
+}
+
+int http_exchange_redact(struct http_exchange *x, const struct redact_config *cfg,
+			 enum http_redact_mode mode)
+{
+	int all = mode == HTTP_REDACT_ALL || !x->version || strncmp(x->version, "HTTP/1", 6) != 0;
+	int req_body = all || chunked(&x->req), resp_body = all || chunked(&x->resp);
+	struct redactor *r = NULL, *values;
+	struct buf tmp = BUF_INIT;
+	int k = 0;
+
+	if (req_body || resp_body) {
+		r = redactor_new(cfg);
+		if (!r)
+			return -ENOMEM;
+	}
+	values = all ? r : NULL;
+	if (values && x->url)
+		k = redact_text(values, &x->url, strlen(x->url), &tmp);
 	if (k == 0)
-		k = redact_msg(r, cfg, &x->req, &tmp);
+		k = redact_headers(values, cfg, &x->req.headers, &tmp);
 	if (k == 0)
-		k = redact_msg(r, cfg, &x->resp, &tmp);
+		k = redact_headers(values, cfg, &x->req.trailers, &tmp);
+	if (k == 0)
+		k = redact_headers(values, cfg, &x->resp.headers, &tmp);
+	if (k == 0)
+		k = redact_headers(values, cfg, &x->resp.trailers, &tmp);
+	if (k == 0 && req_body)
+		k = redact_body(r, &x->req, &tmp);
+	if (k == 0 && resp_body)
+		k = redact_body(r, &x->resp, &tmp);
 	buf_release(&tmp);
 	redactor_free(r);
 	return k < 0 ? -ENOMEM : 0;

@@ -296,7 +296,7 @@ static void emit_one(struct nconn *nc, struct http_exchange *x, struct buf *out)
 	x->conn = strdup(nc->id);
 	buf_reset(&scratch);
 	/* no redaction config (no key): nothing is written rather than leak */
-	if (!x->conn || !cfg || http_exchange_redact(x, cfg) < 0 ||
+	if (!x->conn || !cfg || http_exchange_redact(x, cfg, HTTP_REDACT_DECODED) < 0 ||
 	    http_exchange_json(x, &scratch) < 0 || scratch.len < 2)
 		return;
 	h.seq = atomic_fetch_add(&shim_proc.seq, 1);

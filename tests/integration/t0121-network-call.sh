@@ -162,6 +162,18 @@ test_expect_success CURL,NGHTTPD 'curl --http2 over TLS: an HTTP/2 network_call'
 	nc h2 ".[0].response.headers[] | select(.[0] == \"server\") | .[1]" | grep -q nghttpd
 '
 
+test_expect_success CURL,NGHTTPD 'HTTP/2 with an Authorization header: HPACK-decoded, then redacted' '
+	record_live h2key curl -s --http2 --cacert ca.pem -H "Authorization: Bearer $SECRET" \
+		-H "X-Api-Key: $SECRET" https://localhost:$H2PORT/hello.txt &&
+	test_equal "h2 hello" "$(cat h2key.out)" "output" &&
+	test_equal "\"HTTP/2\"" "$(nc h2key ".[0].version")" "version" &&
+	nc h2key ".[0].request.headers[] | select(.[0] == \"authorization\") | .[1]" >auth &&
+	grep -q "^\"Bearer \[redacted:[0-9a-f]\{16\}\]\"\$" auth &&
+	nc h2key ".[0].request.headers[] | select(.[0] == \"x-api-key\") | .[1]" >key &&
+	grep -q "^\"\[redacted:[0-9a-f]\{16\}\]\"\$" key &&
+	! nc h2key . | grep -q attrace0121testkey
+'
+
 cat >fork.py <<'PY'
 import http.client
 import os

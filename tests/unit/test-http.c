@@ -689,7 +689,7 @@ static void test_redact(void)
 		redact_config_release(&cfg);
 		return;
 	}
-	tap_ok(http_exchange_redact(x, &cfg) == 0, "redact: ok");
+	tap_ok(http_exchange_redact(x, &cfg, HTTP_REDACT_ALL) == 0, "redact: ok");
 	tap_ok(http_exchange_json(x, &out) == 0 && !strstr(out.data, "attraceUnitKey") &&
 		       !strstr(out.data, "plainQueryValue42") && !strstr(out.data, "short"),
 	       "redact: no secret left in the payload");
@@ -714,6 +714,23 @@ static void test_redact(void)
 	       "redact: Set-Cookie sent in plain (as HPACK would) is replaced");
 	tap_streq(x->resp.body.data, "ok", "redact: a body without secrets is untouched");
 	buf_release(&out);
+	http_exchange_free(x);
+	http_conn_free(c);
+
+	/* HTTP_REDACT_DECODED: the chunked body and the names; the URL of an
+	 * HTTP/1 request was seen whole by the byte redactor, so it is left */
+	c = http_conn_new("http", NULL, NULL);
+	for (i = 0; s[i].p; i++)
+		http_conn_feed(c, s[i].sent, s[i].p, strlen(s[i].p), 1000);
+	http_conn_close(c, 2000);
+	x = http_conn_next(c);
+	tap_ok(x && http_exchange_redact(x, &cfg, HTTP_REDACT_DECODED) == 0 &&
+		       !strstr(x->req.body.data, "attraceUnitKey") && x->req.body.len == 41 &&
+		       strstr(x->url, "plainQueryValue42") &&
+		       strncmp(http_header_get(&x->req.headers, "Authorization"),
+			       "Bearer [redacted:", 17) == 0 &&
+		       strstr(http_header_get(&x->req.headers, "X-Note"), "[redacted:"),
+	       "redact decoded: the chunked body and secret names, not the HTTP/1 URL");
 	http_exchange_free(x);
 	http_conn_free(c);
 	redact_config_release(&cfg);
