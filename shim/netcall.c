@@ -46,8 +46,11 @@ struct nc_rec {
 
 #define REC_ALIGN(n) (((n) + 7) & ~(size_t)7)
 #define SPARE_KEEP   (1u << 20) /* a drained buffer larger than this is freed */
-#define MARKS_MAX    64
-#define TABLE_SIZE   256
+/* A queue this full wakes the writer: parsed early, off the program's
+ * threads, so that little is left for the exiting thread to parse. */
+#define NC_KICK	   (64u << 10)
+#define MARKS_MAX  64
+#define TABLE_SIZE 256
 
 /* A thread's queue. */
 struct ncq {
@@ -145,7 +148,7 @@ static void push(struct shim_thread *t, struct sock *s, enum rec_kind kind, int 
 		.tls = (uint8_t)atomic_load_explicit(&s->tls, memory_order_relaxed),
 	};
 	static const char pad[8];
-	int was_empty;
+	size_t before;
 
 	if (n > UINT32_MAX)
 		return;
@@ -159,15 +162,17 @@ static void push(struct shim_thread *t, struct sock *s, enum rec_kind kind, int 
 	/* taken under the lock: one thread's records stay in order, and a
 	 * connection's (recorded under s->lock) in the order of its bytes */
 	h.order = atomic_fetch_add_explicit(&order_next, 1, memory_order_relaxed);
-	was_empty = q->q.len == 0;
+	before = q->q.len;
 	if (buf_reserve(&q->q, sizeof(h) + REC_ALIGN(n)) == 0) {
 		buf_append(&q->q, &h, sizeof(h));
 		buf_append(&q->q, p, n);
 		buf_append(&q->q, pad, REC_ALIGN(n) - n);
 	}
 	q_unlock(q);
-	if (was_empty)
+	if (before == 0)
 		atomic_store_explicit(&pending, 1, memory_order_release);
+	else if (before < NC_KICK && before + sizeof(h) + n >= NC_KICK)
+		rec_kick_writer();
 }
 
 /* Could p[0..n) start an HTTP request? A method token (upper-case letters,

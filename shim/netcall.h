@@ -28,7 +28,11 @@
  * once more after decoding (http_exchange_redact); bodies are cut at
  * NC_BODY_MAX with their full length kept.
  *
- * Memory: queued bytes live until the next flush (the recorder flushes a
+ * A queue past NC_KICK bytes wakes the writer thread (rec_kick_writer),
+ * which drains without flushing and keeps its 100 ms period: the exiting
+ * thread, which drains what is left, then has little to parse.
+ *
+ * Memory: queued bytes live until the next flush or kick (the recorder flushes a
  * thread that has FLUSH_BYTES pending, and the same bytes are in its event
  * buffer); each followed connection holds one http_conn, bounded by
  * http_limits.

@@ -105,6 +105,9 @@ static atomic_int writer_running;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int writer_stop;
 static atomic_int writer_kicked;
+/* netcall.c's side queue wants draining (rec_kick_writer): the writer
+ * parses it without flushing, and keeps its period. */
+static atomic_int nc_kicked;
 /* 1 while the writer waits without a timeout because nothing is pending;
  * the first event after that wakes it (see settle and writer_main). */
 static atomic_int writer_idle;
@@ -421,6 +424,13 @@ static void settle(size_t pending)
 	shim_flush();
 }
 
+void rec_kick_writer(void)
+{
+	if (atomic_load_explicit(&writer_running, memory_order_relaxed) && !finished &&
+	    !atomic_exchange(&nc_kicked, 1))
+		pthread_cond_signal(&writer_cond);
+}
+
 struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
 {
 	struct tbuf *tb = t->tb;
@@ -699,7 +709,17 @@ static void *writer_main(void *arg)
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline);
+		/* A netcall kick drains the side queue and waits out the rest
+		 * of the period: the flush still comes every 100 ms. */
+		while (pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline) == 0 &&
+		       !writer_stop && !atomic_load(&writer_kicked) &&
+		       atomic_exchange(&nc_kicked, 0)) {
+			pthread_mutex_unlock(&writer_lock);
+			pthread_mutex_lock(&wlock);
+			nc_drain(&frame_in, 0);
+			pthread_mutex_unlock(&wlock);
+			pthread_mutex_lock(&writer_lock);
+		}
 		if (writer_stop)
 			break;
 		atomic_store(&writer_kicked, 0);
