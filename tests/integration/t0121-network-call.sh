@@ -8,7 +8,7 @@
 # Runs:   curl keep-alive GETs of two URLs; python3 urllib POST of a JSON body
 #         with an Authorization header; curl of a chunked and of a
 #         text/event-stream response; curl https (HTTP/1.1 and --http2);
-#         replays offline (attrace replay runs CMD in a network namespace of
+#         a step around one request; a fork; replays offline (attrace replay runs CMD in a network namespace of
 #         its own, as unshare -rn does, with the servers stopped); a python3 loop killed by SIGKILL.
 # Must see: network_call events with the right method, url, status and
 #         decoded body; no secret anywhere in the decompressed trace; the
@@ -172,6 +172,30 @@ test_expect_success CURL,NGHTTPD 'HTTP/2 with an Authorization header: HPACK-dec
 	nc h2key ".[0].request.headers[] | select(.[0] == \"x-api-key\") | .[1]" >key &&
 	grep -q "^\"\[redacted:[0-9a-f]\{16\}\]\"\$" key &&
 	! nc h2key . | grep -q attrace0121testkey
+'
+
+cat >step.py <<'PY'
+import ctypes
+import http.client
+import sys
+
+lib = ctypes.CDLL(None)  # attrace_step_* from the preloaded libattrace.so
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+for k in range(1, 4):
+    if k == 2:
+        lib.attrace_step_begin(b"fetch", None)
+    c.request("GET", "/item/%d" % k)
+    c.getresponse().read()
+    if k == 2:
+        lib.attrace_step_end(None)
+print("ok")
+PY
+
+test_expect_success 'each network_call carries the step active when its request started' '
+	record_live step $PYTHON step.py $PORT &&
+	test_equal ok "$(cat step.out)" "output" &&
+	zstdcat step.trace | jq -c -s "[.[] | select(.type == \"network_call\") | \"\(.step) \(.payload.url)\"]" >step.nc &&
+	test_equal "[\"root $URL/item/1\",\"fetch $URL/item/2\",\"root $URL/item/3\"]" "$(cat step.nc)" "steps"
 '
 
 cat >fork.py <<'PY'
