@@ -8,8 +8,9 @@
 # Runs:   curl keep-alive GETs of two URLs; python3 urllib POST of a JSON body
 #         with an Authorization header; curl of a chunked and of a
 #         text/event-stream response; curl https (HTTP/1.1 and --http2);
-#         a step around one request; a fork; replays offline (attrace replay runs CMD in a network namespace of
-#         its own, as unshare -rn does, with the servers stopped); a python3 loop killed by SIGKILL.
+#         a step around one request; a fork; replays offline (attrace
+#         replay runs CMD in a network namespace of its own, as unshare -rn
+#         does, with the servers stopped); a python3 loop killed by SIGKILL.
 # Must see: network_call events with the right method, url, status and
 #         decoded body; no secret anywhere in the decompressed trace; the
 #         replay writes the same network_call events and its fingerprint
