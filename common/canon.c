@@ -476,7 +476,9 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 	int r = 0;
 
 	c->kind = CANON_DROP;
-	if (str_is(type, "time") || str_is(type, "governance") || str_is(type, "thread_start"))
+	/* network_call is derived from socket_call bytes the form already has */
+	if (str_is(type, "time") || str_is(type, "governance") || str_is(type, "thread_start") ||
+	    str_is(type, "network_call"))
 		return 0;
 	if (str_is(type, "socket_call"))
 		return canon_socket(c, p);
@@ -521,10 +523,6 @@ int canon_event(struct canon_ev *c, const char *type, struct json_object *p)
 			r = copy_member(b, p, "phase");
 		if (r >= 0)
 			r = copy_member(b, p, "result");
-	} else if (str_is(type, "network_call")) {
-		r = copy_member(b, p, "method");
-		if (r >= 0)
-			r = copy_member(b, p, "url");
 	} else if (str_is(type, "error")) {
 		r = copy_member(b, p, "what");
 	}

@@ -4,6 +4,8 @@
  * Canonical form v3 (attrace-trace(5), FINGERPRINT) is exactly this.
  *
  * Events kept. Dropped: type "time" (clock reads are noise), "governance",
+ * "network_call" (derived from the connection's socket_call bytes, which are
+ * kept: a trace with or without them, in any order, has one fingerprint)
  * and "thread_start" (see below); socket_call with errno EAGAIN, EWOULDBLOCK or EINTR (timing);
  * file_open of a path equal to or under /usr /lib /lib64 /bin /sbin /etc
  * /proc /sys /dev /run /var/cache /var/lib (leading slashes collapsed), or
@@ -65,7 +67,6 @@
  *    "child":HASH}   HASH is the child's subtree hash (below); no "child"
  *       for exec, failures, or a child that recorded nothing kept;
  *   {"type":"observation"|"tool_call","step":S,"name":..,"phase":..,"result":..}
- *   {"type":"network_call","step":S,"method":..,"url":..}
  *   {"type":"error","step":S,"what":..}   (the count dropped is timing)
  *   {"type":"exec_image","exe":BASENAME}   an agent_start with via "exec"
  *       that is not P's first; conn ids and random runs start afresh after

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "common/json.h"
+#include "common/redact.h"
 
 #define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
@@ -1336,6 +1337,142 @@ static int json_ts(struct buf *b, const char *key, int64_t ns)
 	if (r == 0)
 		r = ns ? json_epoch(b, ns) : json_null(b);
 	return r;
+}
+
+/* ---- redaction of a rebuilt exchange --------------------------------------- */
+
+/* Replaces the string *s[0..n) with its redaction when that differs. r is
+ * reset to a fresh stream by the flush. */
+static int redact_text(struct redactor *r, char **s, size_t n, struct buf *tmp)
+{
+	char *v;
+	int k;
+
+	buf_reset(tmp);
+	k = redactor_feed(r, *s, n, tmp);
+	if (k == 0)
+		k = redactor_flush(r, tmp);
+	if (k < 0)
+		return -ENOMEM;
+	if (tmp->len == n && memcmp(tmp->data, *s, n) == 0)
+		return 0;
+	v = xstrndup(tmp->data ? tmp->data : "", tmp->len);
+	if (!v)
+		return -ENOMEM;
+	free(*s);
+	*s = v;
+	return 0;
+}
+
+/* A secret header's value: whole, or after "Scheme " for Authorization. */
+static int redact_secret_value(const struct redact_config *cfg, const char *name, char **s,
+			       struct buf *tmp)
+{
+	const char *v = *s, *sp = strchr(v, ' ');
+	size_t keep = 0;
+	char *nv;
+
+	if (strstr(v, "[redacted:"))
+		return 0;
+	if (sp && sp > v &&
+	    (strcasecmp(name, "authorization") == 0 ||
+	     strcasecmp(name, "proxy-authorization") == 0) &&
+	    strcspn(v, " \t\"=,") == (size_t)(sp - v))
+		keep = (size_t)(sp - v) + 1;
+	buf_reset(tmp);
+	if (buf_append(tmp, v, keep) < 0 ||
+	    redact_marker(cfg, v + keep, strlen(v + keep), 0, tmp) < 0)
+		return -ENOMEM;
+	nv = xstrndup(tmp->data, tmp->len);
+	if (!nv)
+		return -ENOMEM;
+	free(*s);
+	*s = nv;
+	return 0;
+}
+
+/* r NULL: names only (the values were seen whole by the byte redactor). */
+static int redact_headers(struct redactor *r, const struct redact_config *cfg,
+			  struct http_headers *h, struct buf *tmp)
+{
+	size_t i;
+	int k = 0;
+
+	for (i = 0; k == 0 && i < h->n; i++) {
+		const char *name = h->v[i].name;
+
+		if (redact_header_is_secret(cfg, name, strlen(name)))
+			k = redact_secret_value(cfg, name, &h->v[i].value, tmp);
+		else if (r)
+			k = redact_text(r, &h->v[i].value, strlen(h->v[i].value), tmp);
+	}
+	return k;
+}
+
+static int redact_body(struct redactor *r, struct http_msg *m, struct buf *tmp)
+{
+	int k;
+
+	if (!m->body.len)
+		return 0;
+	buf_reset(tmp);
+	k = redactor_feed(r, m->body.data, m->body.len, tmp);
+	if (k == 0)
+		k = redactor_flush(r, tmp);
+	if (k < 0)
+		return -ENOMEM;
+	if (tmp->len != m->body.len || memcmp(tmp->data, m->body.data, tmp->len)) {
+		struct buf t = m->body;
+
+		/* the caps of the body buffer are kept: swap the storage */
+		m->body = *tmp;
+		m->body.max = t.max;
+		*tmp = t;
+		tmp->max = 0;
+	}
+	return 0;
+}
+
+/* The message's body was chunked: its bytes were not contiguous on the wire. */
+static int chunked(const struct http_msg *m)
+{
+	const char *te = http_header_get(&m->headers, "transfer-encoding");
+
+	return te && strcasestr(te, "chunked");
+}
+
+int http_exchange_redact(struct http_exchange *x, const struct redact_config *cfg,
+			 enum http_redact_mode mode)
+{
+	int all = mode == HTTP_REDACT_ALL || !x->version || strncmp(x->version, "HTTP/1", 6) != 0;
+	int req_body = all || chunked(&x->req), resp_body = all || chunked(&x->resp);
+	struct redactor *r = NULL, *values;
+	struct buf tmp = BUF_INIT;
+	int k = 0;
+
+	if (req_body || resp_body) {
+		r = redactor_new(cfg);
+		if (!r)
+			return -ENOMEM;
+	}
+	values = all ? r : NULL;
+	if (values && x->url)
+		k = redact_text(values, &x->url, strlen(x->url), &tmp);
+	if (k == 0)
+		k = redact_headers(values, cfg, &x->req.headers, &tmp);
+	if (k == 0)
+		k = redact_headers(values, cfg, &x->req.trailers, &tmp);
+	if (k == 0)
+		k = redact_headers(values, cfg, &x->resp.headers, &tmp);
+	if (k == 0)
+		k = redact_headers(values, cfg, &x->resp.trailers, &tmp);
+	if (k == 0 && req_body)
+		k = redact_body(r, &x->req, &tmp);
+	if (k == 0 && resp_body)
+		k = redact_body(r, &x->resp, &tmp);
+	buf_release(&tmp);
+	redactor_free(r);
+	return k < 0 ? -ENOMEM : 0;
 }
 
 int http_exchange_json(const struct http_exchange *x, struct buf *out)

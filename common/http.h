@@ -79,6 +79,7 @@ struct http_exchange {
 };
 
 struct http_conn;
+struct redact_config;
 
 /* scheme: "http" or "https"; host: a fallback host for URLs (may be NULL);
  * peer: "ADDR:PORT" of the server (may be NULL), used when the request names
@@ -117,6 +118,23 @@ int http_conn_is_http(const struct http_conn *c);
 void http_exchange_free(struct http_exchange *x); /* accepts NULL */
 /* First value of header `name` (case-insensitive), or NULL. */
 const char *http_header_get(const struct http_headers *h, const char *name);
+
+/* Runs x's decoded parts through the redaction rules (redact.h), for an
+ * exchange rebuilt from bytes that were redacted as a stream: HPACK-decoded
+ * headers and de-chunked bodies may show what the byte-level redactor could
+ * not see. A header whose name redact_header_is_secret() names has its value
+ * replaced by a marker unless it already holds one (an Authorization
+ * scheme is kept: "Bearer [redacted:..]"). With HTTP_REDACT_ALL every other
+ * header value, the URL and both bodies also go through redact_bytes() as
+ * streams of their own (markers in bodies keep their length, so body_len
+ * stays true). HTTP_REDACT_DECODED does that only where decoding changed
+ * the bytes: all of an HTTP/2 exchange, and chunked HTTP/1 bodies; the
+ * rest of an HTTP/1 exchange is as the byte redactor saw it, whole.
+ * @return 0, or -ENOMEM: then x may be partly redacted and must not be
+ * written out. */
+enum http_redact_mode { HTTP_REDACT_ALL, HTTP_REDACT_DECODED };
+int http_exchange_redact(struct http_exchange *x, const struct redact_config *cfg,
+			 enum http_redact_mode mode);
 
 /* Appends the network_call payload object for x (see attrace-trace(5)):
  * {"conn":.. (when x->conn is set),"method":..,"url":..,"status":..,"reason":..,"version":..,

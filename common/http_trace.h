@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* http_trace.h -- HTTP exchanges derived from a trace's socket_call events.
  *
- * For traces that hold a connection's bytes but no network_call events (this
- * version of the shim records none), the exchanges are reconstructed after
- * the fact: events are grouped per (pid, conn), walked in seq order, and each
+ * For traces that hold a connection's bytes but no network_call events
+ * (written by versions of the shim before shim/netcall.c), the exchanges
+ * are reconstructed after the fact: events are grouped per (pid, conn), walked in seq order, and each
  * connection's sends and receives are fed to a struct http_conn (http.h). A
  * connection opened by accept is the server's side: its receives are the
- * requests. The shim or the collector can run the same pass at record time.
+ * requests. The shim runs the same http_conn pass at record time
+ * (shim/netcall.h).
  */
 #pragma once
 

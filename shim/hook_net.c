@@ -33,6 +33,7 @@
 #include "shim/fdtab.h"
 #include "shim/hooks_proc.h"
 #include "shim/net.h"
+#include "shim/netcall.h"
 #include "shim/real.h"
 #include "shim/replayer.h"
 #include "shim/secrets.h"
@@ -340,6 +341,7 @@ static void close_done(struct sock *s, const char *fn, long r, int err)
 	t = shim_enter();
 	if (t) {
 		rec_simple(t, s, "close", fn, NULL, NULL, r, err, NULL);
+		nc_close(t, s);
 		shim_leave(t);
 	}
 	sock_put(s);

@@ -26,6 +26,7 @@
 #include "shim/fdtab.h"
 #include "shim/hooks.h"
 #include "shim/net.h"
+#include "shim/netcall.h"
 #include "shim/real.h"
 #include "shim/replayer.h"
 #include "shim/secrets.h"
@@ -85,8 +86,8 @@ static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t
  * (secrets.h): what reaches the event is the redacted form. A redactor
  * that cannot be made or fed drops the bytes (data_dropped) rather than
  * record a secret. */
-static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iovec *iov,
-			size_t iovcnt, size_t n)
+static void kv_redacted(struct shim_thread *t, struct sock *s, int out, struct buf *b,
+			const struct iovec *iov, size_t iovcnt, size_t n)
 {
 	size_t i, off = 0;
 	struct buf *red;
@@ -121,11 +122,15 @@ static void kv_redacted(struct sock *s, int out, struct buf *b, const struct iov
 			r = secrets_feed(s->rd[out], !out, iov[i].iov_base, k, red);
 		off += k;
 	}
-	/* Written while the lock is held: the buffer is the socket's. */
-	if (r < 0)
+	/* Written while the lock is held: the buffer is the socket's. The
+	 * same bytes go to the network_call side queue (netcall.h). */
+	if (r < 0) {
 		json_kv_bool(b, "data_dropped", 1);
-	else
+	} else {
 		kv_data(b, red->data ? red->data : "", red->len); /* "" when all held back */
+		if (red->len)
+			nc_bytes(t, s, out, red->data, red->len);
+	}
 	/* A large transfer's buffer is not kept for the socket's life. */
 	if (red && red->cap > (256u << 10)) {
 		buf_release(red);
@@ -198,7 +203,7 @@ static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char 
 	}
 	b = net_ev_sock(t, s, out ? "send" : "recv", fn, peer, NULL, r);
 	if (s->kind == FD_TCP)
-		kv_redacted(s, out, b, iov, iovcnt, n);
+		kv_redacted(t, s, out, b, iov, iovcnt, n);
 	else
 		kv_iov(b, iov, iovcnt, n);
 	if (atomic_load_explicit(&s->tls, memory_order_relaxed))

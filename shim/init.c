@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "shim/governance.h"
+#include "shim/netcall.h"
 #include "shim/real.h"
 #include "shim/recorder.h"
 #include "shim/replayer.h"
@@ -596,6 +597,9 @@ void shim_complete_how(int status, int sig, const char *how)
 	} else {
 		rec_stop_writer();
 		emit_agent_start();
+		/* network_call lines still to come go before agent_complete */
+		if (nc_end())
+			shim_flush();
 		b = ev_begin(t, "agent_complete");
 	}
 	if (b) {

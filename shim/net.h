@@ -48,6 +48,7 @@ struct sock {
 	 * told once each (h2_told, under lock) that the stream is HTTP/2. */
 	atomic_int h2;
 	int h2_told[2];
+	unsigned char nc; /* netcall.c, under lock: are its bytes followed as HTTP? */
 };
 
 /* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into

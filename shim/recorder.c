@@ -38,6 +38,7 @@
 #include "common/log.h"
 #include "common/trace.h"
 #include "common/zframe.h"
+#include "shim/netcall.h"
 #include "shim/real.h"
 #include "shim/shim.h"
 #include "shim/tracefd.h"
@@ -109,6 +110,9 @@ static atomic_int writer_running;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int writer_stop;
 static atomic_int writer_kicked;
+/* netcall.c's side queue wants draining (rec_kick_writer): the writer
+ * parses it without flushing, and keeps its period. */
+static atomic_int nc_kicked;
 /* 1 while the writer waits without a timeout because nothing is pending;
  * the first event after that wakes it (see settle and writer_main). */
 static atomic_int writer_idle;
@@ -425,6 +429,13 @@ static void settle(size_t pending)
 	shim_flush();
 }
 
+void rec_kick_writer(void)
+{
+	if (atomic_load_explicit(&writer_running, memory_order_relaxed) && !finished &&
+	    !atomic_exchange(&nc_kicked, 1))
+		pthread_cond_signal(&writer_cond);
+}
+
 struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
 {
 	struct tbuf *tb = t->tb;
@@ -624,6 +635,8 @@ static void flush_mode(enum gather_mode mode)
 	t->busy = 1;
 	pthread_mutex_lock(&wlock);
 	gather(mode);
+	/* network_call lines, parsed here rather than on the program's threads */
+	nc_drain(&frame_in, finished);
 	write_frames(0);
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
@@ -692,7 +705,17 @@ static void *writer_main(void *arg)
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline);
+		/* A netcall kick drains the side queue and waits out the rest
+		 * of the period: the flush still comes every 100 ms. */
+		while (pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline) == 0 &&
+		       !writer_stop && !atomic_load(&writer_kicked) &&
+		       atomic_exchange(&nc_kicked, 0)) {
+			pthread_mutex_unlock(&writer_lock);
+			pthread_mutex_lock(&wlock);
+			nc_drain(&frame_in, 0);
+			pthread_mutex_unlock(&wlock);
+			pthread_mutex_lock(&writer_lock);
+		}
 		if (writer_stop)
 			break;
 		atomic_store(&writer_kicked, 0);
@@ -882,6 +905,7 @@ void rec_after_fork_child(void)
 	atomic_store(&writer_running, 0);
 	atomic_store(&writer_idle, 0);
 	atomic_store(&sync_count, 0);
+	nc_after_fork_child();
 	if (tb) {
 		atomic_store(&tb->lock, 0);
 		buf_reset(&tb->ev);

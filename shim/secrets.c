@@ -66,6 +66,11 @@ struct redactor *secrets_new(void)
 	return ensure() ? redactor_new(&cfg) : NULL;
 }
 
+const struct redact_config *secrets_config(void)
+{
+	return ensure() ? &cfg : NULL;
+}
+
 void secrets_free(struct redactor *r)
 {
 	redactor_free(r);

@@ -13,6 +13,7 @@
 
 struct buf;
 struct redactor;
+struct redact_config;
 
 /* Keeps what loading the key needs from envp. The key (ATTRACE_REDACT_KEY,
  * else the per-user key file, created on first use) and ATTRACE_REDACT's
@@ -39,6 +40,10 @@ int secrets_is_h2(const struct redactor *r);
  * @return 0, or a negative errno: then out holds nothing of this chunk and
  * the bytes must not be recorded. */
 int secrets_feed(struct redactor *r, int recv, const void *p, size_t n, struct buf *out);
+
+/* The process's redaction rules and key (loaded on first need), for
+ * redacting decoded HTTP (netcall.c); NULL when they cannot be had. */
+const struct redact_config *secrets_config(void);
 
 /* Writes s[0..n) as a JSON string, redacted as a stream of its own (the
  * key shapes and "Bearer <token>" of an argument such as

@@ -7,11 +7,15 @@
 # Standard library only, threaded, keep-alive. Listens on 127.0.0.1 (port 0:
 # the kernel picks one) and prints "PORT <n>" once it accepts connections.
 #
-# Endpoints (every response has Content-Length):
+# Endpoints (every response has Content-Length, but /chunked and /sse):
 #   GET  /count           "count N\n", N = 1, 2, 3... (one counter per server)
 #   GET  /item/K          "item K: <sha256(K) hex, 16 digits>\n" (distinct per K)
 #   GET  /hello           "hello from attrace\n"
 #   GET  /slow?ms=N       sleeps N ms, then "slept N #C\n", C counting /slow calls
+#   GET  /chunked         Transfer-Encoding: chunked, "part 1\n" .. "part 3\n" as
+#                         three chunks
+#   GET  /sse             text/event-stream, three events "data: tick K", then
+#                         the server closes the connection (no length)
 #   POST /echo            "echo N: " + the request body, N counting POSTs
 #   anything else         404 "not found\n"
 import hashlib
@@ -56,6 +60,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             k = u.path[len("/item/"):]
             h = hashlib.sha256(k.encode()).hexdigest()[:16]
             self.reply(("item %s: %s\n" % (k, h)).encode())
+        elif u.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for k in range(1, 4):
+                part = b"part %d\n" % k
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        elif u.path == "/sse":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for k in range(1, 4):
+                self.wfile.write(b"data: tick %d\n\n" % k)
+                self.wfile.flush()
+            self.close_connection = True
         elif u.path == "/hello":
             self.reply(b"hello from attrace\n")
         elif u.path == "/slow":

@@ -805,6 +805,42 @@ static void test_roots(void)
 	buf_release(&cat);
 }
 
+/* network_call events are derived from socket_call bytes: a trace with
+ * them, without them, or with more of them in another place, has one
+ * fingerprint. */
+static void test_network_call(void)
+{
+	static const char extra[] =
+		"{\"seq\":900,\"pid\":\"0\",\"tid\":3,\"type\":\"network_call\","
+		"\"ts\":\"2026-11-22T04:17:09.000001Z\",\"ts_epoch\":1795321029.000001,"
+		"\"step\":\"root\",\"payload\":{\"conn\":\"0.9\",\"method\":\"POST\","
+		"\"url\":\"http://y/\",\"status\":201}}\n";
+	struct buf with = BUF_INIT, without = BUF_INIT, more = BUF_INIT;
+	char a[FP_HEX_LEN + 1], b[FP_HEX_LEN + 1], c[FP_HEX_LEN + 1];
+	char *line, *save = NULL;
+
+	slurp("fp-ops.jsonl", &with);
+	buf_puts(&more, extra);
+	buf_append(&more, with.data, with.len);
+	for (line = strtok_r(with.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strstr(line, "\"type\":\"network_call\"")) {
+			buf_puts(&without, line);
+			buf_putc(&without, '\n');
+		}
+	buf_reset(&with);
+	slurp("fp-ops.jsonl", &with);
+	tap_ok(count(&with, "network_call") == 1 && count(&without, "network_call") == 0,
+	       "network_call: the golden trace holds one");
+	fp_of(&with, a, NULL);
+	fp_of(&without, b, NULL);
+	fp_of(&more, c, NULL);
+	tap_streq(a, b, "network_call: without it, the same fingerprint");
+	tap_streq(a, c, "network_call: with another, placed first, the same fingerprint");
+	buf_release(&with);
+	buf_release(&without);
+	buf_release(&more);
+}
+
 int main(void)
 {
 	test_sha256();
@@ -819,5 +855,6 @@ int main(void)
 	test_shared_conn();
 	test_worker_random();
 	test_roots();
+	test_network_call();
 	return tap_done();
 }

@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/http.h"
 #include "common/http_trace.h"
+#include "common/redact.h"
 #include "tap.h"
 
 /* The step tables below leave the length out for text. */
@@ -650,6 +651,91 @@ static void test_trace_derive(void)
 		json_object_put(ev[i]);
 }
 
+/* http_exchange_redact: what the byte-level redactor could not see (a key
+ * split by chunked framing, HPACK-decoded headers in plain) is redacted
+ * after decoding; markers already there stay; lengths stay true. */
+static void test_redact(void)
+{
+	static const struct step s[] = {
+		{ 1, "POST /v1/run?api_key=plainQueryValue42&x=1 HTTP/1.1\r\nHost: h\r\n"
+		     "Authorization: Bearer sk-attraceUnitKey0123456789abcdef\r\n"
+		     "Cookie: sid=[redacted:0123456789abcdef]\r\n"
+		     "X-Api-Key: short\r\n"
+		     "X-Note: uses sk-attraceUnitKey0123456789abcdef here\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n"
+		     /* the key cut in two by the chunk framing */
+		     "d\r\n{\"k\":\"sk-attr\r\n"
+		     "1c\r\naceUnitKey0123456789abcdef\"}\r\n0\r\n\r\n" },
+		{ 0,
+		  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: t=abc; Path=/\r\n\r\nok" },
+		{ 0, NULL },
+	};
+	struct http_conn *c = http_conn_new("http", NULL, NULL);
+	struct redact_config cfg = { 0 };
+	uint8_t key[REDACT_KEY_LEN] = { 0 };
+	struct http_exchange *x;
+	struct buf out = BUF_INIT;
+	size_t i;
+
+	redact_config_parse(&cfg, "x-note", key, NULL);
+	for (i = 0; s[i].p; i++)
+		http_conn_feed(c, s[i].sent, s[i].p, strlen(s[i].p), 1000);
+	http_conn_close(c, 2000);
+	x = http_conn_next(c);
+	tap_ok(x && x->req.body_len == 41 && strstr(x->req.body.data, "sk-attr"),
+	       "redact: the split key is whole in the decoded body");
+	if (!x) {
+		http_conn_free(c);
+		redact_config_release(&cfg);
+		return;
+	}
+	tap_ok(http_exchange_redact(x, &cfg, HTTP_REDACT_ALL) == 0, "redact: ok");
+	tap_ok(http_exchange_json(x, &out) == 0 && !strstr(out.data, "attraceUnitKey") &&
+		       !strstr(out.data, "plainQueryValue42") && !strstr(out.data, "short"),
+	       "redact: no secret left in the payload");
+	tap_ok(x->req.body.len == 41 && x->req.body_len == 41 &&
+		       strncmp(x->req.body.data, "{\"k\":\"[redacted:", 16) == 0,
+	       "redact: the body's key became a marker of its own length (%s)", x->req.body.data);
+	tap_ok(strncmp(x->url, "http://h/v1/run?api_key=[redacted:", 34) == 0 &&
+		       strstr(x->url, "&x=1"),
+	       "redact: the query's key (%s)", x->url);
+	tap_ok(strncmp(http_header_get(&x->req.headers, "Authorization"),
+		       "Bearer [redacted:", 17) == 0 &&
+		       strlen(http_header_get(&x->req.headers, "Authorization")) ==
+			       7 + REDACT_MARKER_LEN,
+	       "redact: Authorization keeps its scheme");
+	tap_streq(http_header_get(&x->req.headers, "Cookie"), "sid=[redacted:0123456789abcdef]",
+		  "redact: a value already holding a marker stays");
+	tap_ok(strlen(http_header_get(&x->req.headers, "X-Api-Key")) == REDACT_MARKER_LEN,
+	       "redact: a secret header is replaced whole");
+	tap_ok(strncmp(http_header_get(&x->req.headers, "X-Note"), "[redacted:", 10) == 0,
+	       "redact: an ATTRACE_REDACT name is replaced whole");
+	tap_ok(strncmp(http_header_get(&x->resp.headers, "Set-Cookie"), "[redacted:", 10) == 0,
+	       "redact: Set-Cookie sent in plain (as HPACK would) is replaced");
+	tap_streq(x->resp.body.data, "ok", "redact: a body without secrets is untouched");
+	buf_release(&out);
+	http_exchange_free(x);
+	http_conn_free(c);
+
+	/* HTTP_REDACT_DECODED: the chunked body and the names; the URL of an
+	 * HTTP/1 request was seen whole by the byte redactor, so it is left */
+	c = http_conn_new("http", NULL, NULL);
+	for (i = 0; s[i].p; i++)
+		http_conn_feed(c, s[i].sent, s[i].p, strlen(s[i].p), 1000);
+	http_conn_close(c, 2000);
+	x = http_conn_next(c);
+	tap_ok(x && http_exchange_redact(x, &cfg, HTTP_REDACT_DECODED) == 0 &&
+		       !strstr(x->req.body.data, "attraceUnitKey") && x->req.body.len == 41 &&
+		       strstr(x->url, "plainQueryValue42") &&
+		       strncmp(http_header_get(&x->req.headers, "Authorization"),
+			       "Bearer [redacted:", 17) == 0 &&
+		       strstr(http_header_get(&x->req.headers, "X-Note"), "[redacted:"),
+	       "redact decoded: the chunked body and secret names, not the HTTP/1 URL");
+	http_exchange_free(x);
+	http_conn_free(c);
+	redact_config_release(&cfg);
+}
+
 int main(void)
 {
 	test_keepalive();
@@ -665,5 +751,6 @@ int main(void)
 	test_h2();
 	test_json_binary();
 	test_trace_derive();
+	test_redact();
 	return tap_done();
 }
