@@ -367,7 +367,8 @@ static void http_push(struct rp_sock *rs)
 		}
 	}
 out:
-	memmove(rs->q, rs->q + i, (rs->nq - i) * sizeof(*rs->q));
+	if (i && i < rs->nq)
+		memmove(rs->q, rs->q + i, (rs->nq - i) * sizeof(*rs->q));
 	rs->nq -= i;
 }
 
