@@ -368,7 +368,8 @@ static void http_push(struct rp_sock *rs)
 		}
 	}
 out:
-	memmove(rs->q, rs->q + i, (rs->nq - i) * sizeof(*rs->q));
+	if (i && i < rs->nq)
+		memmove(rs->q, rs->q + i, (rs->nq - i) * sizeof(*rs->q));
 	rs->nq -= i;
 }
 
@@ -552,8 +553,10 @@ int rpn_connect(struct sock *s, int fd, const struct sockaddr *addr, socklen_t l
 	r = rp_conn_connect(peer, udp, &c, &inprogress, local, &tls);
 	/* HTTP/1 is served per request: a pool may open more connections
 	 * than it did live */
-	if (r == -ENOENT && !udp && rp_http_known(peer))
+	if (r == -ENOENT && !udp && rp_http_known(peer)) {
 		r = 0;
+		tls = rp_http_tls(peer);
+	}
 	if (r == -ENOENT) {
 		gov_violation(GOV_MISMATCH,
 			      "%s/%d connected to %s; the trace holds no connection to that peer",

@@ -1179,6 +1179,19 @@ int rp_http_known(const char *peer)
 	return r;
 }
 
+struct json_object *rp_http_tls(const char *peer)
+{
+	struct peer_http *ph;
+	struct json_object *tls = NULL;
+
+	pthread_mutex_lock(&rp_lock);
+	ph = peer_http(peer);
+	for (size_t i = 0; ph && i < ph->n && !tls; i++)
+		tls = ph->v[i].c->tls;
+	pthread_mutex_unlock(&rp_lock);
+	return tls;
+}
+
 static const unsigned char *h_req(const struct rp_http *h)
 {
 	return (const unsigned char *)h->c->out.data + h->req_off;

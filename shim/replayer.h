@@ -134,6 +134,9 @@ struct rp_http;
 
 /* 1 when the trace holds HTTP/1 exchanges to peer ("ADDR:PORT", TCP). */
 int rp_http_known(const char *peer);
+/* The TLS session facts of a recorded HTTP/1 connection to peer, or NULL:
+ * for a connection a pool opens beyond the recorded ones. */
+struct json_object *rp_http_tls(const char *peer);
 
 /* Takes the recorded exchange for the request req[0..r->len) (framed by
  * http1_request; redacted as recorded) sent to peer. An exact match (key

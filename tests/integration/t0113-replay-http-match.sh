@@ -90,7 +90,7 @@ test_expect_success 'live: 40 pooled keep-alive POSTs, recorded; each answer has
 	test "$conns" -gt 1 && test "$conns" -lt 40
 '
 
-test_expect_success 'live: curl, three URLs on one keep-alive connection, recorded' '
+test_expect_success CURL 'live: curl, three URLs on one keep-alive connection, recorded' '
 	record_live curl curl -s $URL/item/1 $URL/count $URL/item/2 &&
 	test_equal 0 "$(cat curl.rc)" "exit status" &&
 	test_equal 1 "$(zstdcat curl.trace | grep -c "\"op\":\"connect\"")" "connections"
@@ -106,7 +106,7 @@ for i in 1 2 3 4 5; do
 	"
 done
 
-test_expect_success 'replay --strict offline of curl keep-alive: same output, every event served' '
+test_expect_success CURL 'replay --strict offline of curl keep-alive: same output, every event served' '
 	replay_offline curl.s --strict curl.trace -- curl -s $URL/item/1 $URL/count $URL/item/2 &&
 	test_replay_same curl curl.s &&
 	test_replay_all_consumed curl.s
