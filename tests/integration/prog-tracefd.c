@@ -4,23 +4,28 @@
  * usage: prog-tracefd DIR
  * Prints what each step sees; the output must be the same with and without
  * the shim. After each step it creates DIR/mark-STEP (a recorded open), so
- * the trace shows that recording went on. Steps:
+ * the trace shows that recording went on. The steps that must find the
+ * shim's descriptor where it starts come first. Steps:
  *   lowest     the first open() gets 3;
  *   threads    8 threads open and close a file 2000 times each while the
  *              main thread reads the clock (the shim's writer flushes
  *              meanwhile): every open gets one of the 8 lowest free numbers;
- *   dupfd      fcntl(F_DUPFD, F_DUPFD_CLOEXEC) from 0, the top two numbers
- *              below the fd limit and 1023 give the lowest free >= the floor;
- *   dup2high   dup2 and dup3 onto the top numbers, and back closed;
  *   dupfrom    dup2/dup/fcntl from every number 3..1023 that is not open
  *              fail with EBADF;
- *   emfile     opens until EMFILE: how many (the shim must not take one),
- *              then closes them;
  *   closeall   close() of every fd 3..1023: which succeed;
  *   closerange close_range(3, ~0U, 0) after opening a few;
  *   closefrom  closefrom(3) after opening a few;
+ *   dup2high   dup2 and dup3 onto the top numbers, and back closed;
+ *   dupfd      fcntl(F_DUPFD, F_DUPFD_CLOEXEC) from 0, the top two numbers
+ *              below the fd limit, 1023 and 5 give the lowest free >= the
+ *              floor;
+ *   emfile     opens until EMFILE: how many (the shim must not take one),
+ *              then closes them;
  *   last       the first open() gets 3 again.
+ * After closeall, closerange and closefrom it lists on stderr the fds that
+ * hold a file named *.trace (none bare; the shim's own, under the shim).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -51,6 +56,27 @@ static void mark(const char *step)
 	}
 	close(fd);
 	fflush(stdout);
+}
+
+/* On stderr (it differs with and without the shim, on purpose): the fd
+ * numbers that hold a file named *.trace, the shim's descriptor. */
+static void show_trace_fds(const char *step)
+{
+	char link[300], target[4096];
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	ssize_t n;
+
+	fprintf(stderr, "%s: trace fds:", step);
+	while (d && (e = readdir(d))) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 6 && memcmp(target + n - 6, ".trace", 6) == 0)
+			fprintf(stderr, " %s", e->d_name);
+	}
+	fprintf(stderr, "\n");
+	if (d)
+		closedir(d);
 }
 
 static const char *err(int r)
@@ -117,53 +143,6 @@ int main(int argc, char **argv)
 	       n < bound ? "yes" : "no");
 	mark("threads");
 
-	floors[0] = 0;
-	floors[1] = top - 2;
-	floors[2] = top - 1;
-	floors[3] = 1023;
-	floors[4] = 5;
-	for (int i = 0; i < 5; i++) {
-		r = fcntl(0, F_DUPFD, floors[i]);
-		printf("dupfd: F_DUPFD top%+d -> %s %s\n", floors[i] - top,
-		       r < 0		? "-1"
-		       : r == floors[i] ? "floor"
-					: "other",
-		       err(r));
-		if (r >= 0)
-			close(r);
-		r = fcntl(0, F_DUPFD_CLOEXEC, floors[i]);
-		printf("dupfd: F_DUPFD_CLOEXEC top%+d -> %s %s cloexec=%d\n", floors[i] - top,
-		       r < 0		? "-1"
-		       : r == floors[i] ? "floor"
-					: "other",
-		       err(r), r < 0 ? -1 : fcntl(r, F_GETFD));
-		if (r >= 0)
-			close(r);
-	}
-	mark("dupfd");
-
-	for (int k = 1; k <= 3; k++) {
-		int nfd = top - k;
-
-		r = dup2(1, nfd);
-		printf("dup2high: dup2(1, top-%d) %s", k, err(r));
-		r = write(nfd, "", 0);
-		printf(" write %s", err(r));
-		r = close(nfd);
-		printf(" close %s", err(r));
-		r = close(nfd);
-		printf(" again %s\n", err(r));
-		r = dup3(1, nfd, O_CLOEXEC);
-		printf("dup2high: dup3(1, top-%d) %s cloexec=%d", k, err(r), fcntl(nfd, F_GETFD));
-		r = close(nfd);
-		printf(" close %s\n", err(r));
-	}
-	r = dup2(1, 1023);
-	printf("dup2high: dup2(1, 1023) %s\n", err(r));
-	if (r >= 0)
-		close(1023);
-	mark("dup2high");
-
 	n = 0;
 	for (int i = 3; i < 1024; i++) {
 		int bad = 0;
@@ -189,6 +168,80 @@ int main(int argc, char **argv)
 	printf("dupfrom: %d numbers not open\n", n);
 	mark("dupfrom");
 
+	printf("closeall: closed");
+	for (int i = 3; i < 1024; i++)
+		if (close(i) == 0)
+			printf(" %d", i);
+	printf("\n");
+	mark("closeall");
+	show_trace_fds("closeall");
+
+	for (int i = 0; i < 4; i++)
+		fds[i] = open("/dev/null", O_RDONLY);
+	printf("closerange: %d %d %d %d\n", fds[0], fds[1], fds[2], fds[3]);
+	r = close_range(3, ~0U, 0);
+	printf("closerange: %s, then open gives %d\n", err(r), fd = open("/dev/null", O_RDONLY));
+	close(fd);
+	mark("closerange");
+	show_trace_fds("closerange");
+
+	for (int i = 0; i < 4; i++)
+		fds[i] = open("/dev/null", O_RDONLY);
+	dup2(0, 20);
+	closefrom(3);
+	printf("closefrom: close(20) %s, then open gives %d\n", err(close(20)),
+	       fd = open("/dev/null", O_RDONLY));
+	close(fd);
+	mark("closefrom");
+	show_trace_fds("closefrom");
+
+	for (int k = 1; k <= 3; k++) {
+		int nfd = top - k;
+
+		r = dup2(1, nfd);
+		printf("dup2high: dup2(1, top-%d) %s", k, err(r));
+		r = write(nfd, "", 0);
+		printf(" write %s", err(r));
+		r = close(nfd);
+		printf(" close %s", err(r));
+		r = close(nfd);
+		printf(" again %s\n", err(r));
+		r = dup3(1, nfd, O_CLOEXEC);
+		printf("dup2high: dup3(1, top-%d) %s cloexec=%d", k, err(r), fcntl(nfd, F_GETFD));
+		r = close(nfd);
+		printf(" close %s\n", err(r));
+	}
+	r = dup2(1, 1023);
+	printf("dup2high: dup2(1, 1023) %s\n", err(r));
+	if (r >= 0)
+		close(1023);
+	mark("dup2high");
+
+	floors[0] = 0;
+	floors[1] = top - 2;
+	floors[2] = top - 1;
+	floors[3] = 1023;
+	floors[4] = 5;
+	for (int i = 0; i < 5; i++) {
+		r = fcntl(0, F_DUPFD, floors[i]);
+		printf("dupfd: F_DUPFD top%+d -> %s %s\n", floors[i] - top,
+		       r < 0		? "-1"
+		       : r == floors[i] ? "floor"
+					: "other",
+		       err(r));
+		if (r >= 0)
+			close(r);
+		r = fcntl(0, F_DUPFD_CLOEXEC, floors[i]);
+		printf("dupfd: F_DUPFD_CLOEXEC top%+d -> %s %s cloexec=%d\n", floors[i] - top,
+		       r < 0		? "-1"
+		       : r == floors[i] ? "floor"
+					: "other",
+		       err(r), r < 0 ? -1 : fcntl(r, F_GETFD));
+		if (r >= 0)
+			close(r);
+	}
+	mark("dupfd");
+
 	n = 0;
 	while (n < (int)(sizeof(fds) / sizeof(fds[0]))) {
 		fds[n] = open("/dev/null", O_RDONLY);
@@ -200,30 +253,6 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	mark("emfile");
-
-	printf("closeall: closed");
-	for (int i = 3; i < 1024; i++)
-		if (close(i) == 0)
-			printf(" %d", i);
-	printf("\n");
-	mark("closeall");
-
-	for (int i = 0; i < 4; i++)
-		fds[i] = open("/dev/null", O_RDONLY);
-	printf("closerange: %d %d %d %d\n", fds[0], fds[1], fds[2], fds[3]);
-	r = close_range(3, ~0U, 0);
-	printf("closerange: %s, then open gives %d\n", err(r), fd = open("/dev/null", O_RDONLY));
-	close(fd);
-	mark("closerange");
-
-	for (int i = 0; i < 4; i++)
-		fds[i] = open("/dev/null", O_RDONLY);
-	dup2(0, 20);
-	closefrom(3);
-	printf("closefrom: close(20) %s, then open gives %d\n", err(close(20)),
-	       fd = open("/dev/null", O_RDONLY));
-	close(fd);
-	mark("closefrom");
 
 	fd = open("/dev/null", O_RDONLY);
 	printf("last: %d\n", fd);

@@ -5,24 +5,27 @@
 # Serves: tests/servers/http-server.py on 127.0.0.1:$PORT (for python).
 # Runs:   prog-tracefd DIR (tests/integration/prog-tracefd.c): the lowest
 #         free fd at start; 8 threads opening and closing files while the
-#         shim's writer flushes; fcntl(F_DUPFD*) from floors at the top of
-#         the fd range; dup2/dup3 onto the top numbers; dup/dup2/fcntl from
-#         every number 3..1023 not open; opens until EMFILE; close() of every
-#         fd 3..1023; close_range(3, ~0U, 0); closefrom(3); then open again.
-#         Each step creates DIR/mark-STEP. Bare, under the shim, and both
-#         again with `ulimit -n 64` (the descriptor then sits below 64, and
-#         the EMFILE step reaches the limit) and `ulimit -n 1024`.
+#         shim's writer flushes; dup/dup2/fcntl from every number 3..1023 not
+#         open; close() of every fd 3..1023; close_range(3, ~0U, 0);
+#         closefrom(3) (all while the shim's descriptor sits where it
+#         started); dup2/dup3 onto the top numbers; fcntl(F_DUPFD*) from
+#         floors at the top of the fd range; opens until EMFILE; then open
+#         again. Each step creates DIR/mark-STEP. Bare and under the shim,
+#         with the default fd limit, `ulimit -n 1024` and `ulimit -n 64` (the
+#         descriptor then sits at 63 and the EMFILE step reaches the limit).
 #         python3: os.closerange(3, 1024) and os.dup2 onto 1023, then a GET
 #         from the server, then subprocess.run (close_fds) of python3 that
 #         does the same closerange and prints the first free fd.
-# Must see: output and exit status identical with and without the shim; a
+# Must see: output and exit status identical with and without the shim; the
+#         shim's descriptor still at min(limit, 1024) - 1 after closeall,
+#         closerange and closefrom (prog-tracefd lists it on stderr); a
 #         complete trace (every process from agent_start to agent_complete)
 #         that holds the open of every mark file after the step that made it,
 #         and the python GET.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 
 PROG=$BUILDDIR/tests/integration/prog-tracefd
-STEPS="lowest threads dupfd dup2high dupfrom emfile closeall closerange closefrom last"
+STEPS="lowest threads dupfrom closeall closerange closefrom dup2high dupfd emfile last"
 
 # run_limit NOFILE: bare and shim runs of prog-tracefd under ulimit -n NOFILE.
 run_limit()
@@ -34,6 +37,14 @@ run_limit()
 	grep -q "^lowest: 3$" "shim$1.out" &&
 	grep -q "^last: 3$" "shim$1.out" &&
 	grep -q "lowest free numbers: yes$" "shim$1.out" &&
+	top_=$(($1 < 1024 ? $1 - 1 : 1023)) &&
+	for s in closeall closerange closefrom; do
+		grep -q "^$s: trace fds: $top_\$" "shim$1.err" || {
+			echo "after $s the shim should still hold fd $top_:"
+			cat "shim$1.err"
+			return 1
+		}
+	done &&
 	test_trace_complete "shim$1.trace" &&
 	want_=$(for s in $STEPS; do printf "mark-%s " "$s"; done) &&
 	got_=$(jq -r -s "[.[] | select(.type == \"file_open\")
