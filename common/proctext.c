@@ -357,27 +357,35 @@ static int sent_ok(const struct canon_item *it)
 	return it->c.sop == SOP_SEND && !it->c.udp && !it->c.v_err;
 }
 
-/* The item of socket unit k holding byte `at` of its successful sends. */
-static size_t item_at(const struct canon_item *items, const struct unit *u, size_t at)
-{
-	size_t i, pos = 0, last = u->first;
+/* Where a walk over a socket unit's successful sends stands: item i, whose
+ * bytes start at offset pos of the joined sends; last is the last sent item
+ * seen. Requests are found in increasing order of offset, so one cursor per
+ * unit keeps split_http linear in the unit's items (a walk from the first
+ * item for each request made a 100,000-request connection quadratic). */
+struct send_cursor {
+	size_t i, pos, last;
+};
 
-	for (i = u->first; i != NONE; i = items[i].next) {
-		if (!sent_ok(&items[i]))
+/* The item holding byte `at` of the unit's successful sends (at never
+ * decreases between calls with one cursor). */
+static size_t item_at(const struct canon_item *items, struct send_cursor *cur, size_t at)
+{
+	for (; cur->i != NONE; cur->i = items[cur->i].next) {
+		if (!sent_ok(&items[cur->i]))
 			continue;
-		last = i;
-		if (at < pos + items[i].c.data.len)
-			return i;
-		pos += items[i].c.data.len;
+		cur->last = cur->i;
+		if (at < cur->pos + items[cur->i].c.data.len)
+			return cur->i;
+		cur->pos += items[cur->i].c.data.len;
 	}
-	return last;
+	return cur->last;
 }
 
 /* Adds the U_HTTP unit of reqs[off..off+len), sent on socket unit k. */
-static int http_unit(struct proctext *pt, const struct canon_item *items, size_t k, size_t at,
-		     size_t off, size_t len)
+static int http_unit(struct proctext *pt, const struct canon_item *items, size_t k,
+		     struct send_cursor *cur, size_t at, size_t off, size_t len)
 {
-	size_t i = item_at(items, &pt->u[k], at), h = unit_new(pt, U_HTTP, i, items[i].tid);
+	size_t i = item_at(items, cur, at), h = unit_new(pt, U_HTTP, i, items[i].tid);
 
 	if (h == NONE)
 		return -ENOMEM;
@@ -394,6 +402,7 @@ static int http_unit(struct proctext *pt, const struct canon_item *items, size_t
 static int split_http(struct proctext *pt, const struct canon_item *items, size_t k)
 {
 	size_t i, base = pt->reqs.len, at = 0;
+	struct send_cursor cur;
 	int r = 0;
 
 	for (i = pt->u[k].first; r >= 0 && i != NONE; i = items[i].next)
@@ -406,13 +415,14 @@ static int split_http(struct proctext *pt, const struct canon_item *items, size_
 		return r;
 	}
 	pt->u[k].http = 1;
+	cur = (struct send_cursor){ .i = pt->u[k].first, .last = pt->u[k].first };
 	while (r >= 0 && base + at < pt->reqs.len) {
 		struct http1_req q;
 		size_t left = pt->reqs.len - base - at;
 
 		if (http1_request(pt->reqs.data + base + at, left, &q) != 1)
 			q.len = left;
-		r = http_unit(pt, items, k, at, base + at, q.len);
+		r = http_unit(pt, items, k, &cur, at, base + at, q.len);
 		at += q.len;
 	}
 	return r;
