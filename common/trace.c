@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -267,7 +268,36 @@ struct trace_reader {
 	struct json_tokener *tok;
 	int err; /* sticky error for failures that end the walk */
 	struct at_error saved;
+	char skip[48]; /* "type":"T" of lines to pass over unparsed, or "" */
+	size_t skiplen;
 };
+
+int trace_reader_skip_type(struct trace_reader *r, const char *type)
+{
+	int n = snprintf(r->skip, sizeof(r->skip), "\"type\":\"%s\"", type);
+
+	if (n < 0 || (size_t)n >= sizeof(r->skip)) {
+		r->skip[0] = '\0';
+		r->skiplen = 0;
+		return -EINVAL;
+	}
+	r->skiplen = (size_t)n;
+	return 0;
+}
+
+/* 1 when line s[0..n) is an event of the skipped type: its top-level
+ * "type" member, which comes before "payload" (the only member that holds
+ * objects, so a nested "type" cannot precede it) has that value. */
+static int skipped(const struct trace_reader *r, const char *s, size_t n)
+{
+	const char *pl, *t;
+
+	if (!r->skiplen)
+		return 0;
+	pl = memmem(s, n, "\"payload\":", 10);
+	t = memmem(s, pl ? (size_t)(pl - s) : n, r->skip, r->skiplen);
+	return t != NULL;
+}
 
 struct trace_reader *trace_reader_mem(const void *data, size_t len, struct at_error *reterr)
 {
@@ -438,6 +468,8 @@ int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struc
 				     r->line, TRACE_MAX_LINE);
 			return -E2BIG;
 		}
+		if (skipped(r, s, n))
+			continue;
 		k = parse_line(r, s, n, frame_off, ret_ev, reterr);
 		if (k > 0)
 			r->events++;

@@ -76,6 +76,11 @@ void trace_reader_free(struct trace_reader *r); /* accepts NULL */
  * -ENODATA "empty trace"; frames without a single event, -ENODATA "no
  * events". Blank lines are skipped; a frame's last line may lack its '\n'. */
 int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struct at_error *reterr);
+/* From now on, lines whose top-level "type" is `type` are passed over
+ * without being parsed or validated (replay skips the network_call events it
+ * never needs: parsing them was half of loading a trace). @return 0, or
+ * -EINVAL for a type name too long (nothing is skipped then). */
+int trace_reader_skip_type(struct trace_reader *r, const char *type);
 
 /* Compares logical pids component by component ("0.2" < "0.10"). */
 int trace_pid_cmp(const char *a, const char *b);

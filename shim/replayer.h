@@ -32,6 +32,10 @@ extern int shim_replaying;
 /* Loads this process's events (shim_proc.lpid) from the trace at path.
  * @return 0, or a negative errno after printing one warning line. */
 int rp_load(const char *path);
+/* The loaded trace's fingerprint (64 hex digits), computed while loading in
+ * the root process when it reports the replay (ATTRACE_REPLAY_REPORT);
+ * NULL otherwise or when it could not be computed. */
+const char *rp_recorded_fp(void);
 /* In a fork child, once shim_proc.lpid names the child: load its events. */
 void rp_after_fork_child(void);
 

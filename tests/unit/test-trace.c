@@ -453,6 +453,40 @@ static void test_payload_bytes(void)
 	buf_release(&out);
 }
 
+/* trace_reader_skip_type: lines of that type pass unparsed (even when
+ * broken), a "type" inside the payload or a step never makes a line skip. */
+static void test_skip_type(void)
+{
+	static const char text[] = EV(
+		0) "{\"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"network_call\",broken\n"
+		   "{\"seq\":2,\"pid\":\"0\",\"tid\":0,\"type\":\"error\",\"ts\":\"2026-11-22T04:17:00.000001Z\","
+		   "\"ts_epoch\":1795321020.000001,\"step\":\"root\",\"payload\":{\"x\":{\"type\":\"network_call\"}}}\n"
+		   "{\"seq\":3,\"pid\":\"0\",\"tid\":0,\"type\":\"error\",\"ts\":\"2026-11-22T04:17:00.000001Z\","
+		   "\"ts_epoch\":1795321020.000001,\"step\":\"\\\"type\\\":\\\"network_call\\\"\",\"payload\":{}}\n" EV(
+			   4);
+	char z[4096], longname[64];
+	size_t zn = ZSTD_compress(z, sizeof(z), text, sizeof(text) - 1, 1);
+	struct at_error e = { 0 };
+	struct trace_reader *r = trace_reader_mem(z, zn, &e);
+	struct json_object *ev;
+	int k, n = 0, seqs = 0;
+
+	tap_ok(!ZSTD_isError(zn) && r, "skip_type: a trace to read");
+	tap_ok(trace_reader_skip_type(r, "network_call") == 0, "skip_type: network_call accepted");
+	while ((k = trace_reader_next(r, &ev, &e)) == 1) {
+		seqs = seqs * 10 + (int)json_object_get_int64(json_object_object_get(ev, "seq"));
+		n++;
+		json_object_put(ev);
+	}
+	tap_ok(k == 0 && n == 4 && seqs == 234,
+	       "skip_type: only the top-level type skips (got %d events, seqs %d, end %d: %s)", n,
+	       seqs, k, e.msg);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	tap_ok(trace_reader_skip_type(r, longname) == -EINVAL, "skip_type: a long name is refused");
+	trace_reader_free(r);
+}
+
 int main(void)
 {
 	test_fmt_ts();
@@ -463,5 +497,6 @@ int main(void)
 	test_reader_files();
 	test_time_values();
 	test_payload_bytes();
+	test_skip_type();
 	return tap_done();
 }
