@@ -329,6 +329,20 @@ start_http_server()
 	start_server PORT http-server.py "$@"
 }
 
+# make_test_ca NAME: a throwaway CA (ca.pem, ca.key) and a server certificate
+# it signed for localhost and 127.0.0.1 (srv.pem, srv.key), in the current
+# directory. Needs openssl.
+make_test_ca()
+{
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+		-subj "/CN=attrace $1 CA" 2>/dev/null &&
+		openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr \
+			-subj "/CN=localhost" 2>/dev/null &&
+		printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" >ext.cnf &&
+		openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+			-out srv.pem -days 2 -extfile ext.cnf 2>/dev/null
+}
+
 # ---- reading traces --------------------------------------------------------
 
 trace_events()

@@ -10,19 +10,8 @@
 
 command -v openssl >/dev/null 2>&1 && test_set_prereq OPENSSL
 
-make_ca()
-{
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
-		-subj "/CN=attrace t0130 CA" 2>/dev/null &&
-	openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr \
-		-subj "/CN=localhost" 2>/dev/null &&
-	printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" >ext.cnf &&
-	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-		-out srv.pem -days 2 -extfile ext.cnf 2>/dev/null
-}
-
 test_expect_success OPENSSL 'a throwaway CA and an HTTPS server' '
-	make_ca
+	make_test_ca t0130
 '
 if ! test_have_prereq OPENSSL || ! [ -s srv.pem ]; then
 	test_done

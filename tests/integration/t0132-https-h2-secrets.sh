@@ -23,13 +23,7 @@ QUERY=query0132secretvalue
 SERVER=sk-attrace0132serverSESSIONabcdefghij
 
 test_expect_success NODE,OPENSSL 'a throwaway CA and an HTTP/2 server (node http2)' '
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
-		-subj "/CN=attrace t0132 CA" 2>/dev/null &&
-	openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr \
-		-subj "/CN=localhost" 2>/dev/null &&
-	printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" >ext.cnf &&
-	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-		-out srv.pem -days 2 -extfile ext.cnf 2>/dev/null
+	make_test_ca t0132
 '
 if ! test_have_prereq NODE || ! test_have_prereq CURL || ! [ -s srv.pem ]; then
 	test_done
