@@ -292,7 +292,7 @@ static int skipped(const struct trace_reader *r, const char *s, size_t n)
 {
 	const char *pl, *t;
 
-	if (!r->skiplen)
+	if (!r->skiplen || !s)
 		return 0;
 	pl = memmem(s, n, "\"payload\":", 10);
 	t = memmem(s, pl ? (size_t)(pl - s) : n, r->skip, r->skiplen);
