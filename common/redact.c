@@ -726,9 +726,34 @@ static int status_prefix(const char *h, size_t n)
 	return i == 12 ? 1 : 0;
 }
 
-static const char *const methods[] = {
-	"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "CONNECT ", "OPTIONS ", "TRACE ", "PATCH ",
+#define METHOD(s)                \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+
+static const struct {
+	const char *s;
+	size_t len;
+} methods[] = {
+	METHOD("GET "),	    METHOD("HEAD "),   METHOD("POST "),
+	METHOD("PUT "),	    METHOD("DELETE "), METHOD("CONNECT "),
+	METHOD("OPTIONS "), METHOD("TRACE "),  METHOD("PATCH "),
 };
+
+#undef METHOD
+
+/* memcmp(h, lit, n) == 0 for the few bytes of a message start, inline:
+ * classify_start() runs once per byte until the start is told, and most
+ * candidates differ in the first byte. */
+static inline int prefix_eq(const char *h, const char *lit, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (h[i] != lit[i])
+			return 0;
+	return 1;
+}
 
 #define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
@@ -749,19 +774,19 @@ static int classify_start(struct redactor *r)
 	}
 	if (st == 0)
 		maybe = 1;
-	if (memcmp(h, H2_PREFACE, n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN) == 0) {
+	if (prefix_eq(h, H2_PREFACE, n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN)) {
 		if (n >= H2_PREFACE_LEN)
 			return 2;
 		maybe = 1;
 	}
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
-		size_t ml = strlen(methods[m]);
+		size_t ml = methods[m].len;
 
-		if (n >= ml && memcmp(h, methods[m], ml) == 0) {
+		if (n >= ml && prefix_eq(h, methods[m].s, ml)) {
 			r->response = 0;
 			return 1;
 		}
-		if (n < ml && memcmp(h, methods[m], n) == 0)
+		if (n < ml && prefix_eq(h, methods[m].s, n))
 			maybe = 1;
 	}
 	return maybe ? 0 : -1;
