@@ -110,12 +110,16 @@ static void headers_release(struct http_headers *h)
 static int headers_add(struct http_headers *h, const char *name, size_t nn, const char *value,
 		       size_t vn)
 {
-	struct http_header *v;
+	struct http_header *v = h->v;
 
-	v = realloc(h->v, (h->n + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	h->v = v;
+	/* The array grows to 8, then doubles: its capacity follows from n
+	 * (a power of two >= 8), so no realloc per header. */
+	if (h->n == 0 || (h->n >= 8 && (h->n & (h->n - 1)) == 0)) {
+		v = realloc(h->v, (h->n ? 2 * h->n : 8) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		h->v = v;
+	}
 	v[h->n].name = xstrndup(name, nn);
 	v[h->n].value = xstrndup(value, vn);
 	if (!v[h->n].name || !v[h->n].value) {
@@ -172,10 +176,17 @@ static int not_http(struct http_conn *c)
 	return 0;
 }
 
+/* HTTP token characters (RFC 9110 tchar), by table: the header parser
+ * asks for every byte of every field name. */
+static const unsigned char tchar_tab[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,	    ['&'] = 1,	       ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,	    ['^'] = 1,	       ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
 static int is_tchar(unsigned char ch)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+	return tchar_tab[ch];
 }
 
 /* "host:port" without ":port" when it is the scheme's default. */

@@ -76,10 +76,17 @@ static int cs_slow(enum cs s, unsigned c)
 	return 0;
 }
 
-/* HTTP token characters (RFC 9110 tchar). */
-static int is_tchar(unsigned c)
+/* HTTP token characters (RFC 9110 tchar), by table: the framing asks for
+ * every byte of every header name. */
+static const unsigned char tchar_tab[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,	    ['&'] = 1,	       ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,	    ['^'] = 1,	       ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
+static inline int is_tchar(unsigned c)
 {
-	return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", (int)c) != NULL);
+	return c < 256 && tchar_tab[c];
 }
 
 /* ---- key shapes ---- */
@@ -170,29 +177,37 @@ enum hkind {
 	H_UPGRADE,
 };
 
+#define BH(n, k)                    \
+	{                           \
+		n, sizeof(n) - 1, k \
+	}
+
 static const struct {
 	const char *name;
+	size_t len;
 	enum hkind kind;
 } builtin_headers[] = {
-	{ "authorization", H_AUTH },
-	{ "proxy-authorization", H_AUTH },
-	{ "cookie", H_COOKIE },
-	{ "set-cookie", H_SETCOOKIE },
-	{ "set-cookie2", H_SETCOOKIE },
-	{ "x-api-key", H_SECRET },
-	{ "api-key", H_SECRET },
-	{ "anthropic-api-key", H_SECRET },
-	{ "x-anthropic-api-key", H_SECRET },
-	{ "openai-api-key", H_SECRET },
-	{ "x-openai-api-key", H_SECRET },
-	{ "x-goog-api-key", H_SECRET },
-	{ "x-amz-security-token", H_SECRET },
-	{ "x-auth-token", H_SECRET },
-	{ "private-token", H_SECRET },
-	{ "content-length", H_CLEN },
-	{ "transfer-encoding", H_TE },
-	{ "upgrade", H_UPGRADE },
+	BH("authorization", H_AUTH),
+	BH("proxy-authorization", H_AUTH),
+	BH("cookie", H_COOKIE),
+	BH("set-cookie", H_SETCOOKIE),
+	BH("set-cookie2", H_SETCOOKIE),
+	BH("x-api-key", H_SECRET),
+	BH("api-key", H_SECRET),
+	BH("anthropic-api-key", H_SECRET),
+	BH("x-anthropic-api-key", H_SECRET),
+	BH("openai-api-key", H_SECRET),
+	BH("x-openai-api-key", H_SECRET),
+	BH("x-goog-api-key", H_SECRET),
+	BH("x-amz-security-token", H_SECRET),
+	BH("x-auth-token", H_SECRET),
+	BH("private-token", H_SECRET),
+	BH("content-length", H_CLEN),
+	BH("transfer-encoding", H_TE),
+	BH("upgrade", H_UPGRADE),
 };
+
+#undef BH
 
 static int name_eq(const char *lower_name, const char *s, size_t n)
 {
@@ -211,7 +226,7 @@ static enum hkind header_kind(const struct redact_config *cfg, const char *name,
 	/* Most header names are none of these: the length and the first
 	 * letter rule them out before a byte-by-byte comparison. */
 	for (i = 0; i < sizeof(builtin_headers) / sizeof(builtin_headers[0]); i++)
-		if (n &&
+		if (n == builtin_headers[i].len &&
 		    (unsigned char)builtin_headers[i].name[0] == lower((unsigned char)name[0]) &&
 		    name_eq(builtin_headers[i].name, name, n))
 			return builtin_headers[i].kind;
@@ -711,9 +726,34 @@ static int status_prefix(const char *h, size_t n)
 	return i == 12 ? 1 : 0;
 }
 
-static const char *const methods[] = {
-	"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "CONNECT ", "OPTIONS ", "TRACE ", "PATCH ",
+#define METHOD(s)                \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+
+static const struct {
+	const char *s;
+	size_t len;
+} methods[] = {
+	METHOD("GET "),	    METHOD("HEAD "),   METHOD("POST "),
+	METHOD("PUT "),	    METHOD("DELETE "), METHOD("CONNECT "),
+	METHOD("OPTIONS "), METHOD("TRACE "),  METHOD("PATCH "),
 };
+
+#undef METHOD
+
+/* memcmp(h, lit, n) == 0 for the few bytes of a message start, inline:
+ * classify_start() runs once per byte until the start is told, and most
+ * candidates differ in the first byte. */
+static inline int prefix_eq(const char *h, const char *lit, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (h[i] != lit[i])
+			return 0;
+	return 1;
+}
 
 #define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
@@ -734,19 +774,19 @@ static int classify_start(struct redactor *r)
 	}
 	if (st == 0)
 		maybe = 1;
-	if (memcmp(h, H2_PREFACE, n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN) == 0) {
+	if (prefix_eq(h, H2_PREFACE, n < H2_PREFACE_LEN ? n : H2_PREFACE_LEN)) {
 		if (n >= H2_PREFACE_LEN)
 			return 2;
 		maybe = 1;
 	}
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
-		size_t ml = strlen(methods[m]);
+		size_t ml = methods[m].len;
 
-		if (n >= ml && memcmp(h, methods[m], ml) == 0) {
+		if (n >= ml && prefix_eq(h, methods[m].s, ml)) {
 			r->response = 0;
 			return 1;
 		}
-		if (n < ml && memcmp(h, methods[m], n) == 0)
+		if (n < ml && prefix_eq(h, methods[m].s, n))
 			maybe = 1;
 	}
 	return maybe ? 0 : -1;
