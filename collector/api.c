@@ -27,6 +27,7 @@
 #define API_PREFIX	   "/api/v1/"
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX	   1000
+#define DRAIN_MAX	   (16u << 20) /* body bytes past --max-request read before a 413 */
 
 struct request {
 	int64_t start_ns;
@@ -609,7 +610,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl && strtoull(cl, NULL, 10) > c->max_request) {
 			rq->too_big = 1;
-			goto answer;
+			buf_release(&rq->body);
+			/* A body up to DRAIN_MAX past the limit is read and
+			 * dropped before the 413: answering and closing while
+			 * the client still sends makes its kernel see a reset,
+			 * and the client reports that instead of our answer.
+			 * A bigger one is answered at once. */
+			if (strtoull(cl, NULL, 10) - c->max_request > DRAIN_MAX)
+				goto answer;
 		}
 		return MHD_YES;
 	}
