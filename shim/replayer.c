@@ -718,6 +718,11 @@ static int load(const char *path)
 	/* network_call events are derived from the socket bytes; replay serves
 	 * those and the fingerprint leaves them out. */
 	trace_reader_skip_type(r, "network_call");
+	/* Another process's events matter only for their file_open paths,
+	 * unless this process computes the fingerprint. The root parses (and
+	 * so validates) every line; a child passes other pids' over. */
+	if (!f && shim_proc.parent[0] != '\0')
+		trace_reader_only_pid(r, shim_proc.lpid, "file_open");
 	ix.rec_fp[0] = '\0';
 	buf_init(&tmp, 0);
 	while ((rc = trace_reader_next(r, &ev, &err)) == 1) {
