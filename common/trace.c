@@ -270,6 +270,9 @@ struct trace_reader {
 	struct at_error saved;
 	char skip[48]; /* "type":"T" of lines to pass over unparsed, or "" */
 	size_t skiplen;
+	char pid[64]; /* only_pid: the pid kept, or "" */
+	char keep[48]; /* only_pid: "type":"T" kept of every pid, or "" */
+	size_t keeplen;
 };
 
 int trace_reader_skip_type(struct trace_reader *r, const char *type)
@@ -285,18 +288,59 @@ int trace_reader_skip_type(struct trace_reader *r, const char *type)
 	return 0;
 }
 
-/* 1 when line s[0..n) is an event of the skipped type: its top-level
- * "type" member, which comes before "payload" (the only member that holds
- * objects, so a nested "type" cannot precede it) has that value. */
+int trace_reader_only_pid(struct trace_reader *r, const char *pid, const char *keep)
+{
+	int n = 0;
+
+	r->pid[0] = r->keep[0] = '\0';
+	r->keeplen = 0;
+	if (keep)
+		n = snprintf(r->keep, sizeof(r->keep), "\"type\":\"%s\"", keep);
+	if (n < 0 || (size_t)n >= sizeof(r->keep) || strlen(pid) >= sizeof(r->pid)) {
+		r->keep[0] = '\0';
+		return -EINVAL;
+	}
+	r->keeplen = (size_t)n;
+	memcpy(r->pid, pid, strlen(pid) + 1);
+	return 0;
+}
+
+/* 1 when the head h[0..n) (the members before "payload") names a pid other
+ * than r->pid as a plain string of digits and dots (one with escapes is
+ * parsed, and compared there). */
+static int other_pid(const struct trace_reader *r, const char *h, size_t n)
+{
+	const char *p = memmem(h, n, "\"pid\":\"", 7), *e;
+	size_t len = strlen(r->pid);
+
+	if (!p)
+		return 0;
+	p += 7;
+	for (e = p; e < h + n && ((*e >= '0' && *e <= '9') || *e == '.'); e++)
+		;
+	if (e >= h + n || *e != '"')
+		return 0;
+	return (size_t)(e - p) != len || memcmp(p, r->pid, len) != 0;
+}
+
+/* 1 when line s[0..n) is an event of the skipped type, 2 when one of
+ * another pid (trace_reader_only_pid): its top-level "type" or "pid" member, which
+ * comes before "payload" (the only member that holds objects, so a nested
+ * one cannot precede it) says so. */
 static int skipped(const struct trace_reader *r, const char *s, size_t n)
 {
-	const char *pl, *t;
+	const char *pl;
+	size_t h;
 
-	if (!r->skiplen || !s)
+	if ((!r->skiplen && !r->pid[0]) || !s)
 		return 0;
 	pl = memmem(s, n, "\"payload\":", 10);
-	t = memmem(s, pl ? (size_t)(pl - s) : n, r->skip, r->skiplen);
-	return t != NULL;
+	h = pl ? (size_t)(pl - s) : n;
+	if (r->skiplen && memmem(s, h, r->skip, r->skiplen))
+		return 1;
+	if (!r->pid[0] || !other_pid(r, s, h))
+		return 0;
+	return !r->keeplen || !memmem(s, h, r->keep, r->keeplen) ? 2 : 0;
 }
 
 struct trace_reader *trace_reader_mem(const void *data, size_t len, struct at_error *reterr)
@@ -468,8 +512,11 @@ int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struc
 				     r->line, TRACE_MAX_LINE);
 			return -E2BIG;
 		}
-		if (skipped(r, s, n))
+		k = skipped(r, s, n);
+		if (k) {
+			r->events += k == 2; /* another pid's event: still one */
 			continue;
+		}
 		k = parse_line(r, s, n, frame_off, ret_ev, reterr);
 		if (k > 0)
 			r->events++;

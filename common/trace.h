@@ -81,6 +81,11 @@ int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struc
  * never needs: parsing them was half of loading a trace). @return 0, or
  * -EINVAL for a type name too long (nothing is skipped then). */
 int trace_reader_skip_type(struct trace_reader *r, const char *type);
+/* From now on, lines whose top-level "pid" is a plain pid other than `pid`
+ * are passed over unparsed too, unless their top-level "type" is `keep`
+ * (or NULL). Skipped lines count as events for "no events". @return 0, or
+ * -EINVAL for a pid or type too long (nothing is skipped for pid then). */
+int trace_reader_only_pid(struct trace_reader *r, const char *pid, const char *keep);
 
 /* Compares logical pids component by component ("0.2" < "0.10"). */
 int trace_pid_cmp(const char *a, const char *b);

@@ -231,6 +231,23 @@ static int decode_frame(struct zframe_dec *d, int no, size_t off, size_t size, s
 	if (declared < ((size_t)16 << 20) && declared > hint)
 		hint = (size_t)declared;
 	buf_reset(out);
+	/* A single-segment frame (the writer's are: its window is its declared
+	 * size, under the window cap) decodes in one call straight into out,
+	 * without the stream's window copies; on any error the streaming path
+	 * below runs again and reports it. */
+	if (size > 4 && (d->data[off + 4] & 0x20) && declared < ((size_t)16 << 20) &&
+	    declared <= d->max_out && buf_reserve(out, (size_t)declared) == 0) {
+		size_t z;
+
+		ZSTD_DCtx_reset(d->dctx, ZSTD_reset_session_only);
+		z = ZSTD_decompressDCtx(d->dctx, out->data, (size_t)declared, in.src, size);
+		if (!ZSTD_isError(z) && z == declared) {
+			out->len = z;
+			out->data[z] = '\0';
+			return 1;
+		}
+		buf_reset(out);
+	}
 	ZSTD_DCtx_reset(d->dctx, ZSTD_reset_session_only);
 	for (;;) {
 		ZSTD_outBuffer ob;

@@ -128,12 +128,27 @@ static int idxv_push(struct idxv *a, size_t x)
 
 /* ---- the index ---- */
 
+/* A TCP send or recv event, its JSON dropped while loading: the fields
+ * index_socket reads, and the payload bytes (decoded). */
+struct rp_sock {
+	const char *op; /* "send" or "recv" */
+	int64_t n;
+	int peek, tls_opaque;
+	const char *err; /* into mem, or NULL */
+	const char *id; /* into mem */
+	size_t len; /* the bytes, at data */
+	const char *data; /* into mem */
+	char mem[];
+};
+
 struct rp_event {
-	struct json_object *ev; /* owned */
+	struct json_object *ev; /* owned, or NULL for a socket event in sk */
 	struct json_object *payload; /* borrowed from ev */
+	struct rp_sock *sk; /* owned until indexed, or NULL */
+	const char *sockop; /* sk's op, kept after sk is freed */
 	uint64_t seq;
 	int tid;
-	const char *type; /* borrowed from ev */
+	const char *type; /* borrowed from ev, or a literal */
 	int consumed;
 };
 
@@ -382,15 +397,16 @@ static void conn_add_in(struct rp_conn *c, size_t evi, const struct buf *data, i
 
 static void index_socket(size_t evi, struct json_object *p)
 {
-	const char *op = jv_str(p, "op"), *id = jv_str(p, "conn"), *err = jv_str(p, "errno");
-	const char *peer = jv_str(p, "peer");
-	int64_t n = jv_int(p, "n", -1);
+	const struct rp_sock *sk = ix.ev[evi].sk;
+	const char *op = sk ? sk->op : jv_str(p, "op"), *id = sk ? sk->id : jv_str(p, "conn");
+	const char *err = sk ? sk->err : jv_str(p, "errno"), *peer = sk ? NULL : jv_str(p, "peer");
+	int64_t n = sk ? sk->n : jv_int(p, "n", -1);
 	struct rp_conn *c;
 	struct buf data;
 
 	if (!op || !id)
 		return;
-	c = conn_get(id, jv_str(p, "proto"));
+	c = conn_get(id, sk ? "tcp" : jv_str(p, "proto"));
 	if (!c)
 		return;
 	if (!strcmp(op, "connect")) {
@@ -426,7 +442,7 @@ static void index_socket(size_t evi, struct json_object *p)
 		idxv_push(&c->opens, evi);
 		return;
 	}
-	if (json_object_object_get_ex(p, "tls_opaque", NULL))
+	if (sk ? sk->tls_opaque : json_object_object_get_ex(p, "tls_opaque", NULL))
 		c->tls_opaque = 1;
 	if (strcmp(op, "send") && strcmp(op, "recv"))
 		return; /* accept: served by the real kernel */
@@ -438,7 +454,10 @@ static void index_socket(size_t evi, struct json_object *p)
 	if (c->udp && !c->peer[0])
 		conn_set_peer(c, conn_index(c), peer);
 	buf_init(&data, 0);
-	if (trace_payload_bytes(p, &data) < 0) {
+	if (sk) {
+		data.data = (char *)sk->data; /* a view: not released */
+		data.len = sk->len;
+	} else if (trace_payload_bytes(p, &data) < 0) {
 		buf_release(&data);
 		return;
 	}
@@ -449,7 +468,7 @@ static void index_socket(size_t evi, struct json_object *p)
 				idxv_push(&c->dg_end, c->out.len);
 		}
 		marks_push(&c->sends, evi, c->udp ? c->dg_end.n : c->out.len);
-	} else if (json_object_object_get_ex(p, "peek", NULL)) {
+	} else if (sk ? sk->peek : json_object_object_get_ex(p, "peek", NULL)) {
 		ix.ev[evi].consumed = 1; /* the bytes come again in a later recv */
 	} else if (n > 0) {
 		conn_add_in(c, evi, &data, 0, peer);
@@ -457,7 +476,55 @@ static void index_socket(size_t evi, struct json_object *p)
 		/* 0: the peer closed; an error (ECONNRESET): served as a close */
 		conn_add_in(c, evi, NULL, 1, NULL);
 	}
-	buf_release(&data);
+	if (!sk)
+		buf_release(&data);
+}
+
+/* The fields of a TCP send or recv payload, with its bytes, in one block;
+ * NULL for any other payload (kept as JSON). tmp: scratch for the bytes. */
+static struct rp_sock *sock_compact(struct json_object *p, struct buf *tmp)
+{
+	const char *op = jv_str(p, "op"), *id = jv_str(p, "conn"), *err = jv_str(p, "errno");
+	const char *proto = jv_str(p, "proto");
+	size_t idlen, errlen;
+	struct rp_sock *sk;
+	char *m;
+
+	if (!op || !id || !proto || strcmp(proto, "tcp") != 0 || jv_str(p, "peer"))
+		return NULL;
+	if (!strcmp(op, "send"))
+		op = "send";
+	else if (!strcmp(op, "recv"))
+		op = "recv";
+	else
+		return NULL;
+	buf_reset(tmp);
+	if (trace_payload_bytes(p, tmp) < 0)
+		return NULL;
+	idlen = strlen(id) + 1;
+	errlen = err ? strlen(err) + 1 : 0;
+	sk = malloc(sizeof(*sk) + idlen + errlen + tmp->len);
+	if (!sk)
+		return NULL;
+	m = sk->mem;
+	memcpy(m, id, idlen);
+	sk->id = m;
+	m += idlen;
+	sk->err = NULL;
+	if (err) {
+		memcpy(m, err, errlen);
+		sk->err = m;
+		m += errlen;
+	}
+	if (tmp->len)
+		memcpy(m, tmp->data, tmp->len);
+	sk->data = m;
+	sk->len = tmp->len;
+	sk->op = op;
+	sk->n = jv_int(p, "n", -1);
+	sk->peek = json_object_object_get_ex(p, "peek", NULL);
+	sk->tls_opaque = json_object_object_get_ex(p, "tls_opaque", NULL);
+	return sk;
 }
 
 static void index_time(size_t evi, struct json_object *p, int tid)
@@ -619,10 +686,12 @@ static void keep_image(void)
 		int boundary =
 			is_exec(&ix.ev[i], 0) && !(i + 1 < ix.nev && is_exec(&ix.ev[i + 1], 1));
 
-		if (image == shim_proc.image)
+		if (image == shim_proc.image) {
 			ix.ev[k++] = ix.ev[i];
-		else
+		} else {
 			json_object_put(ix.ev[i].ev);
+			free(ix.ev[i].sk);
+		}
 		image += boundary;
 	}
 	ix.nev = k;
@@ -634,6 +703,7 @@ static int load(const char *path)
 	struct trace_reader *r = trace_reader_open(path, &err);
 	struct json_object *ev;
 	struct fp *f = NULL;
+	struct buf tmp;
 	int rc;
 
 	if (!r) {
@@ -648,7 +718,13 @@ static int load(const char *path)
 	/* network_call events are derived from the socket bytes; replay serves
 	 * those and the fingerprint leaves them out. */
 	trace_reader_skip_type(r, "network_call");
+	/* Another process's events matter only for their file_open paths,
+	 * unless this process computes the fingerprint. The root parses (and
+	 * so validates) every line; a child passes other pids' over. */
+	if (!f && shim_proc.parent[0] != '\0')
+		trace_reader_only_pid(r, shim_proc.lpid, "file_open");
 	ix.rec_fp[0] = '\0';
+	buf_init(&tmp, 0);
 	while ((rc = trace_reader_next(r, &ev, &err)) == 1) {
 		struct json_object *pl = json_object_object_get(ev, "payload");
 		const char *pid = jv_str(ev, "pid"), *type = jv_str(ev, "type");
@@ -676,14 +752,26 @@ static int load(const char *path)
 			ix.ev = v;
 			ix.capev = cap;
 		}
-		ix.ev[ix.nev++] = (struct rp_event){
+		ix.ev[ix.nev] = (struct rp_event){
 			.ev = ev,
 			.payload = pl,
 			.seq = (uint64_t)jv_int(ev, "seq", 0),
 			.tid = (int)jv_int(ev, "tid", 0),
 			.type = type,
 		};
+		/* Most events are TCP bytes: their JSON goes now, so that the
+		 * next events' parsing reuses its memory. */
+		if (type && !strcmp(type, "socket_call"))
+			ix.ev[ix.nev].sk = sock_compact(pl, &tmp);
+		if (ix.ev[ix.nev].sk) {
+			ix.ev[ix.nev].sockop = ix.ev[ix.nev].sk->op;
+			ix.ev[ix.nev].type = "socket_call";
+			ix.ev[ix.nev].ev = ix.ev[ix.nev].payload = NULL;
+			json_object_put(ev);
+		}
+		ix.nev++;
 	}
+	buf_release(&tmp);
 	trace_reader_free(r);
 	if (f && rc == 0 && fp_final(f, ix.rec_fp) < 0)
 		ix.rec_fp[0] = '\0';
@@ -694,8 +782,11 @@ static int load(const char *path)
 	}
 	qsort(ix.ev, ix.nev, sizeof(*ix.ev), ev_cmp);
 	keep_image();
-	for (size_t i = 0; i < ix.nev; i++)
+	for (size_t i = 0; i < ix.nev; i++) {
 		index_event(i);
+		free(ix.ev[i].sk);
+		ix.ev[i].sk = NULL;
+	}
 	/* Fix the chunk pointers now that the byte buffers stopped growing. */
 	for (size_t i = 0; i < ix.nconns; i++) {
 		struct rp_conn *c = ix.conns[i];
@@ -1577,7 +1668,7 @@ static void describe(const struct rp_event *e, char *out, size_t n)
 	struct json_object *p = e->payload;
 
 	if (!strcmp(e->type, "socket_call"))
-		what = jv_str(p, "op");
+		what = e->sockop ? e->sockop : jv_str(p, "op");
 	else if (!strcmp(e->type, "dns"))
 		what = jv_str(p, "name");
 	else if (!strcmp(e->type, "random"))

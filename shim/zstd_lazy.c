@@ -44,6 +44,7 @@
 	X(ZSTD_DCtx_reset)                    \
 	X(ZSTD_DStreamOutSize)                \
 	X(ZSTD_decompressStream)              \
+	X(ZSTD_decompressDCtx)                \
 	X(ZSTD_getFrameContentSize)           \
 	X(ZSTD_findFrameCompressedSize)
 
@@ -156,6 +157,11 @@ size_t ZSTD_DStreamOutSize(void)
 size_t ZSTD_decompressStream(ZSTD_DStream *d, ZSTD_outBuffer *out, ZSTD_inBuffer *in)
 {
 	return loaded() ? z.ZSTD_decompressStream(d, out, in) : Z_ERR;
+}
+
+size_t ZSTD_decompressDCtx(ZSTD_DCtx *d, void *dst, size_t cap, const void *src, size_t n)
+{
+	return loaded() ? z.ZSTD_decompressDCtx(d, dst, cap, src, n) : Z_ERR;
 }
 
 unsigned long long ZSTD_getFrameContentSize(const void *src, size_t n)

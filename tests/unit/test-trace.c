@@ -487,6 +487,42 @@ static void test_skip_type(void)
 	trace_reader_free(r);
 }
 
+#define EVP(seq, pid, type)                                                                        \
+	"{\"seq\":" #seq ",\"pid\":\"" pid "\",\"tid\":0,\"type\":\"" type "\","                   \
+	"\"ts\":\"2026-11-22T04:17:00.000001Z\",\"ts_epoch\":1795321020.000001,\"step\":\"root\"," \
+	"\"payload\":{\"path\":\"/p\",\"n\":4}}\n"
+
+/* trace_reader_only_pid: other plain pids' lines pass unparsed (even when
+ * broken), except the kept type; a pid with escapes is parsed. */
+static void test_only_pid(void)
+{
+	static const char text[] =
+		EVP(1, "0", "random") "{\"seq\":2,\"pid\":\"0\",broken\n" EVP(3, "0.1", "random")
+			EVP(4, "0.1", "file_open") EVP(5, "0.11", "random")
+				EVP(6, "\\u0030", "random") EVP(7, "0.1", "network_call");
+	char z[4096];
+	size_t zn = ZSTD_compress(z, sizeof(z), text, sizeof(text) - 1, 1);
+	struct at_error e = { 0 };
+	struct trace_reader *r = trace_reader_mem(z, zn, &e);
+	struct json_object *ev;
+	int k, n = 0, seqs = 0;
+
+	tap_ok(!ZSTD_isError(zn) && r, "only_pid: a trace to read");
+	tap_ok(trace_reader_skip_type(r, "network_call") == 0 &&
+		       trace_reader_only_pid(r, "0.1", "file_open") == 0,
+	       "only_pid: 0.1 with file_open accepted");
+	while ((k = trace_reader_next(r, &ev, &e)) == 1) {
+		seqs = seqs * 10 + (int)json_object_get_int64(json_object_object_get(ev, "seq"));
+		n++;
+		json_object_put(ev);
+	}
+	tap_ok(k == 0 && n == 3 && seqs == 346,
+	       "only_pid: other pids pass, file_open and escapes do not (got %d events, seqs %d, "
+	       "end %d: %s)",
+	       n, seqs, k, e.msg);
+	trace_reader_free(r);
+}
+
 int main(void)
 {
 	test_fmt_ts();
@@ -498,5 +534,6 @@ int main(void)
 	test_time_values();
 	test_payload_bytes();
 	test_skip_type();
+	test_only_pid();
 	return tap_done();
 }
