@@ -453,6 +453,23 @@ static void test_payload_bytes(void)
 	buf_release(&out);
 }
 
+/* Reads r to its end: *ret_n events, *ret_seqs their seqs as decimal
+ * digits in order (seqs 2, 3, 4 give 234). @return trace_reader_next's last. */
+static int read_seqs(struct trace_reader *r, struct at_error *e, int *ret_n, int *ret_seqs)
+{
+	struct json_object *ev;
+	int k;
+
+	*ret_n = *ret_seqs = 0;
+	while ((k = trace_reader_next(r, &ev, e)) == 1) {
+		*ret_seqs = *ret_seqs * 10 +
+			    (int)json_object_get_int64(json_object_object_get(ev, "seq"));
+		(*ret_n)++;
+		json_object_put(ev);
+	}
+	return k;
+}
+
 /* trace_reader_skip_type: lines of that type pass unparsed (even when
  * broken), a "type" inside the payload or a step never makes a line skip. */
 static void test_skip_type(void)
@@ -468,16 +485,11 @@ static void test_skip_type(void)
 	size_t zn = ZSTD_compress(z, sizeof(z), text, sizeof(text) - 1, 1);
 	struct at_error e = { 0 };
 	struct trace_reader *r = trace_reader_mem(z, zn, &e);
-	struct json_object *ev;
-	int k, n = 0, seqs = 0;
+	int k, n, seqs;
 
 	tap_ok(!ZSTD_isError(zn) && r, "skip_type: a trace to read");
 	tap_ok(trace_reader_skip_type(r, "network_call") == 0, "skip_type: network_call accepted");
-	while ((k = trace_reader_next(r, &ev, &e)) == 1) {
-		seqs = seqs * 10 + (int)json_object_get_int64(json_object_object_get(ev, "seq"));
-		n++;
-		json_object_put(ev);
-	}
+	k = read_seqs(r, &e, &n, &seqs);
 	tap_ok(k == 0 && n == 4 && seqs == 234,
 	       "skip_type: only the top-level type skips (got %d events, seqs %d, end %d: %s)", n,
 	       seqs, k, e.msg);
@@ -504,18 +516,13 @@ static void test_only_pid(void)
 	size_t zn = ZSTD_compress(z, sizeof(z), text, sizeof(text) - 1, 1);
 	struct at_error e = { 0 };
 	struct trace_reader *r = trace_reader_mem(z, zn, &e);
-	struct json_object *ev;
-	int k, n = 0, seqs = 0;
+	int k, n, seqs;
 
 	tap_ok(!ZSTD_isError(zn) && r, "only_pid: a trace to read");
 	tap_ok(trace_reader_skip_type(r, "network_call") == 0 &&
 		       trace_reader_only_pid(r, "0.1", "file_open") == 0,
 	       "only_pid: 0.1 with file_open accepted");
-	while ((k = trace_reader_next(r, &ev, &e)) == 1) {
-		seqs = seqs * 10 + (int)json_object_get_int64(json_object_object_get(ev, "seq"));
-		n++;
-		json_object_put(ev);
-	}
+	k = read_seqs(r, &e, &n, &seqs);
 	tap_ok(k == 0 && n == 3 && seqs == 346,
 	       "only_pid: other pids pass, file_open and escapes do not (got %d events, seqs %d, "
 	       "end %d: %s)",
