@@ -44,7 +44,9 @@
 #include "shim/tracefd.h"
 
 #define FLUSH_PERIOD_NS (100 * 1000 * 1000)
-#define FLUSH_KICK	(1u << 20) /* a thread with this much pending wakes the writer */
+/* A thread with FLUSH_KICK pending wakes the writer: the buffers stay small,
+ * so their pages stay mapped (a fresh page costs a fault, about 10 us here). */
+#define FLUSH_KICK	(64u << 10)
 #define SYNC_MAX	32 /* inline flushes per period before a writer thread pays off */
 #define FLUSH_BYTES	(16u << 20) /* ... and with this much, flushes itself (memory bound) */
 #define FRAME_MAX_SRC	(4u << 20) /* lines per frame, uncompressed */
@@ -380,6 +382,18 @@ static int64_t coarse_now_ns(void)
  *
  * With a writer, a thread with FLUSH_KICK pending wakes it early; past
  * FLUSH_BYTES (the writer cannot keep up) the thread flushes itself. */
+/* Wakes the writer for a kick whose flag the caller has just set. The
+ * signal is sent under writer_lock: the writer tests the flags under it
+ * before each wait, so the wake-up cannot fall between its test and its
+ * wait (a lost kick left buffers growing for the rest of the period,
+ * into fresh pages that cost a page fault each). */
+static void writer_wake(void)
+{
+	pthread_mutex_lock(&writer_lock);
+	pthread_cond_signal(&writer_cond);
+	pthread_mutex_unlock(&writer_lock);
+}
+
 static void settle(size_t pending)
 {
 	int64_t now, start;
@@ -403,7 +417,7 @@ static void settle(size_t pending)
 			return;
 		if (pending < FLUSH_BYTES) {
 			if (!atomic_exchange(&writer_kicked, 1))
-				pthread_cond_signal(&writer_cond);
+				writer_wake();
 			return;
 		}
 		shim_flush();
@@ -433,7 +447,7 @@ void rec_kick_writer(void)
 {
 	if (atomic_load_explicit(&writer_running, memory_order_relaxed) && !finished &&
 	    !atomic_exchange(&nc_kicked, 1))
-		pthread_cond_signal(&writer_cond);
+		writer_wake();
 }
 
 struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
@@ -706,15 +720,20 @@ static void *writer_main(void *arg)
 			deadline.tv_nsec -= 1000000000;
 		}
 		/* A netcall kick drains the side queue and waits out the rest
-		 * of the period: the flush still comes every 100 ms. */
-		while (pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline) == 0 &&
-		       !writer_stop && !atomic_load(&writer_kicked) &&
-		       atomic_exchange(&nc_kicked, 0)) {
-			pthread_mutex_unlock(&writer_lock);
-			pthread_mutex_lock(&wlock);
-			nc_drain(&frame_in, 0);
-			pthread_mutex_unlock(&wlock);
-			pthread_mutex_lock(&writer_lock);
+		 * of the period: the flush still comes every 100 ms. A kick
+		 * (or a stop) ends the wait, also one made before it began. */
+		while (!writer_stop && !atomic_load(&writer_kicked)) {
+			if (atomic_exchange(&nc_kicked, 0)) {
+				pthread_mutex_unlock(&writer_lock);
+				pthread_mutex_lock(&wlock);
+				nc_drain(&frame_in, 0);
+				pthread_mutex_unlock(&wlock);
+				pthread_mutex_lock(&writer_lock);
+				continue;
+			}
+			if (pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline) ==
+			    ETIMEDOUT)
+				break;
 		}
 		if (writer_stop)
 			break;
