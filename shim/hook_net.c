@@ -35,6 +35,7 @@
 #include "shim/net.h"
 #include "shim/netcall.h"
 #include "shim/real.h"
+#include "shim/recorder.h"
 #include "shim/replayer.h"
 #include "shim/secrets.h"
 #include "shim/shim.h"
@@ -155,14 +156,41 @@ static void sock_release(struct fd_obj *o)
 	struct sock *s = (struct sock *)o;
 
 	rpn_release(s);
-	secrets_free(s->rd[0]);
-	secrets_free(s->rd[1]);
-	if (s->rdbuf) {
-		buf_release(s->rdbuf);
-		free(s->rdbuf);
-	}
+	net_late_put(s->late);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+struct late_state *net_late_get(struct sock *s)
+{
+	struct late_state *ls;
+
+	pthread_mutex_lock(&s->lock);
+	ls = s->late;
+	if (!ls) {
+		ls = calloc(1, sizeof(*ls));
+		if (ls) {
+			atomic_init(&ls->refs, 1); /* the socket's */
+			memcpy(ls->conn, s->conn, sizeof(ls->conn));
+			memcpy(ls->peer, s->peer, sizeof(ls->peer));
+			buf_init(&ls->rdbuf, 0);
+			s->late = ls;
+		}
+	}
+	if (ls)
+		atomic_fetch_add_explicit(&ls->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&s->lock);
+	return ls;
+}
+
+void net_late_put(struct late_state *ls)
+{
+	if (!ls || atomic_fetch_sub_explicit(&ls->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	secrets_free(ls->rd[0]);
+	secrets_free(ls->rd[1]);
+	buf_release(&ls->rdbuf);
+	free(ls);
 }
 
 /* The thread's logical tid, for conn ids. */
@@ -331,6 +359,20 @@ static struct sock *forget(int fd)
 	return s;
 }
 
+/* Tells netcall.c, in order with s's bytes, that s is closed. */
+static void late_close(struct shim_thread *t, struct sock *s)
+{
+	struct rec_late h = { .kind = REC_LATE_CLOSE, .ts = rec_now_ns() };
+
+	pthread_mutex_lock(&s->lock);
+	h.ls = s->late;
+	if (h.ls)
+		atomic_fetch_add_explicit(&h.ls->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&s->lock);
+	if (h.ls)
+		rec_late_bare(t, &h);
+}
+
 /* Records the close of s's last descriptor and drops the reference. */
 static void close_done(struct sock *s, const char *fn, long r, int err)
 {
@@ -341,7 +383,7 @@ static void close_done(struct sock *s, const char *fn, long r, int err)
 	t = shim_enter();
 	if (t) {
 		rec_simple(t, s, "close", fn, NULL, NULL, r, err, NULL);
-		nc_close(t, s);
+		late_close(t, s);
 		shim_leave(t);
 	}
 	sock_put(s);

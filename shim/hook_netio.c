@@ -28,6 +28,7 @@
 #include "shim/net.h"
 #include "shim/netcall.h"
 #include "shim/real.h"
+#include "shim/recorder.h"
 #include "shim/replayer.h"
 #include "shim/secrets.h"
 #include "shim/shim.h"
@@ -82,61 +83,83 @@ static void kv_iov(struct buf *b, const struct iovec *iov, size_t iovcnt, size_t
 		free(p);
 }
 
-/* TCP bytes go through the connection's redactor for that direction
- * (secrets.h): what reaches the event is the redacted form. A redactor
- * that cannot be made or fed drops the bytes (data_dropped) rather than
- * record a secret. */
-static void kv_redacted(struct shim_thread *t, struct sock *s, int out, struct buf *b,
-			const struct iovec *iov, size_t iovcnt, size_t n)
+/* TCP bytes go out late (recorder.h): the event gets the raw bytes as a
+ * late record, and net_late_expand() redacts them when the lines are
+ * gathered, off the program's thread. */
+static void kv_late(struct shim_thread *t, struct sock *s, int out, struct buf *b,
+		    const struct iovec *iov, size_t iovcnt, size_t n)
 {
-	size_t i, off = 0;
-	struct buf *red;
-	int r = 0;
+	struct rec_late h;
 
 	if (!n)
 		return;
-	pthread_mutex_lock(&s->lock);
-	if (!s->rd[out])
-		s->rd[out] = secrets_new();
+	h = (struct rec_late){
+		.ls = net_late_get(s),
+		.ts = rec_now_ns(),
+		.step = t->step,
+		.tid = t->tid < 0 ? 0 : t->tid,
+		.kind = REC_LATE_DATA,
+		.out = (uint8_t)out,
+		.tls = (uint8_t)atomic_load_explicit(&s->tls, memory_order_relaxed),
+		.h2 = (uint8_t)atomic_load_explicit(&s->h2, memory_order_relaxed),
+	};
+	if (!h.ls || rec_late_iov(b, &h, iov, iovcnt, n) < 0) {
+		net_late_put(h.ls);
+		json_kv_bool(b, "data_dropped", 1);
+	}
+}
+
+/* The redacted form of a late record's bytes, as data, in line; the same
+ * bytes go to netcall.c. A redactor that cannot be made or fed drops the
+ * bytes (data_dropped) rather than record a secret. */
+static void late_data(const struct rec_late *h, const unsigned char *p, struct buf *line,
+		      struct buf *lines)
+{
+	struct late_state *ls = h->ls;
+	int out = h->out, r = 0;
+	struct buf *red = &ls->rdbuf;
+	size_t mark = line->len;
+
+	if (!ls->rd[out])
+		ls->rd[out] = secrets_new();
 	/* ALPN h2, or the other direction turned HTTP/2 (a preface): this
 	 * one is HTTP/2 too, from its first byte */
-	if (s->rd[out] && !s->h2_told[out] &&
-	    (atomic_load(&s->h2) || (s->rd[!out] && secrets_is_h2(s->rd[!out])))) {
-		s->h2_told[out] = 1;
-		secrets_set_h2(s->rd[out]);
+	if (ls->rd[out] && !ls->h2_told[out] &&
+	    (h->h2 || (ls->rd[!out] && secrets_is_h2(ls->rd[!out])))) {
+		ls->h2_told[out] = 1;
+		secrets_set_h2(ls->rd[out]);
 	}
-	if (!s->rdbuf) {
-		s->rdbuf = malloc(sizeof(*s->rdbuf));
-		if (s->rdbuf)
-			buf_init(s->rdbuf, 0);
-	}
-	red = s->rdbuf;
-	if (!s->rd[out] || !red)
-		r = -ENOMEM;
-	else
-		buf_reset(red);
-	for (i = 0; r == 0 && i < iovcnt && off < n; i++) {
-		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
-
-		if (k)
-			r = secrets_feed(s->rd[out], !out, iov[i].iov_base, k, red);
-		off += k;
-	}
-	/* Written while the lock is held: the buffer is the socket's. The
-	 * same bytes go to the network_call side queue (netcall.h). */
+	buf_reset(red);
+	r = ls->rd[out] ? secrets_feed(ls->rd[out], !out, p, h->n, red) : -ENOMEM;
+	/* the comma first: what precedes in line is another record's text */
+	if (r == 0)
+		r = buf_putc(line, ',');
+	if (r == 0)
+		r = json_kv_bytes(line, "data", red->data ? red->data : "", red->len);
 	if (r < 0) {
-		json_kv_bool(b, "data_dropped", 1);
-	} else {
-		kv_data(b, red->data ? red->data : "", red->len); /* "" when all held back */
-		if (red->len)
-			nc_bytes(t, s, out, red->data, red->len);
+		line->len = mark;
+		if (line->data)
+			line->data[mark] = '\0';
+		buf_putc(line, ',');
+		json_kv_bool(line, "data_dropped", 1);
+	} else if (red->len) {
+		nc_bytes(h, red->data, red->len, lines);
 	}
-	/* A large transfer's buffer is not kept for the socket's life. */
-	if (red && red->cap > (256u << 10)) {
+	/* A large transfer's buffer is not kept for the connection's life. */
+	if (red->cap > (256u << 10)) {
 		buf_release(red);
 		buf_init(red, 0);
 	}
-	pthread_mutex_unlock(&s->lock);
+}
+
+void net_late_expand(const struct rec_late *h, const unsigned char *p, struct buf *line,
+		     struct buf *lines)
+{
+	if (line && h->kind == REC_LATE_DATA)
+		late_data(h, p, line, lines);
+	else if (lines && h->kind == REC_LATE_CLOSE)
+		nc_close(h, lines);
+	net_late_put(h->ls);
 }
 
 static size_t iov_total(const struct iovec *iov, size_t iovcnt)
@@ -203,7 +226,7 @@ static void rec_xfer(struct shim_thread *t, struct sock *s, int out, const char 
 	}
 	b = net_ev_sock(t, s, out ? "send" : "recv", fn, peer, NULL, r);
 	if (s->kind == FD_TCP)
-		kv_redacted(t, s, out, b, iov, iovcnt, n);
+		kv_late(t, s, out, b, iov, iovcnt, n);
 	else
 		kv_iov(b, iov, iovcnt, n);
 	if (atomic_load_explicit(&s->tls, memory_order_relaxed))

@@ -597,9 +597,10 @@ void shim_complete_how(int status, int sig, const char *how)
 	} else {
 		rec_stop_writer();
 		emit_agent_start();
-		/* network_call lines still to come go before agent_complete */
-		if (nc_end())
-			shim_flush();
+		/* network_call lines still to come (from bytes not gathered yet,
+		 * and exchanges left open) go before agent_complete */
+		nc_end();
+		shim_flush();
 		b = ev_begin(t, "agent_complete");
 	}
 	if (b) {

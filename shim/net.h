@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 
+#include "common/buf.h"
 #include "shim/fdtab.h"
 
 struct buf;
@@ -39,17 +40,41 @@ struct sock {
 	char local[NET_ADDR_MAX];
 	struct rp_sock *rp; /* replay: the socketpair serving it (replay_net.c), or NULL */
 	atomic_int tls; /* its bytes are TLS (hook_tls.c): events carry the plaintext */
-	/* TCP, under lock: the redactors of received [0] and sent [1] bytes
-	 * (secrets.h), and their output, reused from event to event. */
-	struct redactor *rd[2];
-	struct buf *rdbuf;
+	/* TCP: what redacts and follows its bytes once they are gathered
+	 * (struct late_state), made at its first bytes, under lock. */
+	struct late_state *late;
 	atomic_int tls_opaque_warned; /* a ClientHello no TLS hook saw was reported */
 	/* TLS ALPN chose "h2" (hook_tls.c, hook_gnutls.c): the redactors are
-	 * told once each (h2_told, under lock) that the stream is HTTP/2. */
+	 * told (late_state.h2_told) that the stream is HTTP/2. */
 	atomic_int h2;
-	int h2_told[2];
-	unsigned char nc; /* netcall.c, under lock: are its bytes followed as HTTP? */
 };
+
+/* A TCP socket's bytes are recorded late (recorder.h, struct rec_late): the
+ * hooks copy them raw into the event being written, and whoever gathers
+ * the lines (the writer thread, or a flushing thread) redacts them, writes
+ * them as data and follows them as HTTP (netcall.c), in the order they
+ * were recorded. That state is here, out of struct sock, so that it lives
+ * on, referenced by the records, after the socket is gone; only the
+ * gatherer (under the recorder's write lock) touches it past creation. */
+struct redactor;
+
+struct late_state {
+	atomic_int refs;
+	char conn[32]; /* the socket's conn id */
+	char peer[NET_ADDR_MAX]; /* its peer when its first bytes went by */
+	/* the redactors of received [0] and sent [1] bytes (secrets.h), and
+	 * their output, reused from record to record */
+	struct redactor *rd[2];
+	struct buf rdbuf;
+	int h2_told[2];
+	unsigned char nc; /* netcall.c: are its bytes followed as HTTP? */
+};
+
+/* @return s's late state with a new reference, made if need be, or NULL
+ * (out of memory). Caller is in a hook on s. */
+struct late_state *net_late_get(struct sock *s);
+/* Drops a reference; the last frees the state. */
+void net_late_put(struct late_state *ls);
 
 /* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80" into
  * out (NET_ADDR_MAX bytes). Anything else (AF_UNSPEC, short length) gives "". */

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,13 @@ struct tbuf {
 	int dead; /* thread exited: free after the next drain */
 	struct buf ev;
 	struct buf spare; /* touched only by whoever holds wlock */
+	size_t nlate; /* late records in ev */
+	size_t spare_nlate;
+	/* lines held back by the last gather (a late record past its cutoff
+	 * and what followed it): the next gather's first lines. wlock. */
+	struct buf carry;
+	size_t upto; /* gather: spare[0..upto) goes out now */
+	int reap; /* gather: dead when its buffer was taken, so nothing is left */
 	uint64_t tseen; /* tseq+1 of the open batch at the previous flush */
 	/* the open time batch, if tclk >= 0 */
 	int tclk;
@@ -112,9 +120,6 @@ static atomic_int writer_running;
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int writer_stop;
 static atomic_int writer_kicked;
-/* netcall.c's side queue wants draining (rec_kick_writer): the writer
- * parses it without flushing, and keeps its period. */
-static atomic_int nc_kicked;
 /* 1 while the writer waits without a timeout because nothing is pending;
  * the first event after that wakes it (see settle and writer_main). */
 static atomic_int writer_idle;
@@ -443,13 +448,6 @@ static void settle(size_t pending)
 	shim_flush();
 }
 
-void rec_kick_writer(void)
-{
-	if (atomic_load_explicit(&writer_running, memory_order_relaxed) && !finished &&
-	    !atomic_exchange(&nc_kicked, 1))
-		writer_wake();
-}
-
 struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
 {
 	struct tbuf *tb = t->tb;
@@ -516,6 +514,210 @@ void ev_end(struct shim_thread *t)
 	pending = tb->ev.len;
 	tb_unlock(tb);
 	settle(pending);
+}
+
+/* ---- late records (recorder.h) ---- */
+
+#define LATE_MARK '\x01' /* JSON text escapes every control byte */
+
+static atomic_uint_fast64_t late_next;
+
+/* A late record in a buffer: the mark, the header, n bytes, a last byte.
+ * The last byte is '"' inside an event (the next member's comma is due,
+ * see json.c) and '\n' for a bare one (the next line starts clean). */
+static inline size_t late_size(size_t n)
+{
+	return 1 + sizeof(struct rec_late) + n + 1;
+}
+
+static int late_put(struct buf *b, struct rec_late *h, const struct iovec *iov, size_t iovcnt,
+		    size_t n, char last)
+{
+	size_t i, off = 0;
+	char *o;
+	int r;
+
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	r = buf_reserve(b, late_size(n));
+	if (r < 0)
+		return r;
+	h->n = (uint32_t)n;
+	/* taken under the thread's buffer lock: see gather's cutoff */
+	h->order = atomic_fetch_add_explicit(&late_next, 1, memory_order_relaxed);
+	o = b->data + b->len;
+	*o++ = LATE_MARK;
+	memcpy(o, h, sizeof(*h));
+	o += sizeof(*h);
+	for (i = 0; i < iovcnt && off < n; i++) {
+		size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
+
+		memcpy(o + off, iov[i].iov_base, k);
+		off += k;
+	}
+	o += n;
+	*o++ = last;
+	*o = '\0';
+	b->len += late_size(n);
+	return 0;
+}
+
+int rec_late_iov(struct buf *b, struct rec_late *h, const struct iovec *iov, size_t iovcnt,
+		 size_t n)
+{
+	struct tbuf *tb = shim_tls.tb;
+	int r;
+
+	/* not the thread's buffer (out of memory: the scratch one) */
+	if (!tb || b != &tb->ev)
+		return -ENOMEM;
+	r = late_put(b, h, iov, iovcnt, n, '"');
+	if (r == 0)
+		tb->nlate++;
+	return r;
+}
+
+void rec_late_bare(struct shim_thread *t, struct rec_late *h)
+{
+	struct tbuf *tb = t->tb;
+	size_t pending;
+
+	if (!tb)
+		tb = tbuf_attach(t);
+	if (!tb) {
+		net_late_expand(h, NULL, NULL, NULL);
+		return;
+	}
+	tb_lock(tb);
+	time_close(tb);
+	if (late_put(&tb->ev, h, NULL, 0, 0, '\n') == 0)
+		tb->nlate++;
+	else
+		h->kind = 0; /* dropped below */
+	pending = tb->ev.len;
+	tb_unlock(tb);
+	if (!h->kind)
+		net_late_expand(h, NULL, NULL, NULL);
+	settle(pending);
+}
+
+/* A late record found by gather, in its thread's spare buffer. */
+struct lref {
+	uint64_t order;
+	struct tbuf *tb;
+	size_t at; /* the mark's offset */
+	size_t eoff, elen; /* its text in late_text */
+};
+
+static struct lref *lrefs;
+static size_t nlrefs, cap_lrefs;
+static uint32_t *lorder; /* indexes of lrefs, by order */
+static struct buf late_text = BUF_INIT;
+static struct buf late_lines = BUF_INIT; /* network_call lines, after the others */
+
+static int lref_add(const struct lref *r)
+{
+	if (nlrefs == cap_lrefs) {
+		size_t cap = cap_lrefs ? 2 * cap_lrefs : 256;
+		struct lref *v = realloc(lrefs, cap * sizeof(*v));
+		uint32_t *o;
+
+		if (!v)
+			return -ENOMEM;
+		lrefs = v;
+		o = realloc(lorder, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		lorder = o;
+		cap_lrefs = cap;
+	}
+	lrefs[nlrefs++] = *r;
+	return 0;
+}
+
+static int lorder_cmp(const void *a, const void *b)
+{
+	uint64_t x = lrefs[*(const uint32_t *)a].order, y = lrefs[*(const uint32_t *)b].order;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Finds the late records of tb's spare buffer. Records at or past cutoff
+ * stay for the next gather, with the rest of their line and every line
+ * after them (tb->upto). */
+static void late_scan(struct tbuf *tb, uint64_t cutoff)
+{
+	const char *d = tb->spare.data, *m;
+	size_t pos = 0, len = tb->spare.len;
+	struct rec_late h;
+
+	tb->upto = len;
+	while (pos < len && (m = memchr(d + pos, LATE_MARK, len - pos))) {
+		struct lref r = { .tb = tb, .at = (size_t)(m - d) };
+
+		memcpy(&h, m + 1, sizeof(h));
+		if (h.order >= cutoff) {
+			const char *nl = r.at ? memrchr(d, '\n', r.at) : NULL;
+
+			tb->upto = h.kind == REC_LATE_CLOSE ? r.at : nl ? (size_t)(nl - d) + 1 : 0;
+			return;
+		}
+		r.order = h.order;
+		if (lref_add(&r) < 0) {
+			/* cannot track it: the rest waits (and is tried again) */
+			const char *nl = r.at ? memrchr(d, '\n', r.at) : NULL;
+
+			tb->upto = h.kind == REC_LATE_CLOSE ? r.at : nl ? (size_t)(nl - d) + 1 : 0;
+			return;
+		}
+		pos = r.at + late_size(h.n);
+	}
+}
+
+/* Copies tb->spare[0..upto) to frame_in, each late record replaced by its
+ * text; refs are tb's records (in buffer order). */
+static void late_emit(struct tbuf *tb, const struct lref *refs, size_t n)
+{
+	const char *d = tb->spare.data;
+	size_t pos = 0, i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		struct rec_late h;
+
+		memcpy(&h, d + refs[i].at + 1, sizeof(h));
+		r = buf_append(&frame_in, d + pos, refs[i].at - pos);
+		if (r == 0)
+			r = buf_append(&frame_in, late_text.data + refs[i].eoff, refs[i].elen);
+		pos = refs[i].at + late_size(h.n);
+	}
+	if (r == 0)
+		r = buf_append(&frame_in, d + pos, tb->upto - pos);
+	if (r < 0)
+		warn_drop("out of memory");
+}
+
+/* The fatal-signal path: no allocation, no redaction. Every record becomes
+ * data_dropped (inside an event) or nothing (bare); references leak. */
+static void late_emit_dropped(const struct buf *b)
+{
+	static const char dropped_kv[] = ",\"data_dropped\":true";
+	const char *d = b->data, *m;
+	size_t pos = 0, len = b->len;
+	int r = 0;
+
+	while (r == 0 && pos < len && (m = memchr(d + pos, LATE_MARK, len - pos))) {
+		struct rec_late h;
+		size_t at = (size_t)(m - d);
+
+		memcpy(&h, m + 1, sizeof(h));
+		r = buf_append(&frame_in, d + pos, at - pos);
+		if (r == 0 && h.kind == REC_LATE_DATA)
+			r = buf_append(&frame_in, dropped_kv, sizeof(dropped_kv) - 1);
+		pos = at + late_size(h.n);
+	}
+	if (r == 0 && pos < len)
+		buf_append(&frame_in, d + pos, len - pos);
 }
 
 /* The zstd encoder (about 1 MB of context, and libzstd itself: see
@@ -586,23 +788,32 @@ static void write_frames(int try)
  * age (the wall clock may have been set back), as is a gone thread's; other
  * modes close every batch (the image may vanish next). GATHER_TRY skips
  * threads whose lock is taken (signal-handler path). */
-static void gather(enum gather_mode mode)
+static int gather(enum gather_mode mode)
 {
 	int try = mode == GATHER_TRY;
 	int64_t now = mode == GATHER_PERIODIC ? rec_now_ns() : 0;
+	/* Late records made from here on wait for the next gather: a thread
+	 * visited early could otherwise make one that a thread visited later
+	 * overtakes (a connection handed from one thread to another). */
+	uint64_t cutoff = atomic_load_explicit(&late_next, memory_order_relaxed);
 	struct tbuf **pp, *tb;
+	size_t i, j;
+	int held = 0;
 
 	if (try ? pthread_mutex_trylock(&reg_lock) : pthread_mutex_lock(&reg_lock))
-		return;
-	for (pp = &threads; (tb = *pp);) {
+		return 0;
+	nlrefs = 0;
+	buf_reset(&late_text);
+	for (tb = threads; tb; tb = tb->next) {
 		struct buf tmp;
 		int dead;
 
+		tb->upto = 0;
+		tb->spare_nlate = 0;
+		tb->reap = 0;
 		if (try) {
-			if (!tb_trylock(tb)) {
-				pp = &tb->next;
+			if (!tb_trylock(tb))
 				continue;
-			}
 		} else {
 			tb_lock(tb);
 		}
@@ -622,14 +833,91 @@ static void gather(enum gather_mode mode)
 		tmp = tb->ev;
 		tb->ev = tb->spare;
 		tb->spare = tmp;
+		tb->spare_nlate = tb->nlate;
+		tb->nlate = 0;
+		tb->reap = dead;
 		tb_unlock(tb);
-		if (tb->spare.len && buf_append(&frame_in, tb->spare.data, tb->spare.len) < 0)
-			warn_drop("out of memory");
+		if (try) {
+			if (tb->carry.len) {
+				late_emit_dropped(&tb->carry);
+				buf_reset(&tb->carry);
+			}
+			if (tb->spare_nlate)
+				late_emit_dropped(&tb->spare);
+			else if (tb->spare.len &&
+				 buf_append(&frame_in, tb->spare.data, tb->spare.len) < 0)
+				warn_drop("out of memory");
+			buf_reset(&tb->spare);
+			continue;
+		}
+		if (tb->carry.len) {
+			/* last gather's held lines come first */
+			if (buf_append(&tb->carry, tb->spare.data, tb->spare.len) < 0)
+				warn_drop("out of memory");
+			tmp = tb->carry;
+			tb->carry = tb->spare;
+			tb->spare = tmp;
+			buf_reset(&tb->carry);
+			tb->spare_nlate = 1;
+		}
+		if (tb->spare_nlate) {
+			late_scan(tb, cutoff);
+		} else {
+			if (tb->spare.len &&
+			    buf_append(&frame_in, tb->spare.data, tb->spare.len) < 0)
+				warn_drop("out of memory");
+			buf_reset(&tb->spare);
+		}
+	}
+	if (!try && nlrefs) {
+		int sorted = 1;
+
+		for (i = 0; i < nlrefs; i++) {
+			lorder[i] = (uint32_t)i;
+			if (i && lrefs[i - 1].order > lrefs[i].order)
+				sorted = 0;
+		}
+		if (!sorted)
+			qsort(lorder, nlrefs, sizeof(*lorder), lorder_cmp);
+		for (i = 0; i < nlrefs; i++) {
+			struct lref *r = &lrefs[lorder[i]];
+			const char *m = r->tb->spare.data + r->at;
+			struct rec_late h;
+
+			memcpy(&h, m + 1, sizeof(h));
+			r->eoff = late_text.len;
+			net_late_expand(&h, (const unsigned char *)m + 1 + sizeof(h), &late_text,
+					&late_lines);
+			r->elen = late_text.len - r->eoff;
+		}
+	}
+	/* each thread's lines, in order, its records replaced */
+	for (i = 0, tb = threads; !try && tb; tb = tb->next) {
+		if (!tb->spare_nlate)
+			continue;
+		for (j = i; j < nlrefs && lrefs[j].tb == tb; j++)
+			;
+		late_emit(tb, lrefs + i, j - i);
+		i = j;
+		if (tb->upto < tb->spare.len) {
+			held = 1;
+			if (buf_append(&tb->carry, tb->spare.data + tb->upto,
+				       tb->spare.len - tb->upto) < 0)
+				warn_drop("out of memory");
+		}
 		buf_reset(&tb->spare);
-		if (dead && !try) {
+	}
+	if (late_lines.len) {
+		if (buf_append(&frame_in, late_lines.data, late_lines.len) < 0)
+			warn_drop("out of memory");
+		buf_reset(&late_lines);
+	}
+	for (pp = &threads; !try && (tb = *pp);) {
+		if (tb->reap && !tb->carry.len) {
 			*pp = tb->next;
 			buf_release(&tb->ev);
 			buf_release(&tb->spare);
+			buf_release(&tb->carry);
 			free(tb->tdeltas);
 			free(tb);
 			continue;
@@ -637,20 +925,27 @@ static void gather(enum gather_mode mode)
 		pp = &tb->next;
 	}
 	pthread_mutex_unlock(&reg_lock);
+	return held;
 }
 
 static void flush_mode(enum gather_mode mode)
 {
 	struct shim_thread *t = &shim_tls;
 	int was_busy = t->busy;
+	int i;
 
 	if (!rec_ready)
 		return;
 	t->busy = 1;
 	pthread_mutex_lock(&wlock);
-	gather(mode);
-	/* network_call lines, parsed here rather than on the program's threads */
-	nc_drain(&frame_in, finished);
+	/* Outside the writer's tick everything must go: lines held back for
+	 * a late record made meanwhile get another gather or two. */
+	for (i = 0; gather(mode) && mode != GATHER_PERIODIC && i < 3; i++)
+		;
+	/* at exit, the exchanges still open: written by the exiting thread
+	 * once it has gathered its own lines (nc_end), never by the writer */
+	if (finished || (mode != GATHER_PERIODIC && nc_ending()))
+		nc_drain(&frame_in);
 	write_frames(0);
 	pthread_mutex_unlock(&wlock);
 	t->busy = was_busy;
@@ -684,7 +979,7 @@ static int anything_pending(void)
 	pthread_mutex_lock(&reg_lock);
 	for (tb = threads; tb && !any; tb = tb->next) {
 		tb_lock(tb);
-		any = tb->ev.len > 0 || tb->tclk >= 0;
+		any = tb->ev.len > 0 || tb->tclk >= 0 || tb->carry.len > 0;
 		tb_unlock(tb);
 	}
 	pthread_mutex_unlock(&reg_lock);
@@ -719,22 +1014,12 @@ static void *writer_main(void *arg)
 			deadline.tv_sec++;
 			deadline.tv_nsec -= 1000000000;
 		}
-		/* A netcall kick drains the side queue and waits out the rest
-		 * of the period: the flush still comes every 100 ms. A kick
-		 * (or a stop) ends the wait, also one made before it began. */
-		while (!writer_stop && !atomic_load(&writer_kicked)) {
-			if (atomic_exchange(&nc_kicked, 0)) {
-				pthread_mutex_unlock(&writer_lock);
-				pthread_mutex_lock(&wlock);
-				nc_drain(&frame_in, 0);
-				pthread_mutex_unlock(&wlock);
-				pthread_mutex_lock(&writer_lock);
-				continue;
-			}
+		/* A kick (or a stop) ends the wait, also one made before it
+		 * began. */
+		while (!writer_stop && !atomic_load(&writer_kicked))
 			if (pthread_cond_timedwait(&writer_cond, &writer_lock, &deadline) ==
 			    ETIMEDOUT)
 				break;
-		}
 		if (writer_stop)
 			break;
 		atomic_store(&writer_kicked, 0);
@@ -929,6 +1214,8 @@ void rec_after_fork_child(void)
 		atomic_store(&tb->lock, 0);
 		buf_reset(&tb->ev);
 		buf_reset(&tb->spare);
+		buf_reset(&tb->carry); /* the parent's to write */
+		tb->nlate = 0;
 		tb->tclk = -1;
 		tb->tlen = 0;
 		tb->next = NULL;

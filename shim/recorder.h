@@ -2,6 +2,7 @@
 /* recorder.h -- the recorder's lifecycle, used by init.c (events: shim.h). */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Sets up the recorder and writes emit_start's event (agent_start) to the
@@ -34,7 +35,6 @@ void rec_flush_from_signal(void);
 /* Wakes the writer thread for an early flush, if there is one (netcall.c:
  * its side queue grew, and what is left at exit is drained on the exiting
  * thread). Any thread may call it. */
-void rec_kick_writer(void);
 /* Wall clock through the real clock_gettime. */
 int64_t rec_now_ns(void);
 
@@ -49,3 +49,47 @@ struct buf *ev_try_begin(struct shim_thread *t, const char *type);
 void ev_end_noflush(struct shim_thread *t);
 /* After fork: the surviving thread's buffer takes its new logical tid. */
 void rec_thread_retid(struct shim_thread *t);
+
+/* ---- late records ----
+ * A hook may leave part of an event to be written later: rec_late_iov()
+ * copies the bytes raw into the event being written (between ev_begin and
+ * ev_end), behind a header and a mark byte that JSON text never holds;
+ * when the lines are gathered, the records of all threads are taken in the
+ * order they were made (order, under the thread's buffer lock) and
+ * net_late_expand() turns each into the text that replaces it. So the
+ * program's thread only copies, and redaction, the data's JSON and the
+ * HTTP reconstruction run on the writer thread. A record made while a
+ * gather is under way (order past the gather's cutoff) waits, with the
+ * rest of its thread's lines, for the next one. On the fatal-signal path,
+ * which must not allocate, records become "data_dropped". */
+struct late_state;
+
+enum { REC_LATE_DATA = 1, REC_LATE_CLOSE };
+
+struct rec_late {
+	uint64_t order; /* set by the recorder */
+	struct late_state *ls; /* a reference, which the expansion drops */
+	int64_t ts;
+	const char *step;
+	int32_t tid;
+	uint32_t n; /* bytes that follow */
+	uint8_t kind;
+	uint8_t out; /* sent (1) or received (0) */
+	uint8_t tls;
+	uint8_t h2;
+};
+
+struct iovec;
+/* Appends the first n bytes spread over iov as a late record to b, the
+ * event the caller has open. @return 0, or -ENOMEM / -E2BIG (nothing
+ * appended). */
+int rec_late_iov(struct buf *b, struct rec_late *h, const struct iovec *iov, size_t iovcnt,
+		 size_t n);
+/* Appends a late record that stands outside any event (h->n == 0). */
+void rec_late_bare(struct shim_thread *t, struct rec_late *h);
+
+/* Implemented by hook_netio.c, called under the write lock: writes the
+ * text replacing record h (with p[0..h->n) after it) to line, appends any
+ * line it completes (network_call) to lines, and drops h->ls. */
+void net_late_expand(const struct rec_late *h, const unsigned char *p, struct buf *line,
+		     struct buf *lines);

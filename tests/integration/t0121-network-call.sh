@@ -239,6 +239,37 @@ test_expect_success 'a program killed by SIGKILL leaves a readable trace with it
 	test_equal "[\"$URL/item/0\",\"$URL/item/1\",\"$URL/item/2\"]" "$(nc kill "map(.url) | sort")" "urls"
 '
 
+cat >abort.py <<'PY'
+import json
+import os
+import sys
+import urllib.request
+
+req = urllib.request.Request(sys.argv[1] + "/echo", method="POST",
+                             data=json.dumps({"q": "abort"}).encode(),
+                             headers={"Authorization": "Bearer " + sys.argv[2]})
+with urllib.request.urlopen(req, timeout=10) as r:
+    print(r.status, flush=True)
+os.abort()
+PY
+
+# The socket bytes are redacted when the writer gathers them (late records,
+# libattrace(7)); a fatal signal before that flushes from its handler, which
+# must not redact: those bytes are dropped, never written raw.
+test_expect_success 'SIGABRT right after a POST: the trace ends with the signal, the key is nowhere' '
+	rm -f abort.trace &&
+	shim_run "$PWD/abort.trace" "$PYTHON" abort.py $URL $SECRET >abort.out 2>abort.err
+	test_equal 134 $? "exit status" &&
+	test_equal 200 "$(cat abort.out)" "output" &&
+	test_trace_valid abort.trace &&
+	zstdcat abort.trace >abort.jsonl &&
+	! grep -q attrace0121testkey abort.jsonl &&
+	test_equal "\"SIGABRT\"" "$(jq -s -c "map(select(.type == \"agent_complete\"))[0].payload.signame" abort.jsonl)" "signal" &&
+	jq -s -c "[.[] | select(.type == \"socket_call\" and (.payload.op == \"send\" or .payload.op == \"recv\"))
+		| (.payload.data != null or .payload.data_dropped == true)] | (length > 1 and all)" abort.jsonl >abort.ok &&
+	test_equal true "$(cat abort.ok)" "every transfer has its data or data_dropped"
+'
+
 stop_servers
 
 # nc_same LIVE REPLAY: the same network_call events, timing and conn ids aside.
