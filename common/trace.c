@@ -85,12 +85,97 @@ void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
 	out[27] = '\0';
 }
 
+/* Printable ASCII without '"' or '\\': JSON text as it is. */
+static int plain(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+			return 0;
+	}
+	return 1;
+}
+
+static char *put_dec(char *o, uint64_t v)
+{
+	char t[20];
+	int n = 0;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*o++ = t[--n];
+	return o;
+}
+
+#define PUT_LIT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
+
+/* Every event starts here, on the program's thread: with plain strings
+ * (the usual case) the envelope is written in one reservation, without the
+ * per-member calls of the general path below; the bytes are the same. */
+static int head_plain(struct buf *b, const struct trace_head *h, const char *step, size_t np,
+		      size_t nt, size_t ns)
+{
+	char c = buf_last(b);
+	char *o;
+	int r;
+
+	/* the fixed text (82 bytes), seq and tid (31), the timestamp (27) */
+	r = buf_reserve(b, 1 + 82 + 31 + 27 + np + nt + ns);
+	if (r < 0)
+		return r;
+	o = b->data + b->len;
+	if (b->len && c != '{' && c != '[' && c != ':' && c != '\n' && c != ',')
+		*o++ = ',';
+	o = PUT_LIT(o, "{\"seq\":");
+	o = put_dec(o, h->seq);
+	o = PUT_LIT(o, ",\"pid\":\"");
+	memcpy(o, h->pid, np);
+	o += np;
+	o = PUT_LIT(o, "\",\"tid\":");
+	if (h->tid < 0)
+		*o++ = '-';
+	o = put_dec(o, h->tid < 0 ? (uint64_t)0 - (uint64_t)(int64_t)h->tid : (uint64_t)h->tid);
+	o = PUT_LIT(o, ",\"type\":\"");
+	memcpy(o, h->type, nt);
+	o += nt;
+	o = PUT_LIT(o, "\",\"ts\":\"");
+	trace_fmt_ts(h->ts_ns, o); /* writes 28 bytes: 27 and a NUL */
+	o += 27;
+	o = PUT_LIT(o, "\",\"ts_epoch\":");
+	b->len = (size_t)(o - b->data);
+	r = json_epoch(b, h->ts_ns);
+	if (r < 0)
+		return r;
+	r = buf_reserve(b, 24 + ns);
+	if (r < 0)
+		return r;
+	o = b->data + b->len;
+	o = PUT_LIT(o, ",\"step\":\"");
+	memcpy(o, step, ns);
+	o += ns;
+	o = PUT_LIT(o, "\",\"payload\":{");
+	*o = '\0';
+	b->len = (size_t)(o - b->data);
+	return 0;
+}
+
 int trace_ev_head(struct buf *b, const struct trace_head *h)
 {
 	char ts[TRACE_TS_LEN];
-	size_t start = b->len;
+	const char *step = h->step ? h->step : "root";
+	size_t start = b->len, np = strlen(h->pid), nt = strlen(h->type), ns = strlen(step);
 	int r;
 
+	if (plain(h->pid, np) && plain(h->type, nt) && plain(step, ns)) {
+		r = head_plain(b, h, step, np, nt, ns);
+		goto out;
+	}
 	trace_fmt_ts(h->ts_ns, ts);
 	r = json_obj_open(b);
 	if (r >= 0)
@@ -112,11 +197,12 @@ int trace_ev_head(struct buf *b, const struct trace_head *h)
 	if (r >= 0)
 		r = json_epoch(b, h->ts_ns);
 	if (r >= 0)
-		r = json_kv_str(b, "step", h->step ? h->step : "root");
+		r = json_kv_str(b, "step", step);
 	if (r >= 0)
 		r = json_key(b, "payload");
 	if (r >= 0)
 		r = json_obj_open(b);
+out:
 	if (r < 0 && b->data) {
 		/* Never leave half an envelope behind. */
 		b->len = start;

@@ -91,8 +91,33 @@ static void test_head(void)
 	json_object_put(o);
 	buf_release(&b);
 
+	/* plain strings take head_plain(): the same bytes */
+	h.step = "fetch x";
+	h.tid = -3;
+	h.ts_ns = -1500; /* before 1970: floor to the microsecond */
+	h.seq = 18446744073709551615ULL;
+	buf_puts(&b, "{\"a\":1}");
+	trace_ev_head(&b, &h);
+	trace_ev_tail(&b);
+	tap_streq(b.data,
+		  "{\"a\":1},{\"seq\":18446744073709551615,\"pid\":\"0.1\",\"tid\":-3,"
+		  "\"type\":\"socket_call\",\"ts\":\"1969-12-31T23:59:59.999998Z\","
+		  "\"ts_epoch\":-0.000002,\"step\":\"fetch x\",\"payload\":{}}\n",
+		  "a plain envelope: the same text as the general path, a comma when due");
+	buf_release(&b);
+	for (size_t cap = 1, ok = 1; cap <= 200; cap++) {
+		buf_init(&b, cap);
+		if (trace_ev_head(&b, &h) < 0 && b.len != 0)
+			ok = 0;
+		buf_release(&b);
+		if (cap == 200)
+			tap_ok(ok, "a plain head that does not fit leaves nothing, at any cap");
+	}
+
 	h.step = NULL;
 	h.seq = 0;
+	h.tid = 2;
+	h.ts_ns = 1795321020004100000LL;
 	trace_ev_head(&b, &h);
 	trace_ev_tail(&b);
 	tap_ok(strstr(b.data, "\"step\":\"root\",\"payload\":{}}\n") != NULL,
