@@ -697,11 +697,69 @@ static void keep_image(void)
 	ix.nev = k;
 }
 
+/* The fields of a TCP send or recv line read by trace_sock_scan, with its
+ * bytes, in one block, as sock_compact makes them; NULL when the bytes do
+ * not decode (the JSON path then decides). tmp: scratch for the bytes. */
+static struct rp_sock *sock_from_line(const struct trace_sock_line *l, struct buf *tmp)
+{
+	size_t errlen = l->err ? l->err_len + 1 : 0;
+	struct rp_sock *sk;
+	char *m;
+
+	buf_reset(tmp);
+	if (trace_sock_bytes(l, tmp) < 0)
+		return NULL;
+	sk = malloc(sizeof(*sk) + l->conn_len + 1 + errlen + tmp->len);
+	if (!sk)
+		return NULL;
+	m = sk->mem;
+	memcpy(m, l->conn, l->conn_len);
+	m[l->conn_len] = '\0';
+	sk->id = m;
+	m += l->conn_len + 1;
+	sk->err = NULL;
+	if (l->err) {
+		memcpy(m, l->err, l->err_len);
+		m[l->err_len] = '\0';
+		sk->err = m;
+		m += errlen;
+	}
+	if (tmp->len)
+		memcpy(m, tmp->data, tmp->len);
+	sk->data = m;
+	sk->len = tmp->len;
+	sk->op = l->op;
+	sk->n = l->n;
+	sk->peek = l->peek;
+	sk->tls_opaque = l->tls_opaque;
+	return sk;
+}
+
+/* Appends e to the index. @return 0 or -ENOMEM (e is not taken then). */
+static int push_event(const struct rp_event *e)
+{
+	if (ix.nev == ix.capev) {
+		size_t cap = ix.capev ? ix.capev * 2 : 256;
+		struct rp_event *v = realloc(ix.ev, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ix.ev = v;
+		ix.capev = cap;
+	}
+	ix.ev[ix.nev++] = *e;
+	return 0;
+}
+
 static int load(const char *path)
 {
 	struct at_error err = { 0 };
 	struct trace_reader *r = trace_reader_open(path, &err);
+	struct trace_sock_line sl;
 	struct json_object *ev;
+	struct rp_event e;
+	char *line;
+	size_t len;
 	struct fp *f = NULL;
 	struct buf tmp;
 	int rc;
@@ -725,10 +783,37 @@ static int load(const char *path)
 		trace_reader_only_pid(r, shim_proc.lpid, "file_open");
 	ix.rec_fp[0] = '\0';
 	buf_init(&tmp, 0);
-	while ((rc = trace_reader_next(r, &ev, &err)) == 1) {
-		struct json_object *pl = json_object_object_get(ev, "payload");
-		const char *pid = jv_str(ev, "pid"), *type = jv_str(ev, "type");
+	while ((rc = trace_reader_next_line(r, &line, &len, &err)) == 1) {
+		struct json_object *pl;
+		const char *pid, *type;
 
+		/* Most lines are TCP bytes: read without json-c, unless the
+		 * fingerprint needs every event as JSON. */
+		if (!f && trace_sock_scan(line, len, &sl) == 1) {
+			struct rp_sock *sk;
+
+			if (strcmp(sl.pid, shim_proc.lpid) != 0)
+				continue;
+			sk = sock_from_line(&sl, &tmp);
+			if (sk) {
+				rc = push_event(&(struct rp_event){ .sk = sk,
+								    .sockop = sk->op,
+								    .seq = sl.seq,
+								    .tid = sl.tid,
+								    .type = "socket_call" });
+				if (rc < 0) {
+					free(sk);
+					break;
+				}
+				continue;
+			}
+		}
+		rc = trace_reader_parse_line(r, &ev, &err);
+		if (rc < 0)
+			break;
+		pl = json_object_object_get(ev, "payload");
+		pid = jv_str(ev, "pid");
+		type = jv_str(ev, "type");
 		if (f && fp_add(f, ev) < 0) {
 			fp_free(f); /* no recorded fingerprint: gov_report reads the file */
 			f = NULL;
@@ -740,19 +825,7 @@ static int load(const char *path)
 			json_object_put(ev);
 			continue;
 		}
-		if (ix.nev == ix.capev) {
-			size_t cap = ix.capev ? ix.capev * 2 : 256;
-			struct rp_event *v = realloc(ix.ev, cap * sizeof(*v));
-
-			if (!v) {
-				json_object_put(ev);
-				rc = -ENOMEM;
-				break;
-			}
-			ix.ev = v;
-			ix.capev = cap;
-		}
-		ix.ev[ix.nev] = (struct rp_event){
+		e = (struct rp_event){
 			.ev = ev,
 			.payload = pl,
 			.seq = (uint64_t)jv_int(ev, "seq", 0),
@@ -762,15 +835,22 @@ static int load(const char *path)
 		/* Most events are TCP bytes: their JSON goes now, so that the
 		 * next events' parsing reuses its memory. */
 		if (type && !strcmp(type, "socket_call"))
-			ix.ev[ix.nev].sk = sock_compact(pl, &tmp);
-		if (ix.ev[ix.nev].sk) {
-			ix.ev[ix.nev].sockop = ix.ev[ix.nev].sk->op;
-			ix.ev[ix.nev].type = "socket_call";
-			ix.ev[ix.nev].ev = ix.ev[ix.nev].payload = NULL;
+			e.sk = sock_compact(pl, &tmp);
+		if (e.sk) {
+			e.sockop = e.sk->op;
+			e.type = "socket_call";
+			e.ev = e.payload = NULL;
 			json_object_put(ev);
 		}
-		ix.nev++;
+		rc = push_event(&e);
+		if (rc < 0) {
+			json_object_put(e.ev);
+			free(e.sk);
+			break;
+		}
 	}
+	if (rc == -ENOMEM)
+		snprintf(err.msg, sizeof(err.msg), "out of memory");
 	buf_release(&tmp);
 	trace_reader_free(r);
 	if (f && rc == 0 && fp_final(f, ix.rec_fp) < 0)
