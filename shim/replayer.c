@@ -235,6 +235,7 @@ static struct {
 	/* The recorded trace's fingerprint, computed while loading in the
 	 * process that reports (see rp_recorded_fp); "" when not. */
 	char rec_fp[FP_HEX_LEN + 1];
+	int last_tid; /* index_event: the tid put into tids last, or -1 */
 } ix;
 
 static const char *const clock_names[SHIM_CLOCK_COUNT] = {
@@ -650,8 +651,12 @@ static void index_event(size_t evi)
 		/* steps, governance, error: not inputs */
 		ix.ev[evi].consumed = 1;
 	}
-	snprintf(key, sizeof(key), "%d", e->tid);
-	smap_put(&ix.tids, key, (void *)1);
+	/* events come thread by thread in runs: one put per run */
+	if (e->tid != ix.last_tid) {
+		snprintf(key, sizeof(key), "%d", e->tid);
+		if (smap_put(&ix.tids, key, (void *)1) == 0)
+			ix.last_tid = e->tid;
+	}
 }
 
 static int ev_cmp(const void *a, const void *b)
@@ -706,10 +711,18 @@ static struct rp_sock *sock_from_line(const struct trace_sock_line *l, struct bu
 	struct rp_sock *sk;
 	char *m;
 
-	buf_reset(tmp);
-	if (trace_sock_bytes(l, tmp) < 0)
-		return NULL;
-	sk = malloc(sizeof(*sk) + l->conn_len + 1 + errlen + tmp->len);
+	const char *bytes = l->data;
+	size_t nbytes = l->data_len;
+
+	/* plain text (most is) needs no decoding, and no scratch copy */
+	if (!l->data || l->data_esc) {
+		buf_reset(tmp);
+		if (trace_sock_bytes(l, tmp) < 0)
+			return NULL;
+		bytes = tmp->data;
+		nbytes = tmp->len;
+	}
+	sk = malloc(sizeof(*sk) + l->conn_len + 1 + errlen + nbytes);
 	if (!sk)
 		return NULL;
 	m = sk->mem;
@@ -724,10 +737,10 @@ static struct rp_sock *sock_from_line(const struct trace_sock_line *l, struct bu
 		sk->err = m;
 		m += errlen;
 	}
-	if (tmp->len)
-		memcpy(m, tmp->data, tmp->len);
+	if (nbytes)
+		memcpy(m, bytes, nbytes);
 	sk->data = m;
-	sk->len = tmp->len;
+	sk->len = nbytes;
 	sk->op = l->op;
 	sk->n = l->n;
 	sk->peek = l->peek;
@@ -868,6 +881,7 @@ static int load(const char *path)
 			break;
 		}
 	keep_image();
+	ix.last_tid = -1;
 	for (size_t i = 0; i < ix.nev; i++) {
 		index_event(i);
 		free(ix.ev[i].sk);
@@ -1355,6 +1369,13 @@ static struct peer_http *peer_http(const char *peer)
 	q = peer_queue(peer, 0);
 	if (!ph || !q)
 		return ph;
+	/* about one exchange per send: room up front, not regrown and
+	 * copied (pipelined requests may still grow it) */
+	for (size_t i = 0; i < q->n; i++)
+		ph->cap += ix.conns[q->v[i]]->sends.n;
+	ph->v = ph->cap ? malloc(ph->cap * sizeof(*ph->v)) : NULL;
+	if (!ph->v)
+		ph->cap = 0;
 	for (size_t i = 0; i < q->n; i++)
 		index_http_conn(ph, ix.conns[q->v[i]]);
 	for (size_t i = 1; i < ph->n; i++)
