@@ -1522,6 +1522,9 @@ static void header_diff(const unsigned char *req, const struct http1_req *r,
 	size_t vl;
 
 	out[0] = '\0';
+	/* the same head, byte for byte (a replay's usually is): no difference */
+	if (r->head_len == h->r.head_len && memcmp(req, rec, r->head_len) == 0)
+		return;
 	if (header_missing(req, r, rec, &h->r, &hn, &hv)) {
 		gov_quote(name, sizeof(name), req + hn.off, hn.len, 40);
 		gov_quote(a, sizeof(a), req + hv.off, hv.len, 60);
