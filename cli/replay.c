@@ -190,6 +190,8 @@ static int judge_trace(const char *path, char fp_hex[FP_HEX_LEN + 1], char exe[6
 		r = -EIO;
 		goto out;
 	}
+	/* checked, not parsed: the fingerprint leaves network_call out */
+	trace_reader_skip_type_checked(rd, "network_call");
 	while ((r = trace_reader_next(rd, &ev, reterr)) == 1) {
 		r = fp_add(f, ev);
 		root_exe(ev, exe);

@@ -270,6 +270,7 @@ struct trace_reader {
 	int err; /* sticky error for failures that end the walk */
 	struct at_error saved;
 	char skip[48]; /* "type":"T" of lines to pass over unparsed, or "" */
+	int skip_checked; /* skipped lines are still validated, and counted */
 	size_t skiplen;
 	char pid[64]; /* only_pid: the pid kept, or "" */
 	char keep[48]; /* only_pid: "type":"T" kept of every pid, or "" */
@@ -282,6 +283,7 @@ int trace_reader_skip_type(struct trace_reader *r, const char *type)
 {
 	int n = snprintf(r->skip, sizeof(r->skip), "\"type\":\"%s\"", type);
 
+	r->skip_checked = 0;
 	if (n < 0 || (size_t)n >= sizeof(r->skip)) {
 		r->skip[0] = '\0';
 		r->skiplen = 0;
@@ -289,6 +291,14 @@ int trace_reader_skip_type(struct trace_reader *r, const char *type)
 	}
 	r->skiplen = (size_t)n;
 	return 0;
+}
+
+int trace_reader_skip_type_checked(struct trace_reader *r, const char *type)
+{
+	int e = trace_reader_skip_type(r, type);
+
+	r->skip_checked = e == 0;
+	return e;
 }
 
 int trace_reader_only_pid(struct trace_reader *r, const char *pid, const char *keep)
@@ -478,6 +488,10 @@ static int parse_line(struct trace_reader *r, char *s, size_t n, size_t off,
 /* The next line that is not skipped: *ret_s[0..*ret_n), NUL-terminated
  * there (over its '\n'), at *ret_off in its frame. @return 1, 0 at the end,
  * or a negative errno with reterr. */
+/* 1 when line s[0..n) is an event of type `type` that trace_reader_next()
+ * would accept, told by a hand-written scan; 0 when json-c must decide. */
+static int line_checked(const char *s, size_t n, const char *type, size_t type_len);
+
 static int next_line(struct trace_reader *r, char **ret_s, size_t *ret_n, size_t *ret_off,
 		     struct at_error *reterr)
 {
@@ -520,6 +534,15 @@ static int next_line(struct trace_reader *r, char **ret_s, size_t *ret_n, size_t
 			return -E2BIG;
 		}
 		k = skipped(r, s, n);
+		if (k == 1 && r->skip_checked) {
+			/* "type":"T" is r->skip; what the scan refuses goes to
+			 * the caller's json-c parse, as without skipping */
+			if (line_checked(s, n, r->skip + 8, r->skiplen - 9)) {
+				r->events++;
+				continue;
+			}
+			k = 0;
+		}
 		if (k) {
 			r->events += k == 2; /* another pid's event: still one */
 			continue;
@@ -806,14 +829,17 @@ static const char *sock_payload(const char *p, const char *end, struct trace_soc
 	return p + 1;
 }
 
-int trace_sock_scan(const char *s, size_t n, struct trace_sock_line *l)
+/* The envelope of line s[0..n) (as trace_validate() checks it) into l, for
+ * an event of type `type` (no escapes). sock: a TCP send or recv, its
+ * payload read into l too; else any payload object, only checked.
+ * @return 1, or 0 when json-c must decide. */
+static int scan_event(const char *s, size_t n, struct trace_sock_line *l, int sock,
+		      const char *type, size_t type_len)
 {
 	const char *p = s, *end = s + n, *k, *v;
 	unsigned seen = 0;
 	int nonascii = 0;
 
-	memset(l, 0, sizeof(*l));
-	l->n = -1;
 	if (n < 2 || *p != '{')
 		return 0;
 	p = jscan_ws(p + 1, end);
@@ -860,7 +886,7 @@ int trace_sock_scan(const char *s, size_t n, struct trace_sock_line *l)
 			if (!p || ((which == K_PID || which == K_TYPE) && esc))
 				return 0;
 			len = (size_t)(p - v - 1);
-			if (which == K_TYPE && (len != 11 || memcmp(v + 1, "socket_call", 11) != 0))
+			if (which == K_TYPE && (len != type_len || memcmp(v + 1, type, len) != 0))
 				return 0;
 			if (which == K_PID) {
 				if (len >= sizeof(l->pid))
@@ -873,7 +899,8 @@ int trace_sock_scan(const char *s, size_t n, struct trace_sock_line *l)
 		case K_PAYLOAD:
 			if (*v != '{')
 				return 0;
-			p = sock_payload(v, end, l, &nonascii);
+			p = sock ? sock_payload(v, end, l, &nonascii)
+				 : jscan_value(v, end, 1, &nonascii);
 			break;
 		default:
 			p = jscan_value(v, end, 1, &nonascii);
@@ -900,6 +927,21 @@ int trace_sock_scan(const char *s, size_t n, struct trace_sock_line *l)
 	if (nonascii && !utf8_valid(s, n))
 		return 0;
 	return trace_pid_valid(l->pid) ? 1 : 0;
+}
+
+int trace_sock_scan(const char *s, size_t n, struct trace_sock_line *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->n = -1;
+	return scan_event(s, n, l, 1, "socket_call", 11);
+}
+
+static int line_checked(const char *s, size_t n, const char *type, size_t type_len)
+{
+	struct trace_sock_line l;
+
+	memset(&l, 0, sizeof(l));
+	return scan_event(s, n, &l, 0, type, type_len);
 }
 
 int trace_sock_bytes(const struct trace_sock_line *l, struct buf *out)

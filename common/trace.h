@@ -94,6 +94,12 @@ int trace_reader_parse_line(struct trace_reader *r, struct json_object **ret_ev,
  * never needs: parsing them was half of loading a trace). @return 0, or
  * -EINVAL for a type name too long (nothing is skipped then). */
 int trace_reader_skip_type(struct trace_reader *r, const char *type);
+/* The same, but the skipped lines are still validated and count as events,
+ * as trace_reader_next() would have them (same errors, same "no events"):
+ * a hand-written scan checks them (common/jscan.h), json-c only the lines
+ * it refuses. For readers that must refuse a bad trace but need nothing of
+ * those events (the fingerprint leaves network_call out). */
+int trace_reader_skip_type_checked(struct trace_reader *r, const char *type);
 /* From now on, lines whose top-level "pid" is a plain pid other than `pid`
  * are passed over unparsed too, unless their top-level "type" is `keep`
  * (or NULL). Skipped lines count as events for "no events". @return 0, or

@@ -499,6 +499,41 @@ static void test_skip_type(void)
 	trace_reader_free(r);
 }
 
+/* trace_reader_skip_type_checked: skipped lines are still checked and
+ * counted; what the scan refuses is the caller's (json-c decides). */
+static void test_skip_type_checked(void)
+{
+#define NC(seq, payload)                                                                           \
+	"{\"seq\":" #seq ",\"pid\":\"0\",\"tid\":0,\"type\":\"network_call\","                     \
+	"\"ts\":\"2026-11-22T04:17:00.000001Z\",\"ts_epoch\":1795321020.000001,\"step\":\"root\"," \
+	"\"payload\":" payload "}\n"
+	static const char text[] =
+		EV(1) NC(2, "{\"url\":\"http://h/\",\"headers\":[[\"a\",\"b\"]]}")
+			NC(3, "{\"body\":\"\\u0000\"}") EV(4);
+	static const char only[] = NC(1, "{}");
+	static const char broken[] =
+		EV(1) "{\"seq\":2,\"pid\":\"0\",\"tid\":0,\"type\":\"network_call\",x\n";
+#undef NC
+	const char *texts[] = { text, only, broken };
+	size_t lens[] = { sizeof(text) - 1, sizeof(only) - 1, sizeof(broken) - 1 };
+	int want_k[] = { 0, 0, -EBADMSG }, want_n[] = { 3, 0, 1 }, want_seqs[] = { 134, 0, 1 };
+
+	for (int i = 0; i < 3; i++) {
+		char z[4096];
+		size_t zn = ZSTD_compress(z, sizeof(z), texts[i], lens[i], 1);
+		struct at_error e = { 0 };
+		struct trace_reader *r = trace_reader_mem(z, zn, &e);
+		int k = -1, n = -1, seqs = -1;
+
+		if (r && trace_reader_skip_type_checked(r, "network_call") == 0)
+			k = read_seqs(r, &e, &n, &seqs);
+		tap_ok(k == want_k[i] && n == want_n[i] && seqs == want_seqs[i],
+		       "skip_type_checked case %d (got %d events, seqs %d, end %d: %s)", i, n, seqs,
+		       k, e.msg);
+		trace_reader_free(r);
+	}
+}
+
 #define EVP(seq, pid, type)                                                                        \
 	"{\"seq\":" #seq ",\"pid\":\"" pid "\",\"tid\":0,\"type\":\"" type "\","                   \
 	"\"ts\":\"2026-11-22T04:17:00.000001Z\",\"ts_epoch\":1795321020.000001,\"step\":\"root\"," \
@@ -656,6 +691,7 @@ int main(void)
 	test_time_values();
 	test_payload_bytes();
 	test_skip_type();
+	test_skip_type_checked();
 	test_only_pid();
 	test_sock_scan();
 	return tap_done();
