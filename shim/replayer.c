@@ -707,12 +707,10 @@ static void keep_image(void)
  * not decode (the JSON path then decides). tmp: scratch for the bytes. */
 static struct rp_sock *sock_from_line(const struct trace_sock_line *l, struct buf *tmp)
 {
-	size_t errlen = l->err ? l->err_len + 1 : 0;
+	size_t errlen = l->err ? l->err_len + 1 : 0, nbytes = l->data_len;
+	const char *bytes = l->data;
 	struct rp_sock *sk;
 	char *m;
-
-	const char *bytes = l->data;
-	size_t nbytes = l->data_len;
 
 	/* plain text (most is) needs no decoding, and no scratch copy */
 	if (!l->data || l->data_esc) {
@@ -873,8 +871,8 @@ static int load(const char *path)
 		log_warn("cannot replay '%s': %s", path, err.msg);
 		return rc;
 	}
-	/* One thread's trace is in seq order already: no sort (glibc's
-	 * qsort is a stable merge sort, so skipping it changes nothing). */
+	/* One thread's trace is in seq order already: no sort. (Equal seqs
+	 * keep file order, as Debian 12's glibc qsort, a merge sort, does.) */
 	for (size_t i = 1; i < ix.nev; i++)
 		if (ix.ev[i - 1].seq > ix.ev[i].seq) {
 			qsort(ix.ev, ix.nev, sizeof(*ix.ev), ev_cmp);
