@@ -27,7 +27,9 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/fingerprint.h"
 #include "common/jsonv.h"
+#include "common/trace.h"
 
 #define EXIT_GOVERNANCE 86
 #define EXIT_DIFFERS	87
@@ -126,49 +128,87 @@ struct outcome {
 	char exe_sha[65]; /* the root's executable hash */
 };
 
-static void root_exe(const struct cli_trace *t, char out[65])
+/* The root's executable hash, from its agent_start (the first one wins). */
+static void root_exe(struct json_object *ev, char out[65])
 {
-	out[0] = '\0';
-	for (size_t i = 0; i < t->n; i++) {
-		struct json_object *p = json_object_object_get(t->ev[i], "payload");
-		const char *type = jv_str(t->ev[i], "type"), *pid = jv_str(t->ev[i], "pid");
-		const char *sha = jv_str(p, "exe_sha256");
+	struct json_object *p = json_object_object_get(ev, "payload");
+	const char *type = jv_str(ev, "type"), *pid = jv_str(ev, "pid");
+	const char *sha = jv_str(p, "exe_sha256");
 
-		if (type && pid && sha && !strcmp(type, "agent_start") && !strcmp(pid, "0")) {
-			snprintf(out, 65, "%s", sha);
-			return;
-		}
+	if (!out[0] && type && pid && sha && !strcmp(type, "agent_start") && !strcmp(pid, "0"))
+		snprintf(out, 65, "%s", sha);
+}
+
+/* What a governance event says about the run. */
+static void read_outcome(struct json_object *ev, struct outcome *o)
+{
+	struct json_object *p = json_object_object_get(ev, "payload"), *u;
+	const char *type = jv_str(ev, "type"), *what = jv_str(p, "what");
+
+	if (!type || strcmp(type, "governance") != 0 || !what)
+		return;
+	if (strcmp(what, "summary") != 0) {
+		const char *mode = jv_str(p, "mode");
+
+		if (mode && !strcmp(mode, "strict"))
+			o->strict_stop = 1;
+		return;
+	}
+	o->consumed += json_object_get_int64(json_object_object_get(p, "consumed"));
+	o->total += json_object_get_int64(json_object_object_get(p, "total"));
+	if (!json_object_object_get_ex(p, "unused", &u) || !json_object_is_type(u, json_type_array))
+		return;
+	for (size_t k = 0; k < json_object_array_length(u) && o->nunused_listed < 5; k++) {
+		const char *str = json_object_get_string(json_object_array_get_idx(u, k));
+
+		buf_printf(&o->unused, "%s%s %s", o->nunused_listed ? "; " : "", jv_str(ev, "pid"),
+			   str ? str : "?");
+		o->nunused_listed++;
 	}
 }
 
-static void read_outcome(const struct cli_trace *t, struct outcome *o)
+/* Reads and validates every event of path as cli_trace_load() does, but
+ * one at a time, never holding them all (for a long trace that took most
+ * of the verb's time): the fingerprint, the root's executable hash and,
+ * when o is given, the run's outcome. @return 0, or a negative errno with
+ * reterr set (-ENODATA for a trace with no events). */
+static int judge_trace(const char *path, char fp_hex[FP_HEX_LEN + 1], char exe[65],
+		       struct outcome *o, struct at_error *reterr)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		struct json_object *p = json_object_object_get(t->ev[i], "payload"), *u;
-		const char *type = jv_str(t->ev[i], "type"), *what = jv_str(p, "what");
+	struct trace_reader *rd;
+	struct json_object *ev;
+	struct fp *f = fp_new();
+	int r;
 
-		if (!type || strcmp(type, "governance") != 0 || !what)
-			continue;
-		if (strcmp(what, "summary") != 0) {
-			const char *mode = jv_str(p, "mode");
-
-			if (mode && !strcmp(mode, "strict"))
-				o->strict_stop = 1;
-			continue;
-		}
-		o->consumed += json_object_get_int64(json_object_object_get(p, "consumed"));
-		o->total += json_object_get_int64(json_object_object_get(p, "total"));
-		if (!json_object_object_get_ex(p, "unused", &u) ||
-		    !json_object_is_type(u, json_type_array))
-			continue;
-		for (size_t k = 0; k < json_object_array_length(u) && o->nunused_listed < 5; k++) {
-			const char *s = json_object_get_string(json_object_array_get_idx(u, k));
-
-			buf_printf(&o->unused, "%s%s %s", o->nunused_listed ? "; " : "",
-				   jv_str(t->ev[i], "pid"), s ? s : "?");
-			o->nunused_listed++;
-		}
+	exe[0] = '\0';
+	if (!f) {
+		r = -ENOMEM;
+		goto out;
 	}
+	rd = trace_reader_open(path, reterr);
+	if (!rd) {
+		r = -EIO;
+		goto out;
+	}
+	/* checked, not parsed: the fingerprint leaves network_call out */
+	trace_reader_skip_type_checked(rd, "network_call");
+	while ((r = trace_reader_next(rd, &ev, reterr)) == 1) {
+		r = fp_add(f, ev);
+		root_exe(ev, exe);
+		if (o)
+			read_outcome(ev, o);
+		json_object_put(ev);
+		if (r < 0)
+			break;
+	}
+	trace_reader_free(rd);
+	if (r == 0)
+		r = fp_final(f, fp_hex);
+out:
+	if (r < 0 && reterr && !reterr->msg[0])
+		snprintf(reterr->msg, sizeof(reterr->msg), "%s", strerror(-r));
+	fp_free(f);
+	return r;
 }
 
 /* The replay's environment: preload the shim, replay mode, and the paths. */
@@ -216,11 +256,11 @@ int verb_replay(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char shim[PATH_MAX], trace[PATH_MAX], out[PATH_MAX] = "", live_exe[65];
-	struct cli_trace rec = { 0 }, run = { 0 };
+	char shim[PATH_MAX], trace[PATH_MAX], out[PATH_MAX] = "", live_exe[65], now_exe[65];
+	char rec_fp[FP_HEX_LEN + 1], run_fp[FP_HEX_LEN + 1];
 	struct outcome oc = { .unused = BUF_INIT };
 	struct at_error err = { 0 };
-	int c, r, status = 0, ret = CLI_EXIT_FAILURE, have_run = 0;
+	int c, r, status = 0, ret = CLI_EXIT_FAILURE;
 	const char *path;
 	pid_t pid;
 
@@ -267,7 +307,7 @@ int verb_replay(int argc, char **argv)
 	}
 	path = argv[optind];
 	/* A missing, corrupt or truncated trace is refused before CMD runs. */
-	r = cli_trace_load(path, &rec, &err);
+	r = judge_trace(path, rec_fp, live_exe, NULL, &err);
 	if (r < 0) {
 		cli_trace_error(path, r, &err);
 		return CLI_EXIT_FAILURE;
@@ -317,45 +357,33 @@ int verb_replay(int argc, char **argv)
 		}
 	}
 
-	r = cli_trace_load(out, &run, &err);
+	r = judge_trace(out, run_fp, now_exe, &oc, &err);
 	if (r < 0) {
 		cli_error("cannot read the replayed run's trace: %s",
 			  err.msg[0] ? err.msg : strerror(-r));
 		goto out;
 	}
-	have_run = 1;
-	read_outcome(&run, &oc);
-	root_exe(&rec, live_exe);
-	{
-		char now_exe[65];
-
-		root_exe(&run, now_exe);
-		if (live_exe[0] && now_exe[0] && strcmp(live_exe, now_exe) != 0)
-			cli_error("warning: the executable differs from the recorded one "
-				  "(sha256 %.16s, recorded %.16s)",
-				  now_exe, live_exe);
-	}
+	if (live_exe[0] && now_exe[0] && strcmp(live_exe, now_exe) != 0)
+		cli_error("warning: the executable differs from the recorded one "
+			  "(sha256 %.16s, recorded %.16s)",
+			  now_exe, live_exe);
 	if (oc.consumed < oc.total)
 		cli_error("replay left %ld recorded event%s unused: %s%s", oc.total - oc.consumed,
 			  oc.total - oc.consumed == 1 ? "" : "s",
 			  oc.unused.data ? oc.unused.data : "",
 			  (long)oc.nunused_listed < oc.total - oc.consumed ? "; ..." : "");
 	cli_error("replay consumed %ld of %ld events; fingerprint %.16s (%s %.16s)", oc.consumed,
-		  oc.total, run.fp_hex,
-		  strcmp(run.fp_hex, rec.fp_hex) == 0 ? "matches" : "differs from recorded",
-		  rec.fp_hex);
+		  oc.total, run_fp,
+		  strcmp(run_fp, rec_fp) == 0 ? "matches" : "differs from recorded", rec_fp);
 	if (oc.strict_stop)
 		ret = EXIT_GOVERNANCE;
-	else if (arg_strict && strcmp(run.fp_hex, rec.fp_hex) != 0)
+	else if (arg_strict && strcmp(run_fp, rec_fp) != 0)
 		ret = EXIT_DIFFERS;
 	else
 		ret = cli_pass_on(status);
 out:
 	if (out[0] && !arg_output)
 		unlink(out);
-	if (have_run)
-		cli_trace_release(&run);
-	cli_trace_release(&rec);
 	buf_release(&oc.unused);
 	buf_release(&arg_allow);
 	return ret;

@@ -594,6 +594,8 @@ int fp_file(const char *path, char hex[FP_HEX_LEN + 1], struct at_error *reterr)
 		at_error_set(reterr, 0, 0, 0, "out of memory");
 		return -ENOMEM;
 	}
+	/* checked, not parsed: the canonical form leaves network_call out */
+	trace_reader_skip_type_checked(rd, "network_call");
 	for (;;) {
 		r = trace_reader_next(rd, &ev, reterr);
 		if (r <= 0)

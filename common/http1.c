@@ -43,12 +43,12 @@ static int could_be_request(const unsigned char *s, size_t n)
  * when it is too long to be a head. */
 static size_t head_end(const unsigned char *s, size_t n)
 {
-	for (size_t i = 3; i < n; i++) {
-		if (s[i] == '\n' && s[i - 1] == '\r' && s[i - 2] == '\n' && s[i - 3] == '\r')
-			return i + 1;
-		if (i >= HTTP1_HEAD_MAX)
-			return (size_t)-1;
-	}
+	/* an end within the first HTTP1_HEAD_MAX + 1 bytes counts */
+	size_t m = n < HTTP1_HEAD_MAX + 1 ? n : HTTP1_HEAD_MAX + 1;
+	const unsigned char *e = memmem(s, m, "\r\n\r\n", 4);
+
+	if (e)
+		return (size_t)(e - s) + 4;
 	return n > HTTP1_HEAD_MAX ? (size_t)-1 : 0;
 }
 

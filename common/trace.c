@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/jscan.h"
 #include "common/json.h"
 #include "common/zframe.h"
 
@@ -355,16 +356,20 @@ struct trace_reader {
 	int err; /* sticky error for failures that end the walk */
 	struct at_error saved;
 	char skip[48]; /* "type":"T" of lines to pass over unparsed, or "" */
+	int skip_checked; /* skipped lines are still validated, and counted */
 	size_t skiplen;
 	char pid[64]; /* only_pid: the pid kept, or "" */
 	char keep[48]; /* only_pid: "type":"T" kept of every pid, or "" */
 	size_t keeplen;
+	char *last; /* the line trace_reader_next_line() returned last, or NULL */
+	size_t last_n, last_off;
 };
 
 int trace_reader_skip_type(struct trace_reader *r, const char *type)
 {
 	int n = snprintf(r->skip, sizeof(r->skip), "\"type\":\"%s\"", type);
 
+	r->skip_checked = 0;
 	if (n < 0 || (size_t)n >= sizeof(r->skip)) {
 		r->skip[0] = '\0';
 		r->skiplen = 0;
@@ -372,6 +377,14 @@ int trace_reader_skip_type(struct trace_reader *r, const char *type)
 	}
 	r->skiplen = (size_t)n;
 	return 0;
+}
+
+int trace_reader_skip_type_checked(struct trace_reader *r, const char *type)
+{
+	int e = trace_reader_skip_type(r, type);
+
+	r->skip_checked = e == 0;
+	return e;
 }
 
 int trace_reader_only_pid(struct trace_reader *r, const char *pid, const char *keep)
@@ -558,7 +571,15 @@ static int parse_line(struct trace_reader *r, char *s, size_t n, size_t off,
 	return 1;
 }
 
-int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struct at_error *reterr)
+/* The next line that is not skipped: *ret_s[0..*ret_n), NUL-terminated
+ * there (over its '\n'), at *ret_off in its frame. @return 1, 0 at the end,
+ * or a negative errno with reterr. */
+/* 1 when line s[0..n) is an event of type `type` that trace_reader_next()
+ * would accept, told by a hand-written scan; 0 when json-c must decide. */
+static int line_checked(const char *s, size_t n, const char *type, size_t type_len);
+
+static int next_line(struct trace_reader *r, char **ret_s, size_t *ret_n, size_t *ret_off,
+		     struct at_error *reterr)
 {
 	for (;;) {
 		char *s, *nl;
@@ -599,15 +620,65 @@ int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struc
 			return -E2BIG;
 		}
 		k = skipped(r, s, n);
+		if (k == 1 && r->skip_checked) {
+			/* "type":"T" is r->skip; what the scan refuses goes to
+			 * the caller's json-c parse, as without skipping */
+			if (line_checked(s, n, r->skip + 8, r->skiplen - 9)) {
+				r->events++;
+				continue;
+			}
+			k = 0;
+		}
 		if (k) {
 			r->events += k == 2; /* another pid's event: still one */
 			continue;
 		}
-		k = parse_line(r, s, n, frame_off, ret_ev, reterr);
-		if (k > 0)
-			r->events++;
-		return k;
+		/* The tokener is told the input ends there (parse_line). */
+		s[n] = '\0';
+		*ret_s = s;
+		*ret_n = n;
+		*ret_off = frame_off;
+		return 1;
 	}
+}
+
+int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struct at_error *reterr)
+{
+	char *s;
+	size_t n, off;
+	int k = next_line(r, &s, &n, &off, reterr);
+
+	if (k <= 0)
+		return k;
+	k = parse_line(r, s, n, off, ret_ev, reterr);
+	if (k > 0)
+		r->events++;
+	return k;
+}
+
+int trace_reader_next_line(struct trace_reader *r, char **ret_s, size_t *ret_n,
+			   struct at_error *reterr)
+{
+	size_t off;
+	int k = next_line(r, ret_s, ret_n, &off, reterr);
+
+	if (k <= 0)
+		return k;
+	r->last = *ret_s;
+	r->last_n = *ret_n;
+	r->last_off = off;
+	r->events++;
+	return 1;
+}
+
+int trace_reader_parse_line(struct trace_reader *r, struct json_object **ret_ev,
+			    struct at_error *reterr)
+{
+	if (!r->last) {
+		at_error_set(reterr, r->frame_no, r->line, 0, "no line to parse");
+		return -EINVAL;
+	}
+	return parse_line(r, r->last, r->last_n, r->last_off, ret_ev, reterr);
 }
 
 long trace_time_values(struct json_object *payload, int64_t **ret_v)
@@ -684,5 +755,287 @@ int trace_payload_bytes(struct json_object *payload, struct buf *out)
 				  (size_t)json_object_get_string_len(o)) < 0
 			       ? -EINVAL
 			       : 0;
+	return 0;
+}
+
+/* ---- TCP send and recv lines without json-c ---- */
+
+enum { K_SEQ, K_PID, K_TID, K_TYPE, K_TS, K_EPOCH, K_STEP, K_PAYLOAD, K_OTHER };
+
+static int envelope_key(const char *k, size_t n)
+{
+#define KEY_IS(lit) (n == sizeof(lit) - 1 && memcmp(k, lit, n) == 0)
+	switch (k[0]) {
+	case 's':
+		return KEY_IS("seq") ? K_SEQ : KEY_IS("step") ? K_STEP : K_OTHER;
+	case 'p':
+		return KEY_IS("pid") ? K_PID : KEY_IS("payload") ? K_PAYLOAD : K_OTHER;
+	case 't':
+		return KEY_IS("tid")	    ? K_TID
+		       : KEY_IS("type")	    ? K_TYPE
+		       : KEY_IS("ts")	    ? K_TS
+		       : KEY_IS("ts_epoch") ? K_EPOCH
+					    : K_OTHER;
+	default:
+		return K_OTHER;
+	}
+}
+
+enum { P_OP, P_CONN, P_PROTO, P_N, P_ERRNO, P_PEER, P_PEEK, P_TLS_OPAQUE, P_DATA, P_B64, P_OTHER };
+
+static int payload_key(const char *k, size_t n)
+{
+	if (KEY_IS("op"))
+		return P_OP;
+	if (KEY_IS("conn"))
+		return P_CONN;
+	if (KEY_IS("proto"))
+		return P_PROTO;
+	if (KEY_IS("n"))
+		return P_N;
+	if (KEY_IS("errno"))
+		return P_ERRNO;
+	if (KEY_IS("peer"))
+		return P_PEER;
+	if (KEY_IS("peek"))
+		return P_PEEK;
+	if (KEY_IS("tls_opaque"))
+		return P_TLS_OPAQUE;
+	if (KEY_IS("data"))
+		return P_DATA;
+	if (KEY_IS("data_b64"))
+		return P_B64;
+	return P_OTHER;
+#undef KEY_IS
+}
+
+/* The payload object at p ('{'). @return its end, or NULL (json-c decides). */
+static const char *sock_payload(const char *p, const char *end, struct trace_sock_line *l,
+				int *nonascii)
+{
+	unsigned seen = 0;
+	int esc;
+
+	p = jscan_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return NULL; /* no op: not a send or recv */
+	for (;;) {
+		const char *k, *v;
+		int which, is_int;
+
+		if (p >= end || *p != '"')
+			return NULL;
+		k = p + 1;
+		esc = 0;
+		p = jscan_str(k, end, &esc, nonascii);
+		if (!p || esc || p == k)
+			return NULL;
+		which = payload_key(k, (size_t)(p - k));
+		if (which != P_OTHER && (seen & (1u << which)))
+			return NULL; /* json-c keeps the last: leave it to json-c */
+		seen |= which != P_OTHER ? 1u << which : 0;
+		p = jscan_ws(p + 1, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		v = p = jscan_ws(p + 1, end);
+		if (p >= end)
+			return NULL;
+		switch (which) {
+		case P_N:
+			p = jscan_num(v, end, &is_int);
+			if (!p || !is_int)
+				return NULL;
+			l->n = jscan_int(v, p);
+			break;
+		case P_OP:
+		case P_CONN:
+		case P_PROTO:
+		case P_ERRNO:
+		case P_DATA:
+		case P_B64:
+			if (*v != '"')
+				return NULL;
+			esc = 0;
+			p = jscan_str(v + 1, end, &esc, nonascii);
+			if (!p || (esc && which != P_DATA))
+				return NULL;
+			if (which == P_OP) {
+				if (p - v - 1 == 4 && !memcmp(v + 1, "send", 4))
+					l->op = "send";
+				else if (p - v - 1 == 4 && !memcmp(v + 1, "recv", 4))
+					l->op = "recv";
+				else
+					return NULL;
+			} else if (which == P_PROTO) {
+				if (p - v - 1 != 3 || memcmp(v + 1, "tcp", 3) != 0)
+					return NULL;
+			} else if (which == P_CONN) {
+				l->conn = v + 1;
+				l->conn_len = (size_t)(p - v - 1);
+			} else if (which == P_ERRNO) {
+				l->err = v + 1;
+				l->err_len = (size_t)(p - v - 1);
+			} else if (which == P_DATA) {
+				l->data = v + 1;
+				l->data_len = (size_t)(p - v - 1);
+				l->data_esc = esc;
+			} else {
+				l->b64 = v + 1;
+				l->b64_len = (size_t)(p - v - 1);
+			}
+			p++;
+			break;
+		case P_PEER:
+			return NULL; /* UDP, or a connect: kept as JSON */
+		case P_PEEK:
+			l->peek = 1; /* present, whatever its value (as replay reads it) */
+			p = jscan_value(v, end, 2, nonascii);
+			break;
+		case P_TLS_OPAQUE:
+			l->tls_opaque = 1;
+			p = jscan_value(v, end, 2, nonascii);
+			break;
+		default:
+			p = jscan_value(v, end, 2, nonascii);
+			break;
+		}
+		if (!p)
+			return NULL;
+		p = jscan_ws(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			return NULL;
+		p = jscan_ws(p + 1, end);
+	}
+	if (!l->op || !l->conn || !(seen & (1u << P_PROTO)))
+		return NULL;
+	return p + 1;
+}
+
+/* The envelope of line s[0..n) (as trace_validate() checks it) into l, for
+ * an event of type `type` (no escapes). sock: a TCP send or recv, its
+ * payload read into l too; else any payload object, only checked.
+ * @return 1, or 0 when json-c must decide. */
+static int scan_event(const char *s, size_t n, struct trace_sock_line *l, int sock,
+		      const char *type, size_t type_len)
+{
+	const char *p = s, *end = s + n, *k, *v;
+	unsigned seen = 0;
+	int nonascii = 0;
+
+	if (n < 2 || *p != '{')
+		return 0;
+	p = jscan_ws(p + 1, end);
+	for (;;) {
+		int esc = 0, is_int, which;
+		size_t len;
+
+		if (p >= end || *p != '"')
+			return 0;
+		k = p + 1;
+		p = jscan_str(k, end, &esc, &nonascii);
+		if (!p || esc || p == k)
+			return 0;
+		which = envelope_key(k, (size_t)(p - k));
+		p = jscan_ws(p + 1, end);
+		if (p >= end || *p != ':')
+			return 0;
+		v = p = jscan_ws(p + 1, end);
+		if (p >= end || (which != K_OTHER && (seen & (1u << which))))
+			return 0;
+		switch (which) {
+		case K_SEQ:
+		case K_TID:
+			p = jscan_num(v, end, &is_int);
+			if (!p || !is_int || *v == '-')
+				return 0;
+			if (which == K_SEQ)
+				l->seq = (uint64_t)jscan_int(v, p);
+			else if (jscan_int(v, p) > INT_MAX)
+				return 0;
+			else
+				l->tid = (int)jscan_int(v, p);
+			break;
+		case K_EPOCH:
+			p = jscan_num(v, end, &is_int);
+			break;
+		case K_PID:
+		case K_TYPE:
+		case K_STEP:
+		case K_TS:
+			if (*v != '"')
+				return 0;
+			p = jscan_str(v + 1, end, &esc, &nonascii);
+			if (!p || ((which == K_PID || which == K_TYPE) && esc))
+				return 0;
+			len = (size_t)(p - v - 1);
+			if (which == K_TYPE && (len != type_len || memcmp(v + 1, type, len) != 0))
+				return 0;
+			if (which == K_PID) {
+				if (len >= sizeof(l->pid))
+					return 0;
+				memcpy(l->pid, v + 1, len);
+				l->pid[len] = '\0';
+			}
+			p++;
+			break;
+		case K_PAYLOAD:
+			if (*v != '{')
+				return 0;
+			p = sock ? sock_payload(v, end, l, &nonascii)
+				 : jscan_value(v, end, 1, &nonascii);
+			break;
+		default:
+			p = jscan_value(v, end, 1, &nonascii);
+			break;
+		}
+		if (!p)
+			return 0;
+		if (which != K_OTHER)
+			seen |= 1u << which;
+		p = jscan_ws(p, end);
+		if (p >= end)
+			return 0;
+		if (*p == '}')
+			break;
+		if (*p != ',')
+			return 0;
+		p = jscan_ws(p + 1, end);
+	}
+	/* as parse_line: blanks may follow the object */
+	for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
+		;
+	if (p != end || seen != (1u << K_OTHER) - 1)
+		return 0;
+	if (nonascii && !utf8_valid(s, n))
+		return 0;
+	return trace_pid_valid(l->pid) ? 1 : 0;
+}
+
+int trace_sock_scan(const char *s, size_t n, struct trace_sock_line *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->n = -1;
+	return scan_event(s, n, l, 1, "socket_call", 11);
+}
+
+static int line_checked(const char *s, size_t n, const char *type, size_t type_len)
+{
+	struct trace_sock_line l;
+
+	memset(&l, 0, sizeof(l));
+	return scan_event(s, n, &l, 0, type, type_len);
+}
+
+int trace_sock_bytes(const struct trace_sock_line *l, struct buf *out)
+{
+	if (l->data)
+		return l->data_esc ? jscan_unescape(l->data, l->data + l->data_len, out)
+				   : buf_append(out, l->data, l->data_len);
+	if (l->b64)
+		return b64_decode(out, l->b64, l->b64_len) < 0 ? -EINVAL : 0;
 	return 0;
 }

@@ -76,16 +76,64 @@ void trace_reader_free(struct trace_reader *r); /* accepts NULL */
  * -ENODATA "empty trace"; frames without a single event, -ENODATA "no
  * events". Blank lines are skipped; a frame's last line may lack its '\n'. */
 int trace_reader_next(struct trace_reader *r, struct json_object **ret_ev, struct at_error *reterr);
+/* The next line, unparsed, for a caller that reads some lines its own way
+ * (trace_sock_scan) and the rest with trace_reader_parse_line(). The same
+ * lines as trace_reader_next() (the same skipping, the same frame errors);
+ * *ret_s[0..*ret_n) is NUL-terminated, writable, and valid until the next
+ * call. The line counts as an event for "no events". @return 1, 0 at the
+ * end, or a negative errno as trace_reader_next(). */
+int trace_reader_next_line(struct trace_reader *r, char **ret_s, size_t *ret_n,
+			   struct at_error *reterr);
+/* Parses and validates the line trace_reader_next_line() returned last,
+ * exactly as trace_reader_next() would have (same errors). @return 1 with
+ * *ret_ev (owned by the caller), or a negative errno with reterr. */
+int trace_reader_parse_line(struct trace_reader *r, struct json_object **ret_ev,
+			    struct at_error *reterr);
 /* From now on, lines whose top-level "type" is `type` are passed over
  * without being parsed or validated (replay skips the network_call events it
  * never needs: parsing them was half of loading a trace). @return 0, or
  * -EINVAL for a type name too long (nothing is skipped then). */
 int trace_reader_skip_type(struct trace_reader *r, const char *type);
+/* The same, but the skipped lines are still validated and count as events,
+ * as trace_reader_next() would have them (same errors, same "no events"):
+ * a hand-written scan checks them (common/jscan.h), json-c only the lines
+ * it refuses. For readers that must refuse a bad trace but need nothing of
+ * those events (the fingerprint leaves network_call out). */
+int trace_reader_skip_type_checked(struct trace_reader *r, const char *type);
 /* From now on, lines whose top-level "pid" is a plain pid other than `pid`
  * are passed over unparsed too, unless their top-level "type" is `keep`
  * (or NULL). Skipped lines count as events for "no events". @return 0, or
  * -EINVAL for a pid or type too long (nothing is skipped for pid then). */
 int trace_reader_only_pid(struct trace_reader *r, const char *pid, const char *keep);
+
+/* A socket_call line of a TCP send or recv, read without json-c: replay's
+ * loading spends most of its time on these. Spans point into the line. */
+struct trace_sock_line {
+	uint64_t seq;
+	int tid;
+	char pid[64];
+	const char *op; /* "send" or "recv" (a literal) */
+	const char *conn, *err; /* payload "conn" and "errno" (err NULL when absent) */
+	size_t conn_len, err_len;
+	int64_t n; /* payload "n", -1 when absent */
+	int peek, tls_opaque; /* the member is present (whatever its value) */
+	const char *data, *b64; /* bodies of "data" and "data_b64", or NULL */
+	size_t data_len, b64_len;
+	int data_esc; /* data holds escapes (trace_sock_bytes decodes them) */
+};
+
+/* Reads line s[0..n) when it is a valid attrace/1 event (as
+ * trace_reader_next() would accept it) of type socket_call whose payload
+ * has op "send" or "recv", proto "tcp", a string conn and no peer. It reads
+ * a subset of the JSON json-c reads (common/jscan.h) and gives up on the
+ * rest: errno, conn and data_b64 with escapes, a member given twice, n not
+ * an integer, ... @return 1 with *ret filled, or 0: then parse the line
+ * with json-c, which decides as it always did. */
+int trace_sock_scan(const char *s, size_t n, struct trace_sock_line *ret);
+/* A scanned line's bytes ("data", else "data_b64"), decoded and appended to
+ * out, as trace_payload_bytes() reads them. @return 0, -EINVAL for bad
+ * base64, or a buffer error. */
+int trace_sock_bytes(const struct trace_sock_line *l, struct buf *out);
 
 /* Compares logical pids component by component ("0.2" < "0.10"). */
 int trace_pid_cmp(const char *a, const char *b);

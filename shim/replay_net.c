@@ -417,11 +417,17 @@ static void drain(struct rp_sock *rs)
 	unsigned char tmp[65536];
 	struct buf red = BUF_INIT;
 	ssize_t n;
+	int more;
 
-	for (;;) {
+	for (more = 1; more;) {
 		n = REAL(recv)(rs->srv, tmp, sizeof(tmp), MSG_DONTWAIT);
 		if (n <= 0)
 			break;
+		/* A stream read that did not fill tmp took all there was: a
+		 * recv to hear EAGAIN would cost a syscall per request. Bytes
+		 * written since come with their writer's own pump (every
+		 * send hook pumps, under rs->lock). */
+		more = rs->udp || (size_t)n == sizeof(tmp);
 		if (rs->udp) {
 			if (!rs->c)
 				rs->c = rp_conn_bind(rs->peer, 1, tmp, (size_t)n);

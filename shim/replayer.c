@@ -235,6 +235,7 @@ static struct {
 	/* The recorded trace's fingerprint, computed while loading in the
 	 * process that reports (see rp_recorded_fp); "" when not. */
 	char rec_fp[FP_HEX_LEN + 1];
+	int last_tid; /* index_event: the tid put into tids last, or -1 */
 } ix;
 
 static const char *const clock_names[SHIM_CLOCK_COUNT] = {
@@ -650,8 +651,12 @@ static void index_event(size_t evi)
 		/* steps, governance, error: not inputs */
 		ix.ev[evi].consumed = 1;
 	}
-	snprintf(key, sizeof(key), "%d", e->tid);
-	smap_put(&ix.tids, key, (void *)1);
+	/* events come thread by thread in runs: one put per run */
+	if (e->tid != ix.last_tid) {
+		snprintf(key, sizeof(key), "%d", e->tid);
+		if (smap_put(&ix.tids, key, (void *)1) == 0)
+			ix.last_tid = e->tid;
+	}
 }
 
 static int ev_cmp(const void *a, const void *b)
@@ -697,11 +702,75 @@ static void keep_image(void)
 	ix.nev = k;
 }
 
+/* The fields of a TCP send or recv line read by trace_sock_scan, with its
+ * bytes, in one block, as sock_compact makes them; NULL when the bytes do
+ * not decode (the JSON path then decides). tmp: scratch for the bytes. */
+static struct rp_sock *sock_from_line(const struct trace_sock_line *l, struct buf *tmp)
+{
+	size_t errlen = l->err ? l->err_len + 1 : 0, nbytes = l->data_len;
+	const char *bytes = l->data;
+	struct rp_sock *sk;
+	char *m;
+
+	/* plain text (most is) needs no decoding, and no scratch copy */
+	if (!l->data || l->data_esc) {
+		buf_reset(tmp);
+		if (trace_sock_bytes(l, tmp) < 0)
+			return NULL;
+		bytes = tmp->data;
+		nbytes = tmp->len;
+	}
+	sk = malloc(sizeof(*sk) + l->conn_len + 1 + errlen + nbytes);
+	if (!sk)
+		return NULL;
+	m = sk->mem;
+	memcpy(m, l->conn, l->conn_len);
+	m[l->conn_len] = '\0';
+	sk->id = m;
+	m += l->conn_len + 1;
+	sk->err = NULL;
+	if (l->err) {
+		memcpy(m, l->err, l->err_len);
+		m[l->err_len] = '\0';
+		sk->err = m;
+		m += errlen;
+	}
+	if (nbytes)
+		memcpy(m, bytes, nbytes);
+	sk->data = m;
+	sk->len = nbytes;
+	sk->op = l->op;
+	sk->n = l->n;
+	sk->peek = l->peek;
+	sk->tls_opaque = l->tls_opaque;
+	return sk;
+}
+
+/* Appends e to the index. @return 0 or -ENOMEM (e is not taken then). */
+static int push_event(const struct rp_event *e)
+{
+	if (ix.nev == ix.capev) {
+		size_t cap = ix.capev ? ix.capev * 2 : 256;
+		struct rp_event *v = realloc(ix.ev, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ix.ev = v;
+		ix.capev = cap;
+	}
+	ix.ev[ix.nev++] = *e;
+	return 0;
+}
+
 static int load(const char *path)
 {
 	struct at_error err = { 0 };
 	struct trace_reader *r = trace_reader_open(path, &err);
+	struct trace_sock_line sl;
 	struct json_object *ev;
+	struct rp_event e;
+	char *line;
+	size_t len;
 	struct fp *f = NULL;
 	struct buf tmp;
 	int rc;
@@ -725,10 +794,37 @@ static int load(const char *path)
 		trace_reader_only_pid(r, shim_proc.lpid, "file_open");
 	ix.rec_fp[0] = '\0';
 	buf_init(&tmp, 0);
-	while ((rc = trace_reader_next(r, &ev, &err)) == 1) {
-		struct json_object *pl = json_object_object_get(ev, "payload");
-		const char *pid = jv_str(ev, "pid"), *type = jv_str(ev, "type");
+	while ((rc = trace_reader_next_line(r, &line, &len, &err)) == 1) {
+		struct json_object *pl;
+		const char *pid, *type;
 
+		/* Most lines are TCP bytes: read without json-c, unless the
+		 * fingerprint needs every event as JSON. */
+		if (!f && trace_sock_scan(line, len, &sl) == 1) {
+			struct rp_sock *sk;
+
+			if (strcmp(sl.pid, shim_proc.lpid) != 0)
+				continue;
+			sk = sock_from_line(&sl, &tmp);
+			if (sk) {
+				rc = push_event(&(struct rp_event){ .sk = sk,
+								    .sockop = sk->op,
+								    .seq = sl.seq,
+								    .tid = sl.tid,
+								    .type = "socket_call" });
+				if (rc < 0) {
+					free(sk);
+					break;
+				}
+				continue;
+			}
+		}
+		rc = trace_reader_parse_line(r, &ev, &err);
+		if (rc < 0)
+			break;
+		pl = json_object_object_get(ev, "payload");
+		pid = jv_str(ev, "pid");
+		type = jv_str(ev, "type");
 		if (f && fp_add(f, ev) < 0) {
 			fp_free(f); /* no recorded fingerprint: gov_report reads the file */
 			f = NULL;
@@ -740,19 +836,7 @@ static int load(const char *path)
 			json_object_put(ev);
 			continue;
 		}
-		if (ix.nev == ix.capev) {
-			size_t cap = ix.capev ? ix.capev * 2 : 256;
-			struct rp_event *v = realloc(ix.ev, cap * sizeof(*v));
-
-			if (!v) {
-				json_object_put(ev);
-				rc = -ENOMEM;
-				break;
-			}
-			ix.ev = v;
-			ix.capev = cap;
-		}
-		ix.ev[ix.nev] = (struct rp_event){
+		e = (struct rp_event){
 			.ev = ev,
 			.payload = pl,
 			.seq = (uint64_t)jv_int(ev, "seq", 0),
@@ -762,15 +846,22 @@ static int load(const char *path)
 		/* Most events are TCP bytes: their JSON goes now, so that the
 		 * next events' parsing reuses its memory. */
 		if (type && !strcmp(type, "socket_call"))
-			ix.ev[ix.nev].sk = sock_compact(pl, &tmp);
-		if (ix.ev[ix.nev].sk) {
-			ix.ev[ix.nev].sockop = ix.ev[ix.nev].sk->op;
-			ix.ev[ix.nev].type = "socket_call";
-			ix.ev[ix.nev].ev = ix.ev[ix.nev].payload = NULL;
+			e.sk = sock_compact(pl, &tmp);
+		if (e.sk) {
+			e.sockop = e.sk->op;
+			e.type = "socket_call";
+			e.ev = e.payload = NULL;
 			json_object_put(ev);
 		}
-		ix.nev++;
+		rc = push_event(&e);
+		if (rc < 0) {
+			json_object_put(e.ev);
+			free(e.sk);
+			break;
+		}
 	}
+	if (rc == -ENOMEM)
+		snprintf(err.msg, sizeof(err.msg), "out of memory");
 	buf_release(&tmp);
 	trace_reader_free(r);
 	if (f && rc == 0 && fp_final(f, ix.rec_fp) < 0)
@@ -780,8 +871,15 @@ static int load(const char *path)
 		log_warn("cannot replay '%s': %s", path, err.msg);
 		return rc;
 	}
-	qsort(ix.ev, ix.nev, sizeof(*ix.ev), ev_cmp);
+	/* One thread's trace is in seq order already: no sort. (Equal seqs
+	 * keep file order, as Debian 12's glibc qsort, a merge sort, does.) */
+	for (size_t i = 1; i < ix.nev; i++)
+		if (ix.ev[i - 1].seq > ix.ev[i].seq) {
+			qsort(ix.ev, ix.nev, sizeof(*ix.ev), ev_cmp);
+			break;
+		}
 	keep_image();
+	ix.last_tid = -1;
 	for (size_t i = 0; i < ix.nev; i++) {
 		index_event(i);
 		free(ix.ev[i].sk);
@@ -1269,9 +1367,20 @@ static struct peer_http *peer_http(const char *peer)
 	q = peer_queue(peer, 0);
 	if (!ph || !q)
 		return ph;
+	/* about one exchange per send: room up front, not regrown and
+	 * copied (pipelined requests may still grow it) */
+	for (size_t i = 0; i < q->n; i++)
+		ph->cap += ix.conns[q->v[i]]->sends.n;
+	ph->v = ph->cap ? malloc(ph->cap * sizeof(*ph->v)) : NULL;
+	if (!ph->v)
+		ph->cap = 0;
 	for (size_t i = 0; i < q->n; i++)
 		index_http_conn(ph, ix.conns[q->v[i]]);
-	qsort(ph->v, ph->n, sizeof(*ph->v), http_cmp);
+	for (size_t i = 1; i < ph->n; i++)
+		if (ph->v[i - 1].seq > ph->v[i].seq) {
+			qsort(ph->v, ph->n, sizeof(*ph->v), http_cmp);
+			break;
+		}
 	for (size_t i = 0; i < ph->n; i++) {
 		char kh[17];
 		struct idxv *kq;
@@ -1411,6 +1520,9 @@ static void header_diff(const unsigned char *req, const struct http1_req *r,
 	size_t vl;
 
 	out[0] = '\0';
+	/* the same head, byte for byte (a replay's usually is): no difference */
+	if (r->head_len == h->r.head_len && memcmp(req, rec, r->head_len) == 0)
+		return;
 	if (header_missing(req, r, rec, &h->r, &hn, &hv)) {
 		gov_quote(name, sizeof(name), req + hn.off, hn.len, 40);
 		gov_quote(a, sizeof(a), req + hv.off, hv.len, 60);

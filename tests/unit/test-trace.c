@@ -524,6 +524,41 @@ static void test_skip_type(void)
 	trace_reader_free(r);
 }
 
+/* trace_reader_skip_type_checked: skipped lines are still checked and
+ * counted; what the scan refuses is the caller's (json-c decides). */
+static void test_skip_type_checked(void)
+{
+#define NC(seq, payload)                                                                           \
+	"{\"seq\":" #seq ",\"pid\":\"0\",\"tid\":0,\"type\":\"network_call\","                     \
+	"\"ts\":\"2026-11-22T04:17:00.000001Z\",\"ts_epoch\":1795321020.000001,\"step\":\"root\"," \
+	"\"payload\":" payload "}\n"
+	static const char text[] =
+		EV(1) NC(2, "{\"url\":\"http://h/\",\"headers\":[[\"a\",\"b\"]]}")
+			NC(3, "{\"body\":\"\\u0000\"}") EV(4);
+	static const char only[] = NC(1, "{}");
+	static const char broken[] =
+		EV(1) "{\"seq\":2,\"pid\":\"0\",\"tid\":0,\"type\":\"network_call\",x\n";
+#undef NC
+	const char *texts[] = { text, only, broken };
+	size_t lens[] = { sizeof(text) - 1, sizeof(only) - 1, sizeof(broken) - 1 };
+	int want_k[] = { 0, 0, -EBADMSG }, want_n[] = { 3, 0, 1 }, want_seqs[] = { 134, 0, 1 };
+
+	for (int i = 0; i < 3; i++) {
+		char z[4096];
+		size_t zn = ZSTD_compress(z, sizeof(z), texts[i], lens[i], 1);
+		struct at_error e = { 0 };
+		struct trace_reader *r = trace_reader_mem(z, zn, &e);
+		int k = -1, n = -1, seqs = -1;
+
+		if (r && trace_reader_skip_type_checked(r, "network_call") == 0)
+			k = read_seqs(r, &e, &n, &seqs);
+		tap_ok(k == want_k[i] && n == want_n[i] && seqs == want_seqs[i],
+		       "skip_type_checked case %d (got %d events, seqs %d, end %d: %s)", i, n, seqs,
+		       k, e.msg);
+		trace_reader_free(r);
+	}
+}
+
 #define EVP(seq, pid, type)                                                                        \
 	"{\"seq\":" #seq ",\"pid\":\"" pid "\",\"tid\":0,\"type\":\"" type "\","                   \
 	"\"ts\":\"2026-11-22T04:17:00.000001Z\",\"ts_epoch\":1795321020.000001,\"step\":\"root\"," \
@@ -555,6 +590,121 @@ static void test_only_pid(void)
 	trace_reader_free(r);
 }
 
+/* trace_sock_scan() against json-c: a line it reads must be one json-c and
+ * trace_validate() accept, with the same members; anything else it leaves
+ * to json-c. */
+static void test_sock_scan(void)
+{
+#define HEAD \
+	"{\"seq\":7,\"pid\":\"0.1\",\"tid\":2,\"type\":\"socket_call\",\"ts\":\"t\",\"ts_epoch\":1.5,\"step\":\"root\","
+	static const struct {
+		const char *line;
+		int want;
+	} cases[] = {
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"fn\":\"send\",\"n\":5,\"data\":\"hello\"}}",
+		  1 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"recv\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":4,\"data\":\"a\\r\\n\\u00e9\\\"\\/\"}}",
+		  1 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"recv\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":3,\"data_b64\":\"AP8A\",\"peek\":true}}",
+		  1 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"recv\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":-1,\"errno\":\"EAGAIN\"}}",
+		  1 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":2,\"data\":\"h\xc3\xa9\",\"tls\":true,\"tls_opaque\":false}}  ",
+		  1 },
+		{ "{ \"payload\" : {\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"x\":[1,{\"y\":null}]}, \"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"socket_call\",\"ts\":\"a\\u0041\",\"ts_epoch\":17,\"step\":\"s\"}",
+		  1 },
+		/* left to json-c */
+		{ HEAD
+		  "\"payload\":{\"op\":\"connect\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"peer\":\"1.2.3.4:80\",\"n\":0}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"udp\",\"n\":1,\"data\":\"x\"}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"peer\":\"x\",\"n\":1}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":1,\"n\":2}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"n\":1.0}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"data\":\"\\u0000\"}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"data\":\"\\ud800\"}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"data\":\"\xff\"}}",
+		  0 },
+		{ HEAD
+		  "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"data\":7}}",
+		  0 },
+		{ HEAD "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\"}} x", 0 },
+		{ HEAD "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\"}", 0 },
+		{ HEAD "\"payload\":{\"op\":\"send\",\"conn\":\"0.1\"}}", 0 },
+		{ "{\"seq\":-1,\"pid\":\"0\",\"tid\":0,\"type\":\"socket_call\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\"}}",
+		  0 },
+		{ "{\"seq\":1,\"pid\":\"1\",\"tid\":0,\"type\":\"socket_call\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\"}}",
+		  0 },
+		{ "{\"seq\":1,\"pid\":\"0\",\"tid\":2147483648,\"type\":\"socket_call\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\"}}",
+		  0 },
+		{ "{\"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"socket_call\",\"ts\":\"t\",\"step\":\"root\",\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\"}}",
+		  0 },
+		{ "{\"seq\":1,\"pid\":\"0\",\"tid\":0,\"type\":\"time\",\"ts\":\"t\",\"ts_epoch\":1,\"step\":\"root\",\"payload\":{\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\"}}",
+		  0 },
+	};
+#undef HEAD
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *s = cases[i].line;
+		struct trace_sock_line l;
+		struct json_object *ev = json_tokener_parse(s), *p = NULL, *o;
+		struct buf a = BUF_INIT, b = BUF_INIT;
+		char msg[200];
+		int got = trace_sock_scan(s, strlen(s), &l), ok = got == cases[i].want;
+
+		if (got == 1) {
+			/* json-c reads the same */
+			ok = ok && ev && trace_validate(ev, msg, sizeof(msg)) == 0;
+			ok = ok && json_object_object_get_ex(ev, "payload", &p);
+			ok = ok &&
+			     (uint64_t)json_object_get_int64(json_object_object_get(ev, "seq")) ==
+				     l.seq &&
+			     json_object_get_int(json_object_object_get(ev, "tid")) == l.tid &&
+			     !strcmp(json_object_get_string(json_object_object_get(ev, "pid")),
+				     l.pid);
+			ok = ok &&
+			     !strcmp(json_object_get_string(json_object_object_get(p, "op")), l.op);
+			ok = ok && json_object_object_get_ex(p, "conn", &o) &&
+			     (size_t)json_object_get_string_len(o) == l.conn_len &&
+			     !memcmp(json_object_get_string(o), l.conn, l.conn_len);
+			ok = ok && (json_object_object_get_ex(p, "errno", &o)
+					    ? l.err && !memcmp(json_object_get_string(o), l.err,
+							       l.err_len)
+					    : !l.err);
+			ok = ok && (json_object_object_get_ex(p, "n", &o) ? json_object_get_int64(o)
+									  : -1) == l.n;
+			ok = ok && json_object_object_get_ex(p, "peek", NULL) == l.peek &&
+			     json_object_object_get_ex(p, "tls_opaque", NULL) == l.tls_opaque;
+			ok = ok && trace_payload_bytes(p, &a) == 0 &&
+			     trace_sock_bytes(&l, &b) == 0 && a.len == b.len &&
+			     (!a.len || !memcmp(a.data, b.data, a.len));
+		}
+		tap_ok(ok, "trace_sock_scan case %zu: %s", i,
+		       got ? "read, as json-c" : "left to json-c");
+		buf_release(&a);
+		buf_release(&b);
+		json_object_put(ev);
+	}
+}
+
 int main(void)
 {
 	test_fmt_ts();
@@ -566,6 +716,8 @@ int main(void)
 	test_time_values();
 	test_payload_bytes();
 	test_skip_type();
+	test_skip_type_checked();
 	test_only_pid();
+	test_sock_scan();
 	return tap_done();
 }
