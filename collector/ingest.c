@@ -17,6 +17,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "common/jscan.h"
 #include "common/json.h"
 #include "common/trace.h"
 #include "common/zframe.h"
@@ -353,222 +354,13 @@ fail:
  * ingest_parse_line() accepts (plain RFC 8259 JSON, strictly valid UTF-8, no
  * escapes in the envelope's keys or in pid, type and step, no control
  * characters, \u escapes other than surrogates and \u0000, integers within
- * int64 (up to 9223372036854775807 in magnitude), nesting up to FAST_DEPTH) and reads the same values from it; on
+ * int64 (up to 9223372036854775807 in magnitude), nesting up to JSCAN_DEPTH: common/jscan.h) and reads the same values from it; on
  * anything else it gives up, and the line takes the json-c path, which
  * accepts or rejects it as before, with the same message. */
 
 int ingest_fast_path = 1;
 
-#define FAST_DEPTH 32 /* json-c's limit is INGEST_JSON_DEPTH */
-
 enum { K_SEQ, K_PID, K_TID, K_TYPE, K_TS, K_EPOCH, K_STEP, K_PAYLOAD, K_OTHER };
-
-static inline const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-		p++;
-	return p;
-}
-
-static inline int is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static inline int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* p is past the opening quote. @return the closing quote, or NULL. */
-#define ONES  0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-/* 8 bytes with nothing scan_str() must look at: no quote, no backslash, no
- * control character, no byte over 0x7f. */
-static inline int plain8(const char *p)
-{
-	uint64_t w, q, b;
-
-	memcpy(&w, p, 8);
-	q = w ^ (ONES * '"');
-	b = w ^ (ONES * '\\');
-	return !((((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) | w) & HIGHS);
-}
-
-static const char *scan_str(const char *p, const char *end, int *esc, int *nonascii)
-{
-	while (p < end) {
-		unsigned char c;
-		unsigned v = 0;
-		int i, h;
-
-		while (end - p >= 8 && plain8(p))
-			p += 8;
-		/* byte by byte to the next quote or backslash (most strings are
-		 * short: their closing quote is in the first word) */
-		for (;; p++) {
-			if (p >= end)
-				return NULL;
-			c = (unsigned char)*p;
-			if (c == '"')
-				return p;
-			if (c == '\\')
-				break;
-			if (c < 0x20)
-				return NULL;
-			if (c >= 0x80)
-				*nonascii = 1;
-		}
-		*esc = 1;
-		if (end - p < 2)
-			return NULL;
-		switch (p[1]) {
-		case '"':
-		case '\\':
-		case '/':
-		case 'b':
-		case 'f':
-		case 'n':
-		case 'r':
-		case 't':
-			p += 2;
-			continue;
-		case 'u':
-			if (end - p < 6)
-				return NULL;
-			for (i = 2; i < 6; i++) {
-				h = hex_val(p[i]);
-				if (h < 0)
-					return NULL;
-				v = v * 16 + (unsigned)h;
-			}
-			if (v == 0 || (v >= 0xd800 && v <= 0xdfff))
-				return NULL;
-			p += 6;
-			continue;
-		default:
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?  @return its end, or NULL. */
-static const char *scan_num(const char *p, const char *end, int *is_int)
-{
-	const char *q = p;
-
-	*is_int = 1;
-	if (q < end && *q == '-')
-		q++;
-	if (q >= end || !is_digit(*q))
-		return NULL;
-	if (*q++ != '0')
-		while (q < end && is_digit(*q))
-			q++;
-	if (q < end && *q == '.') {
-		*is_int = 0;
-		if (++q >= end || !is_digit(*q))
-			return NULL;
-		while (q < end && is_digit(*q))
-			q++;
-	}
-	if (q < end && (*q == 'e' || *q == 'E')) {
-		*is_int = 0;
-		if (++q < end && (*q == '+' || *q == '-'))
-			q++;
-		if (q >= end || !is_digit(*q))
-			return NULL;
-		while (q < end && is_digit(*q))
-			q++;
-	}
-	if (q - p > 40)
-		return NULL;
-	if (*is_int) {
-		/* int64 only: json-c reads bigger ones as uint64 or fails */
-		size_t nd = (size_t)(q - p) - (*p == '-');
-
-		if (nd > 19 || (nd == 19 && memcmp(q - 19, "9223372036854775807", 19) > 0))
-			return NULL;
-	}
-	return q;
-}
-
-static const char *scan_value(const char *p, const char *end, int depth, int *nonascii);
-
-/* A comma-separated run of members (object) or values (array) up to close. */
-static const char *scan_container(const char *p, const char *end, int depth, int *nonascii,
-				  char close)
-{
-	int esc = 0;
-
-	if (depth > FAST_DEPTH)
-		return NULL;
-	p = skip_ws(p + 1, end);
-	if (p < end && *p == close)
-		return p + 1;
-	for (;;) {
-		if (close == '}') {
-			if (p >= end || *p != '"')
-				return NULL;
-			p = scan_str(p + 1, end, &esc, nonascii);
-			if (!p)
-				return NULL;
-			p = skip_ws(p + 1, end);
-			if (p >= end || *p != ':')
-				return NULL;
-			p = skip_ws(p + 1, end);
-		}
-		p = scan_value(p, end, depth, nonascii);
-		if (!p)
-			return NULL;
-		p = skip_ws(p, end);
-		if (p >= end)
-			return NULL;
-		if (*p == close)
-			return p + 1;
-		if (*p != ',')
-			return NULL;
-		p = skip_ws(p + 1, end);
-	}
-}
-
-static const char *scan_value(const char *p, const char *end, int depth, int *nonascii)
-{
-	int esc = 0, is_int;
-
-	if (p >= end)
-		return NULL;
-	switch (*p) {
-	case '"':
-		p = scan_str(p + 1, end, &esc, nonascii);
-		return p ? p + 1 : NULL;
-	case '{':
-		return scan_container(p, end, depth + 1, nonascii, '}');
-	case '[':
-		return scan_container(p, end, depth + 1, nonascii, ']');
-	case 't':
-		return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
-	case 'f':
-		return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
-	case 'n':
-		return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-	default:
-		return scan_num(p, end, &is_int);
-	}
-}
 
 static int envelope_key(const char *k, size_t n)
 {
@@ -590,7 +382,7 @@ static int envelope_key(const char *k, size_t n)
 #undef KEY_IS
 }
 
-/* A number scan_num() took that is not an integer, as strtod() reads it.
+/* A number jscan_num() took that is not an integer, as strtod() reads it.
  * Up to 2^53 for the digits and 22 decimals, one division of two exact
  * doubles is the correctly rounded result, as strtod's is (Clinger's fast
  * path): "1795321020.000001" is 1795321020000001 / 1e6. Else strtod. */
@@ -618,17 +410,6 @@ static double decimal_value(const char *p, const char *end)
 	return (*p == '-' ? -1.0 : 1.0) * ((double)m / p10[frac]);
 }
 
-/* An integer scan_num() took (|v| <= INT64_MAX) as its value. */
-static int64_t digits_value(const char *p, const char *end)
-{
-	uint64_t v = 0;
-	int neg = *p == '-';
-
-	for (p += neg; p < end; p++)
-		v = v * 10 + (uint64_t)(*p - '0');
-	return neg ? -(int64_t)v : (int64_t)v;
-}
-
 static int copy_span(char *dst, size_t cap, const char *p, const char *end)
 {
 	size_t n = (size_t)(end - p);
@@ -651,40 +432,40 @@ static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 
 	if (n < 2 || *p != '{')
 		return 0;
-	p = skip_ws(p + 1, end);
+	p = jscan_ws(p + 1, end);
 	for (;;) {
 		int esc = 0, is_int, which;
 
 		if (p >= end || *p != '"')
 			return 0;
 		k = p + 1;
-		p = scan_str(k, end, &esc, &nonascii);
+		p = jscan_str(k, end, &esc, &nonascii);
 		if (!p || esc || p == k)
 			return 0;
 		which = envelope_key(k, (size_t)(p - k));
-		p = skip_ws(p + 1, end);
+		p = jscan_ws(p + 1, end);
 		if (p >= end || *p != ':')
 			return 0;
-		v = p = skip_ws(p + 1, end);
+		v = p = jscan_ws(p + 1, end);
 		if (p >= end || (which != K_OTHER && (seen & (1u << which))))
 			return 0;
 		switch (which) {
 		case K_SEQ:
 		case K_TID:
-			p = scan_num(v, end, &is_int);
+			p = jscan_num(v, end, &is_int);
 			if (!p || !is_int || *v == '-')
 				return 0;
 			if (which == K_SEQ)
-				f->e.seq = digits_value(v, p);
+				f->e.seq = jscan_int(v, p);
 			else
-				f->e.tid = digits_value(v, p);
+				f->e.tid = jscan_int(v, p);
 			break;
 		case K_EPOCH:
-			p = scan_num(v, end, &is_int);
+			p = jscan_num(v, end, &is_int);
 			if (!p)
 				return 0;
 			/* as json-c: an integer is read as one, else strtod */
-			epoch = is_int ? (double)digits_value(v, p) : decimal_value(v, p);
+			epoch = is_int ? (double)jscan_int(v, p) : decimal_value(v, p);
 			break;
 		case K_PID:
 		case K_TYPE:
@@ -692,7 +473,7 @@ static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 		case K_TS:
 			if (*v != '"')
 				return 0;
-			p = scan_str(v + 1, end, &esc, &nonascii);
+			p = jscan_str(v + 1, end, &esc, &nonascii);
 			if (!p || (which != K_TS && esc))
 				return 0;
 			if ((which == K_PID && copy_span(f->pid, sizeof(f->pid), v + 1, p) < 0) ||
@@ -705,26 +486,26 @@ static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 		case K_PAYLOAD:
 			if (*v != '{')
 				return 0;
-			p = scan_container(v, end, 2, &nonascii, '}');
+			p = jscan_value(v, end, 1, &nonascii);
 			f->payload = v;
 			f->payload_len = p ? (size_t)(p - v) : 0;
 			break;
 		default:
-			p = scan_value(v, end, 1, &nonascii);
+			p = jscan_value(v, end, 1, &nonascii);
 			break;
 		}
 		if (!p)
 			return 0;
 		if (which != K_OTHER)
 			seen |= 1u << which;
-		p = skip_ws(p, end);
+		p = jscan_ws(p, end);
 		if (p >= end)
 			return 0;
 		if (*p == '}')
 			break;
 		if (*p != ',')
 			return 0;
-		p = skip_ws(p + 1, end);
+		p = jscan_ws(p + 1, end);
 	}
 	/* as ingest_parse_line: blanks may follow the object */
 	for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
@@ -758,72 +539,24 @@ static int payload_unused(const char *type)
 }
 
 /* Appends the UTF-8 of code point v (not a surrogate, not 0). */
-static int put_utf8(struct buf *b, unsigned v)
+static inline int is_blank(char c)
 {
-	char u[3];
-	size_t n;
-
-	if (v < 0x80) {
-		u[0] = (char)v;
-		n = 1;
-	} else if (v < 0x800) {
-		u[0] = (char)(0xc0 | (v >> 6));
-		u[1] = (char)(0x80 | (v & 0x3f));
-		n = 2;
-	} else {
-		u[0] = (char)(0xe0 | (v >> 12));
-		u[1] = (char)(0x80 | ((v >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (v & 0x3f));
-		n = 3;
-	}
-	return buf_append(b, u, n);
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* The string at *pp (its opening quote), which fast_scan() accepted, decoded
  * into tmp (NUL-terminated); *pp moves past the closing quote. */
 static int build_str(const char **pp, struct buf *tmp)
 {
-	const char *p = *pp + 1, *run = p;
-	int r = 0;
+	const char *p = *pp + 1, *q = p;
+	int r;
 
+	/* accepted: the closing quote is the first one not escaped */
+	while (*q != '"')
+		q += *q == '\\' ? 2 : 1;
 	buf_reset(tmp);
-	for (; r == 0 && *p != '"'; p++) {
-		if (*p != '\\')
-			continue;
-		r = buf_append(tmp, run, (size_t)(p - run));
-		if (r < 0)
-			break;
-		switch (p[1]) {
-		case 'b':
-			r = buf_putc(tmp, '\b');
-			break;
-		case 'f':
-			r = buf_putc(tmp, '\f');
-			break;
-		case 'n':
-			r = buf_putc(tmp, '\n');
-			break;
-		case 'r':
-			r = buf_putc(tmp, '\r');
-			break;
-		case 't':
-			r = buf_putc(tmp, '\t');
-			break;
-		case 'u':
-			r = put_utf8(tmp, (unsigned)(hex_val(p[2]) << 12 | hex_val(p[3]) << 8 |
-						     hex_val(p[4]) << 4 | hex_val(p[5])));
-			p += 4;
-			break;
-		default: /* " \ / */
-			r = buf_putc(tmp, p[1]);
-			break;
-		}
-		p++;
-		run = p + 1;
-	}
-	if (r == 0)
-		r = buf_append(tmp, run, (size_t)(p - run));
-	*pp = p + 1;
+	r = jscan_unescape(p, q, tmp);
+	*pp = q + 1;
 	return r;
 }
 
@@ -905,8 +638,8 @@ static int build_value(const char **pp, struct buf *tmp, struct json_object **re
 		*pp = p + 4;
 		return 0;
 	default:
-		q = scan_num(p, p + 48, &is_int);
-		o = is_int ? json_object_new_int64(digits_value(p, q))
+		q = jscan_num(p, p + 48, &is_int);
+		o = is_int ? json_object_new_int64(jscan_int(p, q))
 			   : json_object_new_double(decimal_value(p, q));
 		p = q;
 		break;
