@@ -95,7 +95,6 @@ static void kv_late(struct shim_thread *t, struct sock *s, int out, struct buf *
 		return;
 	h = (struct rec_late){
 		.ls = net_late_get(s),
-		.ts = rec_now_ns(),
 		.step = t->step,
 		.tid = t->tid < 0 ? 0 : t->tid,
 		.kind = REC_LATE_DATA,

@@ -42,7 +42,7 @@ struct sock {
 	atomic_int tls; /* its bytes are TLS (hook_tls.c): events carry the plaintext */
 	/* TCP: what redacts and follows its bytes once they are gathered
 	 * (struct late_state), made at its first bytes, under lock. */
-	struct late_state *late;
+	struct late_state *_Atomic late;
 	atomic_int tls_opaque_warned; /* a ClientHello no TLS hook saw was reported */
 	/* TLS ALPN chose "h2" (hook_tls.c, hook_gnutls.c): the redactors are
 	 * told (late_state.h2_told) that the stream is HTTP/2. */

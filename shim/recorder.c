@@ -68,6 +68,7 @@ struct tbuf {
 	struct buf ev;
 	struct buf spare; /* touched only by whoever holds wlock */
 	size_t nlate; /* late records in ev */
+	int64_t ev_ts; /* the open event's ts (rec_late_iov) */
 	size_t spare_nlate;
 	/* lines held back by the last gather (a late record past its cutoff
 	 * and what followed it): the next gather's first lines. wlock. */
@@ -464,6 +465,7 @@ struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, i
 	}
 	tb_lock(tb);
 	time_close(tb);
+	tb->ev_ts = ts_ns;
 	head(&tb->ev, seq, t->tid, type, ts_ns, t->step);
 	return &tb->ev;
 }
@@ -571,6 +573,7 @@ int rec_late_iov(struct buf *b, struct rec_late *h, const struct iovec *iov, siz
 	/* not the thread's buffer (out of memory: the scratch one) */
 	if (!tb || b != &tb->ev)
 		return -ENOMEM;
+	h->ts = tb->ev_ts; /* the event's time */
 	r = late_put(b, h, iov, iovcnt, n, '"');
 	if (r == 0)
 		tb->nlate++;

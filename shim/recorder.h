@@ -69,7 +69,7 @@ enum { REC_LATE_DATA = 1, REC_LATE_CLOSE };
 struct rec_late {
 	uint64_t order; /* set by the recorder */
 	struct late_state *ls; /* a reference, which the expansion drops */
-	int64_t ts;
+	int64_t ts; /* rec_late_iov: set to the event's */
 	const char *step;
 	int32_t tid;
 	uint32_t n; /* bytes that follow */
