@@ -10,7 +10,14 @@
 #   bare: median 812.3 ms (min ..., max ...), 7 runs
 #   shim: median 845.0 ms (min ..., max ...), 7 runs
 #   ratio (median shim / median bare): 1.040  target <= 1.10: ok
+#   cpu: bare 700.1 ms, shim 750.3 ms (medians, user + system of each run's
+#        process tree), ratio 1.072
 #   trace: /tmp/x.jsonl.zst, 123456 bytes
+#
+# The ratio (and the target) is of wall time. The CPU line is a second
+# view: on a shared machine, wall time also takes in other jobs' load,
+# while CPU time counts what the runs themselves executed (the writer
+# thread's work on another CPU included).
 #
 # usage: compare.py [--runs N] [--warmup N] [--target X] [--trace T]
 #                   --bare 'SHELL CMD' --shim 'SHELL CMD'
@@ -18,20 +25,29 @@
 # Exit status: 0, or 1 when --target is given and the ratio exceeds it.
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 
 
-def run(cmd, trace=None):
+def cpu_ms():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (u.ru_utime + u.ru_stime) * 1000
+
+
+def run(cmd, trace=None, cpu=None):
     if trace and os.path.exists(trace):
         os.unlink(trace)
+    c0 = cpu_ms()
     t0 = time.perf_counter_ns()
     r = subprocess.run(["/bin/sh", "-c", cmd], stdout=subprocess.DEVNULL)
     t1 = time.perf_counter_ns()
     if r.returncode != 0:
         sys.exit("compare.py: exit status %d from: %s" % (r.returncode, cmd))
+    if cpu is not None:
+        cpu.append(cpu_ms() - c0)
     return (t1 - t0) / 1e6
 
 
@@ -48,10 +64,10 @@ def main():
     for _ in range(a.warmup):
         run(a.bare)
         run(a.shim, a.trace)
-    bare, shim = [], []
+    bare, shim, cbare, cshim = [], [], [], []
     for _ in range(a.runs):
-        bare.append(run(a.bare))
-        shim.append(run(a.shim, a.trace))
+        bare.append(run(a.bare, cpu=cbare))
+        shim.append(run(a.shim, a.trace, cpu=cshim))
 
     mb, ms = statistics.median(bare), statistics.median(shim)
     ratio = ms / mb
@@ -61,6 +77,9 @@ def main():
     if a.target:
         verdict = "  target <= %.2f: %s" % (a.target, "ok" if ratio <= a.target else "MISSED")
     print("ratio (median shim / median bare): %.3f%s" % (ratio, verdict))
+    cb, cs = statistics.median(cbare), statistics.median(cshim)
+    print("cpu: bare %.1f ms, shim %.1f ms (medians, user + system of each run's process tree),"
+          " ratio %.3f" % (cb, cs, cs / cb if cb else 0))
     if a.trace:
         size = os.path.getsize(a.trace) if os.path.exists(a.trace) else -1
         print("trace: %s, %d bytes" % (a.trace, size))

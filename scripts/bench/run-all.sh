@@ -7,8 +7,8 @@
 # "trace: PATH, N bytes" (see compare.py / alternate.py); this script keeps
 # every script's full output in $OUT (printed path) and ends with the table:
 #
-#   workload                          bare ms    shim ms   ratio  target  trace
-#   W1 python time.time() x1e6         512.0      590.1   1.153  <=1.20    ...
+#   workload                          bare ms    shim ms   ratio  target     cpu  trace
+#   W3 python 3000 keep-alive GETs     321.4      339.2   1.055  <=1.05   1.090  ...
 #
 # usage: scripts/bench/run-all.sh [BUILD_DIR]   (default: build; built if missing)
 # env: RUNS / WARMUP are passed on to every benchmark.
@@ -51,16 +51,18 @@ for spec in \
 	bare=$(sed -n 's/^bare: median \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
 	shim=$(sed -n 's/^shim: median \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
 	ratio=$(sed -n 's/^ratio[^:]*: \([0-9.]*\).*/\1/p' "$log" | head -1)
+	cpu=$(sed -n 's/^cpu: .*ratio \([0-9.]*\)$/\1/p' "$log" | head -1)
 	size=$(sed -n 's/^trace: .*, \(-\{0,1\}[0-9]*\) bytes.*/\1/p' "$log" | tail -1)
 	note=
 	[ $src = 0 ] || { note=" (exit $src)"; rc=1; }
-	rows="$rows$(printf '%-34s %9s %10s %7s  <=%-5s %10s%s' "$name" "${bare:--}" "${shim:--}" \
-		"${ratio:--}" "$target" "${size:--}" "$note")
+	rows="$rows$(printf '%-34s %9s %10s %7s  <=%-5s %7s %10s%s' "$name" "${bare:--}" "${shim:--}" \
+		"${ratio:--}" "$target" "${cpu:--}" "${size:--}" "$note")
 "
 done
 
 echo
-printf '%-34s %9s %10s %7s  %-7s %10s\n' workload "bare ms" "shim ms" ratio target "trace B"
+printf '%-34s %9s %10s %7s  %-7s %7s %10s\n' workload "bare ms" "shim ms" ratio target "cpu" "trace B"
 printf '%s' "$rows"
-echo "(medians of alternating runs; trace size is one run's where the script keeps one per run)"
+echo "(medians of alternating runs; ratio and target are of wall time, cpu the ratio of user + system"
+echo " time where the script reports it; trace size is one run's where the script keeps one per run)"
 exit $rc
