@@ -792,6 +792,35 @@ static int classify_start(struct redactor *r)
 	return maybe ? 0 : -1;
 }
 
+/* The commonest starts in one go: at a message's first byte, with the
+ * whole status line prefix ("HTTP/1.x NNN") or a method and its space in
+ * p[0..n), these are the bytes classify_start() would take one by one to
+ * the same verdict (no candidate is told by a prefix of another). @return
+ * classify_start()'s verdict with the bytes held and *used set, or 0. */
+static int start_whole(struct redactor *r, const unsigned char *p, size_t n, size_t *used)
+{
+	const char *h = (const char *)p;
+	size_t m, take = 0;
+
+	if (r->hblen)
+		return 0;
+	if (n >= 12 && h[0] == 'H' && status_prefix(h, 12) == 1) {
+		take = 12;
+	} else {
+		for (m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+			if (n >= methods[m].len && prefix_eq(h, methods[m].s, methods[m].len)) {
+				take = methods[m].len;
+				break;
+			}
+	}
+	if (!take)
+		return 0;
+	memcpy(r->hbuf, h, take);
+	r->hblen = take;
+	*used = take;
+	return classify_start(r);
+}
+
 static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *used,
 		struct buf *out);
 
@@ -962,8 +991,15 @@ static int step(struct redactor *r, const unsigned char *p, size_t n, size_t *us
 	case ST_START:
 		if (r->hblen == 0 && (c == '\r' || c == '\n'))
 			return buf_putc(out, (char)c); /* blank lines between messages */
-		r->hbuf[r->hblen++] = (char)c;
-		k = classify_start(r);
+		k = start_whole(r, p, n, used);
+		/* else byte by byte, without a dispatch per byte: the start is
+		 * told on the byte that tells it (a request line may be
+		 * shorter than the longest candidate) */
+		for (i = 0; k == 0 && i < n;) {
+			r->hbuf[r->hblen++] = (char)p[i++];
+			k = classify_start(r);
+			*used = i;
+		}
 		if (k == 0)
 			return 0;
 		if (k < 0) {
