@@ -135,8 +135,11 @@ const char *http_header_get(const struct http_headers *h, const char *name)
 {
 	size_t i;
 
+	/* the first byte, folded, rules most names out before strcasecmp:
+	 * equal names fold equal; unequal ones may too, then strcasecmp says */
 	for (i = 0; i < h->n; i++)
-		if (strcasecmp(h->v[i].name, name) == 0)
+		if ((h->v[i].name[0] | 0x20) == (name[0] | 0x20) &&
+		    strcasecmp(h->v[i].name, name) == 0)
 			return h->v[i].value;
 	return NULL;
 }
@@ -371,8 +374,11 @@ static size_t head_end(struct dir *d)
 	size_t i = d->scanned > 2 ? d->scanned - 2 : 0;
 
 	for (; i < d->in.len; i++) {
-		if (s[i] != '\n')
-			continue;
+		const char *nl = memchr(s + i, '\n', d->in.len - i);
+
+		if (!nl)
+			break;
+		i = (size_t)(nl - s);
 		if (i + 1 < d->in.len && s[i + 1] == '\n')
 			return i + 2;
 		if (i + 2 < d->in.len && s[i + 1] == '\r' && s[i + 2] == '\n')
