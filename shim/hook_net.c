@@ -762,8 +762,18 @@ SHIM_EXPORT int close(int fd)
 {
 	close_fn *real = real_close;
 
-	if (__builtin_expect(fdtab_kind(fd) == FD_NONE && real != NULL && fd != tracefd_peek(), 1))
-		return real(fd);
+	int r;
+
+	if (__builtin_expect(fdtab_kind(fd) == FD_NONE && real != NULL && fd != tracefd_peek(),
+			     1)) {
+		if (__builtin_expect(!atomic_load_explicit(&tracefd_lost_, memory_order_relaxed),
+				     1))
+			return real(fd);
+		r = real(fd);
+		if (r == 0)
+			tracefd_reclaim();
+		return r;
+	}
 	/* The trace descriptor is not the program's: closing it is closing a
 	 * number that is not open. */
 	if (fd == tracefd_peek() && tracefd_guard(fd, -1) < 0) {

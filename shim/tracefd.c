@@ -21,6 +21,7 @@
 #define PROBE_SLOTS 64 /* free numbers looked for below the top, at most */
 
 atomic_int tracefd_num_ = -1;
+atomic_int tracefd_lost_;
 /* Taken around every use and change of the descriptor, so that the writer
  * never writes to a number the program is just taking over. Never held
  * across a program's own call. */
@@ -29,6 +30,7 @@ static dev_t t_dev;
 static ino_t t_ino;
 /* 1 once the process writes transiently (open/write/close per flush). */
 static int transient;
+static const char *t_path; /* the trace file's, from tracefd_open */
 
 /* @return 1 when fd still holds the file we opened. */
 static int is_ours(int fd)
@@ -43,6 +45,7 @@ static void forget(void)
 {
 	atomic_store_explicit(&tracefd_num_, -1, memory_order_relaxed);
 	transient = 1;
+	atomic_store_explicit(&tracefd_lost_, 1, memory_order_relaxed);
 }
 
 /* Copies fd to the highest free number below top, never to avoid.
@@ -97,6 +100,7 @@ int tracefd_open(const char *path, int truncate)
 	struct stat st;
 	int fd, hi, r = 0;
 
+	t_path = path;
 	fd = REAL(open)(path, flags, 0600);
 	if (fd < 0)
 		return -errno;
@@ -176,6 +180,7 @@ static void vacate(int t)
 	if (hi < 0) {
 		transient = 1;
 		atomic_store_explicit(&tracefd_num_, -1, memory_order_relaxed);
+		atomic_store_explicit(&tracefd_lost_, 1, memory_order_relaxed);
 	} else {
 		atomic_store_explicit(&tracefd_num_, hi, memory_order_relaxed);
 	}
@@ -283,6 +288,41 @@ int tracefd_yield(void)
 	pthread_mutex_unlock(&lock);
 	errno = saved;
 	return r;
+}
+
+void tracefd_reclaim_slow(void)
+{
+	int saved = errno, lim, top, fd, hi;
+	struct stat st;
+
+	if (!t_path || shim_in_vfork_child() || pthread_mutex_trylock(&lock))
+		return;
+	if (!atomic_load_explicit(&tracefd_lost_, memory_order_relaxed) || tracefd_peek() >= 0)
+		goto out;
+	/* Only with the top number free: while the program holds the numbers
+	 * up there, a close costs one fcntl, not an open of the trace. */
+	lim = soft_limit();
+	top = (lim < TOP_MAX ? lim : TOP_MAX) - 1;
+	if (top <= 2 || REAL(fcntl)(top, F_GETFD) >= 0 || errno != EBADF)
+		goto out;
+	/* on the number the program has just freed, for a moment */
+	fd = REAL(open)(t_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		goto out;
+	hi = move_high(fd, -1, 0);
+	if (hi >= 0 && fstat(hi, &st) == 0) {
+		t_dev = st.st_dev;
+		t_ino = st.st_ino;
+		transient = 0;
+		atomic_store_explicit(&tracefd_lost_, 0, memory_order_relaxed);
+		atomic_store_explicit(&tracefd_num_, hi, memory_order_relaxed);
+	} else if (hi >= 0) {
+		REAL(close)(hi);
+	}
+	REAL(close)(fd);
+out:
+	pthread_mutex_unlock(&lock);
+	errno = saved;
 }
 
 void tracefd_after_fork_child(void)

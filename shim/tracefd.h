@@ -84,6 +84,21 @@ static inline int tracefd_fixup(int r, int minfd)
  * when the call is worth retrying. Keeps errno. */
 int tracefd_yield(void);
 
+/* 1 after the trace descriptor was given up (tracefd_yield, or its number
+ * taken): the process writes transiently, opening the trace file at the
+ * lowest free number for a moment at each flush, until a close of the
+ * program's frees the top number and tracefd_reclaim() takes it back. */
+extern atomic_int tracefd_lost_;
+
+void tracefd_reclaim_slow(void);
+/* After the program's successful close(2): takes a trace descriptor again
+ * when it was given up and there is room. Keeps errno. */
+static inline void tracefd_reclaim(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&tracefd_lost_, memory_order_relaxed), 0))
+		tracefd_reclaim_slow();
+}
+
 /* In the fork child (only thread): the lock is reset; the descriptor is
  * inherited and kept. */
 void tracefd_after_fork_child(void);

@@ -18,7 +18,10 @@
 #         does the same closerange and prints the first free fd.
 # Must see: output and exit status identical with and without the shim; the
 #         shim's descriptor still at min(limit, 1024) - 1 after closeall,
-#         closerange and closefrom (prog-tracefd lists it on stderr); a
+#         closerange and closefrom, and one at that number or above at the
+#         last step (the EMFILE step moved it up, or made it give it up and
+#         the program's closes let it take one back) (prog-tracefd lists it
+#         on stderr); a
 #         complete trace (every process from agent_start to agent_complete)
 #         that holds the open of every mark file after the step that made it,
 #         and the python GET.
@@ -45,6 +48,13 @@ run_limit()
 			return 1
 		}
 	done &&
+	last_=$(sed -n "s/^last: trace fds: \([0-9]*\)\$/\1/p" "shim$1.err") &&
+	[ -n "$last_" ] && [ "$last_" -ge "$top_" ] || {
+		echo "at the last step the shim should hold one fd at $top_ or above (the EMFILE step"
+		echo "moved it up, or made it give it up and the closes let it take one back):"
+		cat "shim$1.err"
+		return 1
+	} &&
 	test_trace_complete "shim$1.trace" &&
 	want_=$(for s in $STEPS; do printf "mark-%s " "$s"; done) &&
 	got_=$(jq -r -s "[.[] | select(.type == \"file_open\")
