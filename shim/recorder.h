@@ -32,9 +32,6 @@ void rec_after_fork_child(void);
 void rec_after_fork_child_start(void);
 /* Best effort from a fatal-signal handler: skips anything locked. */
 void rec_flush_from_signal(void);
-/* Wakes the writer thread for an early flush, if there is one (netcall.c:
- * its side queue grew, and what is left at exit is drained on the exiting
- * thread). Any thread may call it. */
 /* Wall clock through the real clock_gettime. */
 int64_t rec_now_ns(void);
 
