@@ -60,5 +60,5 @@ int nc_ending(void);
  * seq: the next flush outside the writer's tick writes every open
  * exchange, incomplete (the caller flushes then). */
 void nc_end(void);
-/* Fork child: the parent's connections and queued bytes are the parent's. */
+/* Fork child: the parent's connections are the parent's. */
 void nc_after_fork_child(void);
