@@ -360,28 +360,6 @@ fail:
 
 int ingest_fast_path = 1;
 
-enum { K_SEQ, K_PID, K_TID, K_TYPE, K_TS, K_EPOCH, K_STEP, K_PAYLOAD, K_OTHER };
-
-static int envelope_key(const char *k, size_t n)
-{
-#define KEY_IS(lit) (n == sizeof(lit) - 1 && memcmp(k, lit, n) == 0)
-	switch (k[0]) {
-	case 's':
-		return KEY_IS("seq") ? K_SEQ : KEY_IS("step") ? K_STEP : K_OTHER;
-	case 'p':
-		return KEY_IS("pid") ? K_PID : KEY_IS("payload") ? K_PAYLOAD : K_OTHER;
-	case 't':
-		return KEY_IS("tid")	    ? K_TID
-		       : KEY_IS("type")	    ? K_TYPE
-		       : KEY_IS("ts")	    ? K_TS
-		       : KEY_IS("ts_epoch") ? K_EPOCH
-					    : K_OTHER;
-	default:
-		return K_OTHER;
-	}
-#undef KEY_IS
-}
-
 /* A number jscan_num() took that is not an integer, as strtod() reads it.
  * Up to 2^53 for the digits and 22 decimals, one division of two exact
  * doubles is the correctly rounded result, as strtod's is (Clinger's fast
@@ -435,55 +413,49 @@ static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 	p = jscan_ws(p + 1, end);
 	for (;;) {
 		int esc = 0, is_int, which;
+		size_t klen;
 
-		if (p >= end || *p != '"')
+		v = p = jscan_key(p, end, &k, &klen, &nonascii);
+		if (!p || p >= end)
 			return 0;
-		k = p + 1;
-		p = jscan_str(k, end, &esc, &nonascii);
-		if (!p || esc || p == k)
-			return 0;
-		which = envelope_key(k, (size_t)(p - k));
-		p = jscan_ws(p + 1, end);
-		if (p >= end || *p != ':')
-			return 0;
-		v = p = jscan_ws(p + 1, end);
-		if (p >= end || (which != K_OTHER && (seen & (1u << which))))
+		which = trace_envelope_key(k, klen);
+		if (which != TK_OTHER && (seen & (1u << which)))
 			return 0;
 		switch (which) {
-		case K_SEQ:
-		case K_TID:
+		case TK_SEQ:
+		case TK_TID:
 			p = jscan_num(v, end, &is_int);
 			if (!p || !is_int || *v == '-')
 				return 0;
-			if (which == K_SEQ)
+			if (which == TK_SEQ)
 				f->e.seq = jscan_int(v, p);
 			else
 				f->e.tid = jscan_int(v, p);
 			break;
-		case K_EPOCH:
+		case TK_EPOCH:
 			p = jscan_num(v, end, &is_int);
 			if (!p)
 				return 0;
 			/* as json-c: an integer is read as one, else strtod */
 			epoch = is_int ? (double)jscan_int(v, p) : decimal_value(v, p);
 			break;
-		case K_PID:
-		case K_TYPE:
-		case K_STEP:
-		case K_TS:
+		case TK_PID:
+		case TK_TYPE:
+		case TK_STEP:
+		case TK_TS:
 			if (*v != '"')
 				return 0;
 			p = jscan_str(v + 1, end, &esc, &nonascii);
-			if (!p || (which != K_TS && esc))
+			if (!p || (which != TK_TS && esc))
 				return 0;
-			if ((which == K_PID && copy_span(f->pid, sizeof(f->pid), v + 1, p) < 0) ||
-			    (which == K_TYPE &&
+			if ((which == TK_PID && copy_span(f->pid, sizeof(f->pid), v + 1, p) < 0) ||
+			    (which == TK_TYPE &&
 			     copy_span(f->type, sizeof(f->type), v + 1, p) < 0) ||
-			    (which == K_STEP && copy_span(f->step, sizeof(f->step), v + 1, p) < 0))
+			    (which == TK_STEP && copy_span(f->step, sizeof(f->step), v + 1, p) < 0))
 				return 0;
 			p++;
 			break;
-		case K_PAYLOAD:
+		case TK_PAYLOAD:
 			if (*v != '{')
 				return 0;
 			p = jscan_value(v, end, 1, &nonascii);
@@ -496,7 +468,7 @@ static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 		}
 		if (!p)
 			return 0;
-		if (which != K_OTHER)
+		if (which != TK_OTHER)
 			seen |= 1u << which;
 		p = jscan_ws(p, end);
 		if (p >= end)
@@ -510,7 +482,7 @@ static int fast_scan(const char *s, size_t n, struct ingest_line *f)
 	/* as ingest_parse_line: blanks may follow the object */
 	for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
 		;
-	if (p != end || seen != (1u << K_OTHER) - 1)
+	if (p != end || seen != (1u << TK_OTHER) - 1)
 		return 0;
 	if (nonascii && !utf8_valid(s, n))
 		return 0;

@@ -105,6 +105,25 @@ const char *jscan_str(const char *p, const char *end, int *esc, int *nonascii)
 	return NULL;
 }
 
+const char *jscan_key(const char *p, const char *end, const char **key, size_t *klen, int *nonascii)
+{
+	const char *k;
+	int esc = 0;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	k = p + 1;
+	p = jscan_str(k, end, &esc, nonascii);
+	if (!p || esc || p == k)
+		return NULL;
+	*key = k;
+	*klen = (size_t)(p - k);
+	p = jscan_ws(p + 1, end);
+	if (p >= end || *p != ':')
+		return NULL;
+	return jscan_ws(p + 1, end);
+}
+
 const char *jscan_num(const char *p, const char *end, int *is_int)
 {
 	const char *q = p;

@@ -31,6 +31,11 @@ const char *jscan_str(const char *p, const char *end, int *esc, int *nonascii);
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?; *is_int when neither a
  * fraction nor an exponent (and then within int64). */
 const char *jscan_num(const char *p, const char *end, int *is_int);
+/* An object member's key and colon: p is at the key's opening quote;
+ * @return where its value starts (past blanks; may be end), with the key's
+ * body in *key, *klen. Refuses an empty key or one with escapes. */
+const char *jscan_key(const char *p, const char *end, const char **key, size_t *klen,
+		      int *nonascii);
 /* Any value (depth: the nesting it sits at). */
 const char *jscan_value(const char *p, const char *end, int depth, int *nonascii);
 /* The value of an integer jscan_num() took. */

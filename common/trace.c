@@ -760,24 +760,23 @@ int trace_payload_bytes(struct json_object *payload, struct buf *out)
 
 /* ---- TCP send and recv lines without json-c ---- */
 
-enum { K_SEQ, K_PID, K_TID, K_TYPE, K_TS, K_EPOCH, K_STEP, K_PAYLOAD, K_OTHER };
-
-static int envelope_key(const char *k, size_t n)
-{
 #define KEY_IS(lit) (n == sizeof(lit) - 1 && memcmp(k, lit, n) == 0)
+
+int trace_envelope_key(const char *k, size_t n)
+{
 	switch (k[0]) {
 	case 's':
-		return KEY_IS("seq") ? K_SEQ : KEY_IS("step") ? K_STEP : K_OTHER;
+		return KEY_IS("seq") ? TK_SEQ : KEY_IS("step") ? TK_STEP : TK_OTHER;
 	case 'p':
-		return KEY_IS("pid") ? K_PID : KEY_IS("payload") ? K_PAYLOAD : K_OTHER;
+		return KEY_IS("pid") ? TK_PID : KEY_IS("payload") ? TK_PAYLOAD : TK_OTHER;
 	case 't':
-		return KEY_IS("tid")	    ? K_TID
-		       : KEY_IS("type")	    ? K_TYPE
-		       : KEY_IS("ts")	    ? K_TS
-		       : KEY_IS("ts_epoch") ? K_EPOCH
-					    : K_OTHER;
+		return KEY_IS("tid")	    ? TK_TID
+		       : KEY_IS("type")	    ? TK_TYPE
+		       : KEY_IS("ts")	    ? TK_TS
+		       : KEY_IS("ts_epoch") ? TK_EPOCH
+					    : TK_OTHER;
 	default:
-		return K_OTHER;
+		return TK_OTHER;
 	}
 }
 
@@ -931,50 +930,44 @@ static int scan_event(const char *s, size_t n, struct trace_sock_line *l, int so
 	p = jscan_ws(p + 1, end);
 	for (;;) {
 		int esc = 0, is_int, which;
+		size_t klen;
 		size_t len;
 
-		if (p >= end || *p != '"')
+		v = p = jscan_key(p, end, &k, &klen, &nonascii);
+		if (!p || p >= end)
 			return 0;
-		k = p + 1;
-		p = jscan_str(k, end, &esc, &nonascii);
-		if (!p || esc || p == k)
-			return 0;
-		which = envelope_key(k, (size_t)(p - k));
-		p = jscan_ws(p + 1, end);
-		if (p >= end || *p != ':')
-			return 0;
-		v = p = jscan_ws(p + 1, end);
-		if (p >= end || (which != K_OTHER && (seen & (1u << which))))
+		which = trace_envelope_key(k, klen);
+		if (which != TK_OTHER && (seen & (1u << which)))
 			return 0;
 		switch (which) {
-		case K_SEQ:
-		case K_TID:
+		case TK_SEQ:
+		case TK_TID:
 			p = jscan_num(v, end, &is_int);
 			if (!p || !is_int || *v == '-')
 				return 0;
-			if (which == K_SEQ)
+			if (which == TK_SEQ)
 				l->seq = (uint64_t)jscan_int(v, p);
 			else if (jscan_int(v, p) > INT_MAX)
 				return 0;
 			else
 				l->tid = (int)jscan_int(v, p);
 			break;
-		case K_EPOCH:
+		case TK_EPOCH:
 			p = jscan_num(v, end, &is_int);
 			break;
-		case K_PID:
-		case K_TYPE:
-		case K_STEP:
-		case K_TS:
+		case TK_PID:
+		case TK_TYPE:
+		case TK_STEP:
+		case TK_TS:
 			if (*v != '"')
 				return 0;
 			p = jscan_str(v + 1, end, &esc, &nonascii);
-			if (!p || ((which == K_PID || which == K_TYPE) && esc))
+			if (!p || ((which == TK_PID || which == TK_TYPE) && esc))
 				return 0;
 			len = (size_t)(p - v - 1);
-			if (which == K_TYPE && (len != type_len || memcmp(v + 1, type, len) != 0))
+			if (which == TK_TYPE && (len != type_len || memcmp(v + 1, type, len) != 0))
 				return 0;
-			if (which == K_PID) {
+			if (which == TK_PID) {
 				if (len >= sizeof(l->pid))
 					return 0;
 				memcpy(l->pid, v + 1, len);
@@ -982,7 +975,7 @@ static int scan_event(const char *s, size_t n, struct trace_sock_line *l, int so
 			}
 			p++;
 			break;
-		case K_PAYLOAD:
+		case TK_PAYLOAD:
 			if (*v != '{')
 				return 0;
 			p = sock ? sock_payload(v, end, l, &nonascii)
@@ -994,7 +987,7 @@ static int scan_event(const char *s, size_t n, struct trace_sock_line *l, int so
 		}
 		if (!p)
 			return 0;
-		if (which != K_OTHER)
+		if (which != TK_OTHER)
 			seen |= 1u << which;
 		p = jscan_ws(p, end);
 		if (p >= end)
@@ -1008,7 +1001,7 @@ static int scan_event(const char *s, size_t n, struct trace_sock_line *l, int so
 	/* as parse_line: blanks may follow the object */
 	for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
 		;
-	if (p != end || seen != (1u << K_OTHER) - 1)
+	if (p != end || seen != (1u << TK_OTHER) - 1)
 		return 0;
 	if (nonascii && !utf8_valid(s, n))
 		return 0;

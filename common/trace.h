@@ -122,6 +122,12 @@ struct trace_sock_line {
 	int data_esc; /* data holds escapes (trace_sock_bytes decodes them) */
 };
 
+/* The envelope member a key names (k[0..n), n > 0), TK_OTHER for any other:
+ * for the readers that scan lines by hand (trace_sock_scan, the collector's
+ * ingest fast path). */
+enum trace_key { TK_SEQ, TK_PID, TK_TID, TK_TYPE, TK_TS, TK_EPOCH, TK_STEP, TK_PAYLOAD, TK_OTHER };
+int trace_envelope_key(const char *k, size_t n);
+
 /* Reads line s[0..n) when it is a valid attrace/1 event (as
  * trace_reader_next() would accept it) of type socket_call whose payload
  * has op "send" or "recv", proto "tcp", a string conn and no peer. It reads
