@@ -51,6 +51,10 @@ struct http_header {
 struct http_headers {
 	struct http_header *v;
 	size_t n;
+	/* An HTTP/1 head's fields, copied once: the names and values that
+	 * point into it are not allocated one by one (http.c owns this). */
+	char *block;
+	size_t block_len;
 };
 
 struct http_msg {

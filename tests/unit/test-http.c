@@ -736,6 +736,48 @@ static void test_redact(void)
 	redact_config_release(&cfg);
 }
 
+/* Header fields are cut out of one copy of the head: obs-fold joins a
+ * continuation line, blanks around values go, and a value replaced by the
+ * redaction (folded, or of a secret name) is freed apart from that copy
+ * (ASan checks the frees). */
+static void test_fields(void)
+{
+	static const char req[] = "GET /f HTTP/1.1\r\nHost: h\r\n"
+				  "X-Long:  one\r\n \t two  \r\n"
+				  "X-Empty:\r\n"
+				  "Authorization: Basic dXNlcjpwYXNzd29yZA==\r\n"
+				  "X-Note: a\r\n\tb\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct http_conn *c = http_conn_new("http", NULL, NULL);
+	struct redact_config cfg = { 0 };
+	uint8_t key[REDACT_KEY_LEN] = { 0 };
+	struct http_exchange *x;
+
+	redact_config_parse(&cfg, "x-note", key, NULL);
+	http_conn_feed(c, 1, req, sizeof(req) - 1, 1000);
+	http_conn_feed(c, 0, resp, sizeof(resp) - 1, 2000);
+	x = http_conn_next(c);
+	tap_ok(x && x->req.headers.n == 5, "fields: five request fields");
+	if (!x) {
+		http_conn_free(c);
+		redact_config_release(&cfg);
+		return;
+	}
+	tap_streq(http_header_get(&x->req.headers, "X-Long"), "one two", "fields: obs-fold joined");
+	tap_streq(http_header_get(&x->req.headers, "X-Empty"), "", "fields: an empty value");
+	tap_streq(http_header_get(&x->req.headers, "host"), "h", "fields: names fold case");
+	tap_streq(http_header_get(&x->resp.headers, "Content-Length"), "2", "fields: response");
+	tap_ok(http_exchange_redact(x, &cfg, HTTP_REDACT_ALL) == 0, "fields: redacted");
+	tap_ok(strncmp(http_header_get(&x->req.headers, "Authorization"), "Basic [redacted:", 16) ==
+		       0,
+	       "fields: a value in the head's copy replaced");
+	tap_ok(strncmp(http_header_get(&x->req.headers, "X-Note"), "[redacted:", 10) == 0,
+	       "fields: a folded value replaced");
+	http_exchange_free(x);
+	http_conn_free(c);
+	redact_config_release(&cfg);
+}
+
 int main(void)
 {
 	test_keepalive();
@@ -752,5 +794,6 @@ int main(void)
 	test_json_binary();
 	test_trace_derive();
 	test_redact();
+	test_fields();
 	return tap_done();
 }
