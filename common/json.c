@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "common/sectext.h"
+
 /* Byte classes for string escaping. */
 enum {
 	C_PLAIN = 0, /* copied as is */
@@ -364,27 +366,43 @@ int json_null(struct buf *b)
 	return r < 0 ? r : buf_append(b, "null", 4);
 }
 
+/* initial-exec: see trace.c's ts_last. */
+static __thread struct sec_text epoch_last __attribute__((tls_model("initial-exec"))) =
+	SEC_TEXT_INIT;
+
 int json_epoch(struct buf *b, int64_t ns)
 {
 	/* Floor to the microsecond, so that the value agrees with trace_fmt_ts(). */
 	int64_t us = ns / 1000 - (ns % 1000 < 0);
 	uint64_t a = us < 0 ? (uint64_t)0 - (uint64_t)us : (uint64_t)us;
-	uint64_t frac = a % 1000000;
-	char digits[7];
+	uint64_t frac = a % 1000000, secs = a / 1000000;
+	/* the seconds (cached: many values share one) and 7 for ".uuuuuu" */
+	char t[SEC_TEXT_MAX + 7];
+	/* the cache's key: one per text ("-0" is not "0") */
+	int64_t key = us < 0 ? -(int64_t)secs - 1 : (int64_t)secs;
+	unsigned n = sec_text_get(&epoch_last, key, t);
 	int r, i;
 
-	r = put_sep(b);
-	if (r < 0)
-		return r;
-	r = put_u64(b, a / 1000000, us < 0);
-	if (r < 0)
-		return r;
-	digits[0] = '.';
+	if (!n) {
+		char d[SEC_TEXT_MAX], *p = d + sizeof(d);
+
+		do {
+			*--p = (char)('0' + secs % 10);
+			secs /= 10;
+		} while (secs);
+		if (us < 0)
+			*--p = '-';
+		n = (unsigned)(d + sizeof(d) - p);
+		memcpy(t, p, n);
+		sec_text_put(&epoch_last, key, t, n);
+	}
+	t[n] = '.';
 	for (i = 6; i >= 1; i--) {
-		digits[i] = (char)('0' + frac % 10);
+		t[n + (unsigned)i] = (char)('0' + frac % 10);
 		frac /= 10;
 	}
-	return buf_append(b, digits, sizeof(digits));
+	r = put_sep(b);
+	return r < 0 ? r : buf_append(b, t, n + 7);
 }
 
 int json_kv_str(struct buf *b, const char *key, const char *s)

@@ -14,6 +14,7 @@
 
 #include "common/jscan.h"
 #include "common/json.h"
+#include "common/sectext.h"
 #include "common/zframe.h"
 
 /* Events nest payload -> answers -> object; tool_call results are any JSON. */
@@ -43,12 +44,9 @@ static void put2(char *p, unsigned v)
 	p[1] = (char)('0' + v % 10);
 }
 
-void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
+/* secs since the epoch as YYYY-MM-DDTHH:MM:SS (19 bytes, no NUL). */
+static void fmt_second(int64_t secs, char *out)
 {
-	/* Floor divisions, so that times before 1970 come out right too. */
-	int64_t us = ns / 1000 - (ns % 1000 < 0);
-	int64_t secs = us / 1000000 - (us % 1000000 < 0);
-	int64_t usec = us - secs * 1000000;
 	int64_t days = secs / 86400 - (secs % 86400 < 0);
 	int64_t sod = secs - days * 86400;
 	/* civil_from_days (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms") */
@@ -62,7 +60,6 @@ void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
 	unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
 	int64_t y = yoe + era * 400 + (m <= 2);
 	unsigned uy = (unsigned)(y < 0 ? 0 : y > 9999 ? 9999 : y);
-	int i;
 
 	/* YYYY-MM-DDTHH:MM:SS.uuuuuuZ */
 	put2(out, uy / 100);
@@ -77,6 +74,24 @@ void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
 	put2(out + 14, (unsigned)(sod / 60 % 60));
 	out[16] = ':';
 	put2(out + 17, (unsigned)(sod % 60));
+}
+
+/* initial-exec: no __tls_get_addr call (the shim is preloaded; the CLI and
+ * the collector link this statically). */
+static __thread struct sec_text ts_last __attribute__((tls_model("initial-exec"))) = SEC_TEXT_INIT;
+
+void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
+{
+	/* Floor divisions, so that times before 1970 come out right too. */
+	int64_t us = ns / 1000 - (ns % 1000 < 0);
+	int64_t secs = us / 1000000 - (us % 1000000 < 0);
+	int64_t usec = us - secs * 1000000;
+	int i;
+
+	if (sec_text_get(&ts_last, secs, out) != 19) {
+		fmt_second(secs, out);
+		sec_text_put(&ts_last, secs, out, 19);
+	}
 	out[19] = '.';
 	for (i = 25; i >= 20; i--) {
 		out[i] = (char)('0' + usec % 10);

@@ -2,13 +2,16 @@
 /* test-trace.c -- unit tests for common/trace.c: envelopes, timestamps, validation, the reader. */
 #include <errno.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "common/json.h"
+#include "common/sectext.h"
 #include "common/trace.h"
 #include "common/zframe.h"
 #include "tap.h"
@@ -61,6 +64,112 @@ static void test_fmt_ts(void)
 		}
 	}
 	tap_ok(ok, "trace_fmt_ts agrees with gmtime_r on 10000 instants");
+}
+
+/* The formatted second is cached per thread (common/sectext.h): a hit, a
+ * miss after another second, and signal handlers formatting another second
+ * while the thread formats its own (SIGALRM every 20 us; a smoke test: the
+ * exact interleavings are test_sectext's). */
+static volatile sig_atomic_t fmt_bad, fmt_hits;
+
+static void fmt_handler(int sig)
+{
+	char ts[TRACE_TS_LEN];
+	struct buf b = BUF_INIT;
+	static const char ts_want[] = "2000-02-29T00:00:00.000000Z";
+	static char epoch_storage[64];
+
+	(void)sig;
+	trace_fmt_ts(951782400000000000LL, ts);
+	if (strcmp(ts, ts_want) != 0)
+		fmt_bad = 1;
+	/* json_epoch would allocate: give the buffer storage of its own */
+	b.data = epoch_storage;
+	b.cap = sizeof(epoch_storage);
+	b.data[0] = '\0';
+	json_epoch(&b, 951782400000000000LL);
+	if (strcmp(b.data, "951782400.000000") != 0)
+		fmt_bad = 1;
+	fmt_hits++;
+}
+
+static void test_fmt_ts_cache(void)
+{
+	struct itimerval it = { .it_interval = { 0, 20 }, .it_value = { 0, 20 } };
+	struct sigaction sa = { .sa_handler = fmt_handler };
+	static const struct {
+		int64_t ns;
+		const char *ts, *epoch;
+	} v[] = {
+		{ 1795321020000001000LL, "2026-11-22T04:17:00.000001Z", "1795321020.000001" },
+		{ 1795321020999999000LL, "2026-11-22T04:17:00.999999Z", "1795321020.999999" },
+		{ 1795321021000000000LL, "2026-11-22T04:17:01.000000Z", "1795321021.000000" },
+		{ -1000, "1969-12-31T23:59:59.999999Z", "-0.000001" },
+		{ 1000, "1970-01-01T00:00:00.000001Z", "0.000001" },
+	};
+	size_t i, k, n = sizeof(v) / sizeof(v[0]);
+	int ok = 1;
+
+	for (k = 0; k < 2; k++) /* misses, then the same again */
+		for (i = 0; i < n; i++) {
+			char ts[TRACE_TS_LEN];
+			struct buf b = BUF_INIT;
+
+			trace_fmt_ts(v[i].ns, ts);
+			json_epoch(&b, v[i].ns);
+			tap_streq(ts, v[i].ts, "trace_fmt_ts, cached second");
+			tap_streq(b.data, v[i].epoch, "json_epoch, cached second");
+			buf_release(&b);
+		}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (i = 0; i < 400000 && ok; i++) {
+		char ts[TRACE_TS_LEN], ep[32];
+		struct buf b = { .data = ep, .cap = sizeof(ep) };
+
+		ep[0] = '\0';
+		trace_fmt_ts(v[i % 3].ns, ts);
+		json_epoch(&b, v[i % 3].ns);
+		if (strcmp(ts, v[i % 3].ts) != 0 || strcmp(ep, v[i % 3].epoch) != 0) {
+			printf("# got %s and %s, want %s and %s\n", ts, ep, v[i % 3].ts,
+			       v[i % 3].epoch);
+			ok = 0;
+		}
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	signal(SIGALRM, SIG_DFL);
+	tap_ok(ok && !fmt_bad, "signal handlers interleaved: every text right (%d handled)",
+	       (int)fmt_hits);
+}
+
+/* sec_text's rules, step by step (the interleavings the signal test above
+ * can only hope to hit): a cache in the middle of an update is neither read
+ * nor written by a handler. */
+static void test_sectext(void)
+{
+	struct sec_text c = SEC_TEXT_INIT;
+	char out[SEC_TEXT_MAX];
+
+	tap_ok(sec_text_get(&c, 0, out) == 0, "sectext: empty cache misses");
+	tap_ok(sec_text_get(&c, INT64_MIN, out) == 0, "sectext: the sentinel never hits");
+	sec_text_put(&c, 5, "five", 4);
+	tap_ok(sec_text_get(&c, 5, out) == 4 && memcmp(out, "five", 4) == 0, "sectext: a hit");
+	tap_ok(sec_text_get(&c, 6, out) == 0, "sectext: another second misses");
+	/* the thread is inside sec_text_put when a handler comes */
+	c.busy = 1;
+	c.secs = INT64_MIN;
+	memcpy(c.text, "si", 2);
+	tap_ok(sec_text_get(&c, 5, out) == 0 && sec_text_get(&c, 6, out) == 0,
+	       "sectext: an update under way is not read");
+	sec_text_put(&c, 7, "seven", 5);
+	tap_ok(c.busy == 1 && c.secs == INT64_MIN && memcmp(c.text, "si", 2) == 0,
+	       "sectext: nor written by a handler");
+	c.busy = 0;
+	sec_text_put(&c, 6, "six", 3);
+	tap_ok(sec_text_get(&c, 6, out) == 3 && memcmp(out, "six", 3) == 0 && c.gen % 2 == 0,
+	       "sectext: the update ends whole");
 }
 
 static void test_head(void)
@@ -708,6 +817,8 @@ static void test_sock_scan(void)
 int main(void)
 {
 	test_fmt_ts();
+	test_fmt_ts_cache();
+	test_sectext();
 	test_head();
 	test_validate();
 	test_types_pids();
