@@ -237,7 +237,9 @@ static char *make_url(struct http_conn *c, const char *scheme, const char *host,
 		return strdup(target);
 	if (!host || !*host)
 		host = c->host && *c->host ? c->host : c->peer;
-	r = buf_printf(&u, "%s://", scheme);
+	r = buf_puts(&u, scheme);
+	if (r == 0)
+		r = buf_append(&u, "://", 3);
 	if (r == 0 && host)
 		r = host_for_url(&u, scheme, host);
 	if (r == 0 && target[0] != '/' && target[0] != '*' && target[0])
