@@ -26,8 +26,10 @@
 
 #include "cli/cli.h"
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/error.h"
 #include "common/fingerprint.h"
+#include "common/http1.h"
 #include "common/jsonv.h"
 #include "common/trace.h"
 
@@ -38,11 +40,12 @@ static int arg_strict;
 static int arg_offline = 1;
 static const char *arg_output;
 static struct buf arg_allow = BUF_INIT; /* --allow prefixes, ':'-joined */
+static struct buf arg_ignore = BUF_INIT; /* --ignore-header names, ','-joined */
 
 static void usage(FILE *f)
 {
-	fputs("Usage: attrace replay [--strict | --relaxed] [--no-offline] [-o OUT] [-a PREFIX]... TRACE -- CMD "
-	      "[ARG...]\n"
+	fputs("Usage: attrace replay [--strict | --relaxed] [--no-offline] [-o OUT] [-a PREFIX]...\n"
+	      "                      [--ignore-header NAME]... TRACE -- CMD [ARG...]\n"
 	      "\n"
 	      "Run CMD under libattrace in replay mode: every network exchange, DNS answer,\n"
 	      "wall-clock read and random byte it recorded is served from TRACE, offline.\n"
@@ -54,6 +57,10 @@ static void usage(FILE *f)
 	      "  -r, --relaxed         warn and let such I/O through (the default)\n"
 	      "  -a, --allow PREFIX    let a strict replay open files under PREFIX (repeatable;\n"
 	      "                        added to ATTRACE_ALLOW)\n"
+	      "      --ignore-header NAME\n"
+	      "                        do not compare the HTTP header NAME (NAME*: every\n"
+	      "                        header starting with NAME) when matching requests\n"
+	      "                        (repeatable; added to ATTRACE_REPLAY_IGNORE)\n"
 	      "      --no-offline      do not run CMD in a fresh network namespace\n"
 	      "  -o, --output OUT      keep the replayed run's own trace in OUT\n"
 	      "  -h, --help            show this help and exit\n",
@@ -170,10 +177,11 @@ static void read_outcome(struct json_object *ev, struct outcome *o)
 /* Reads and validates every event of path as cli_trace_load() does, but
  * one at a time, never holding them all (for a long trace that took most
  * of the verb's time): the fingerprint, the root's executable hash and,
- * when o is given, the run's outcome. @return 0, or a negative errno with
+ * when o is given, the run's outcome; with canon, the canonical form.
+ * ignore: header fields left out (fp_ignore_headers). @return 0, or a negative errno with
  * reterr set (-ENODATA for a trace with no events). */
-static int judge_trace(const char *path, char fp_hex[FP_HEX_LEN + 1], char exe[65],
-		       struct outcome *o, struct at_error *reterr)
+static int judge_trace(const char *path, const char *ignore, char fp_hex[FP_HEX_LEN + 1],
+		       char exe[65], struct outcome *o, struct buf *canon, struct at_error *reterr)
 {
 	struct trace_reader *rd;
 	struct json_object *ev;
@@ -181,7 +189,7 @@ static int judge_trace(const char *path, char fp_hex[FP_HEX_LEN + 1], char exe[6
 	int r;
 
 	exe[0] = '\0';
-	if (!f) {
+	if (!f || fp_ignore_headers(f, ignore) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -204,10 +212,141 @@ static int judge_trace(const char *path, char fp_hex[FP_HEX_LEN + 1], char exe[6
 	trace_reader_free(rd);
 	if (r == 0)
 		r = fp_final(f, fp_hex);
+	if (r == 0 && canon)
+		r = fp_canonical(f, canon);
 out:
 	if (r < 0 && reterr && !reterr->msg[0])
 		snprintf(reterr->msg, sizeof(reterr->msg), "%s", strerror(-r));
 	fp_free(f);
+	return r;
+}
+
+static struct json_object *parse_line(const char *p, size_t n)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o = NULL;
+
+	if (tok && n <= INT_MAX)
+		o = json_tokener_parse_ex(tok, p, (int)n);
+	json_tokener_free(tok);
+	return o;
+}
+
+/* The request bytes of a canonical http_request unit line, or NULL. */
+static const char *unit_request(struct json_object *u, size_t *ret_len)
+{
+	struct json_object *t, *d;
+
+	if (!json_object_object_get_ex(u, "type", &t) ||
+	    strcmp(json_object_get_string(t), "http_request") != 0 ||
+	    !json_object_object_get_ex(u, "data", &d) || !json_object_is_type(d, json_type_string))
+		return NULL;
+	*ret_len = (size_t)json_object_get_string_len(d);
+	return json_object_get_string(d);
+}
+
+/* Is s[0..n) one of the names (", "-separated, any case)? */
+static int listed(const struct buf *names, const char *s, size_t n)
+{
+	const char *p = names->data;
+
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t k = e ? (size_t)(e - p) : strlen(p);
+
+		if (k == n && strncasecmp(p, s, n) == 0)
+			return 1;
+		p = e ? e + 2 : NULL;
+	}
+	return 0;
+}
+
+/* Appends to names (", "-separated) the fields of request a that b lacks
+ * or holds with another value. */
+static void fields_differing(const char *a, size_t an, const char *b, size_t bn, struct buf *names)
+{
+	struct http1_req ra, rb;
+	struct http1_span n, v, n2, v2;
+	size_t pos = 0, pos2;
+
+	if (http1_request(a, an, &ra) < 0 || !ra.head_len || http1_request(b, bn, &rb) < 0 ||
+	    !rb.head_len)
+		return;
+	while (http1_header_next(a, ra.head_len, &pos, &n, &v)) {
+		int same = 0;
+
+		for (pos2 = 0; !same && http1_header_next(b, rb.head_len, &pos2, &n2, &v2);)
+			same = n.len == n2.len && strncasecmp(a + n.off, b + n2.off, n.len) == 0 &&
+			       v.len == v2.len && memcmp(a + v.off, b + v2.off, v.len) == 0;
+		if (!same && !listed(names, a + n.off, n.len))
+			buf_printf(names, "%s%.*s", names->len ? ", " : "", (int)n.len, a + n.off);
+	}
+}
+
+/* When two fingerprints differ only in header fields that replay does not
+ * match on (HTTP1_REPLAY_NOISE: a date, a request id, an idempotency key),
+ * names them: the fix is --ignore-header, not a new recording. */
+static void noise_hint(const char *rec, const char *run)
+{
+	char a[FP_HEX_LEN + 1], b[FP_HEX_LEN + 1], exe[65];
+	struct buf list = BUF_INIT, ca = BUF_INIT, cb = BUF_INIT, names = BUF_INIT;
+	struct at_error err = { 0 };
+	const char *pa, *pb;
+
+	if (buf_puts(&list, HTTP1_REPLAY_NOISE) < 0 ||
+	    (arg_ignore.len && buf_printf(&list, ",%s", arg_ignore.data) < 0) ||
+	    judge_trace(rec, list.data, a, exe, NULL, NULL, &err) < 0 ||
+	    judge_trace(run, list.data, b, exe, NULL, NULL, &err) < 0 || strcmp(a, b) != 0)
+		goto out;
+	/* the same without them: which ones, from the first request unit that
+	 * differs (the process lines above it differ by their hashes) */
+	if (judge_trace(rec, arg_ignore.data, a, exe, NULL, &ca, &err) < 0 ||
+	    judge_trace(run, arg_ignore.data, b, exe, NULL, &cb, &err) < 0)
+		goto out;
+	for (pa = ca.data, pb = cb.data; pa && pb && *pa && *pb && !names.len;) {
+		const char *ea = strchr(pa, '\n'), *eb = strchr(pb, '\n');
+		size_t la = ea ? (size_t)(ea - pa) : strlen(pa),
+		       lb = eb ? (size_t)(eb - pb) : strlen(pb);
+
+		if (la != lb || memcmp(pa, pb, la) != 0) {
+			struct json_object *ua = parse_line(pa, la), *ub = parse_line(pb, lb);
+			const char *qa, *qb;
+			size_t na, nb;
+
+			qa = ua ? unit_request(ua, &na) : NULL;
+			qb = ub ? unit_request(ub, &nb) : NULL;
+			if (qa && qb) {
+				fields_differing(qa, na, qb, nb, &names);
+				fields_differing(qb, nb, qa, na, &names);
+			}
+			json_object_put(ua);
+			json_object_put(ub);
+		}
+		pa += la + (ea ? 1 : 0);
+		pb += lb + (eb ? 1 : 0);
+	}
+	if (names.len)
+		cli_error("the fingerprints differ only in header fields replay does not match "
+			  "on: %s; --ignore-header NAME leaves a field out of the comparison",
+			  names.data);
+	else
+		cli_error("the fingerprints differ only in header fields replay does not match on "
+			  "(%s); --ignore-header NAME leaves a field out of the comparison",
+			  HTTP1_REPLAY_NOISE);
+out:
+	buf_release(&list);
+	buf_release(&ca);
+	buf_release(&cb);
+	buf_release(&names);
+}
+
+/* Checks the ATTRACE_* variables CMD would inherit. */
+static int check_env(struct at_error *reterr)
+{
+	struct at_config c = AT_CONFIG_INIT;
+	int r = config_from_env(&c, environ, reterr);
+
+	config_release(&c);
 	return r;
 }
 
@@ -238,6 +377,8 @@ static int setup_env(const char *shim, const char *trace, const char *out)
 		if (r == 0 && setenv("ATTRACE_ALLOW", arg_allow.data, 1) < 0)
 			r = -errno;
 	}
+	if (r == 0 && arg_ignore.len && setenv("ATTRACE_REPLAY_IGNORE", arg_ignore.data, 1) < 0)
+		r = -errno;
 	unsetenv("ATTRACE_CTX");
 	buf_release(&b);
 	if (r < 0)
@@ -253,6 +394,7 @@ int verb_replay(int argc, char **argv)
 		{ "no-offline", no_argument, NULL, 'N' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "allow", required_argument, NULL, 'a' },
+		{ "ignore-header", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -261,7 +403,7 @@ int verb_replay(int argc, char **argv)
 	struct outcome oc = { .unused = BUF_INIT };
 	struct at_error err = { 0 };
 	int c, r, status = 0, ret = CLI_EXIT_FAILURE;
-	const char *path;
+	const char *path, *env_ignore;
 	pid_t pid;
 
 	while ((c = getopt_long(argc, argv, "+srNo:a:h", options, NULL)) != -1) {
@@ -288,6 +430,23 @@ int verb_replay(int argc, char **argv)
 			    buf_puts(&arg_allow, optarg) < 0)
 				return CLI_EXIT_FAILURE;
 			break;
+		case 'I': {
+			struct at_config one = AT_CONFIG_INIT;
+
+			r = config_set(&one, "ATTRACE_REPLAY_IGNORE", optarg, &err);
+			config_release(&one);
+			if (r < 0 || !*optarg || strchr(optarg, ',')) {
+				fprintf(stderr,
+					"attrace: replay: --ignore-header '%.64s': not a header name "
+					"or a NAME* prefix\n",
+					optarg);
+				return CLI_EXIT_USAGE;
+			}
+			if ((arg_ignore.len && buf_putc(&arg_ignore, ',') < 0) ||
+			    buf_puts(&arg_ignore, optarg) < 0)
+				return CLI_EXIT_FAILURE;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return EXIT_SUCCESS;
@@ -306,8 +465,21 @@ int verb_replay(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	path = argv[optind];
+	/* An ATTRACE_* value the library would refuse (it would run CMD
+	 * unreplayed) is refused here, before anything is made. */
+	if (check_env(&err) < 0) {
+		cli_error("%s", err.msg);
+		return CLI_EXIT_FAILURE;
+	}
+	/* --ignore-header names and the inherited ones: CMD's library and
+	 * both fingerprints below leave the same fields out */
+	env_ignore = getenv("ATTRACE_REPLAY_IGNORE");
+	if (env_ignore && *env_ignore &&
+	    ((arg_ignore.len && buf_putc(&arg_ignore, ',') < 0) ||
+	     buf_puts(&arg_ignore, env_ignore) < 0))
+		return CLI_EXIT_FAILURE;
 	/* A missing, corrupt or truncated trace is refused before CMD runs. */
-	r = judge_trace(path, rec_fp, live_exe, NULL, &err);
+	r = judge_trace(path, arg_ignore.data, rec_fp, live_exe, NULL, NULL, &err);
 	if (r < 0) {
 		cli_trace_error(path, r, &err);
 		return CLI_EXIT_FAILURE;
@@ -357,7 +529,7 @@ int verb_replay(int argc, char **argv)
 		}
 	}
 
-	r = judge_trace(out, run_fp, now_exe, &oc, &err);
+	r = judge_trace(out, arg_ignore.data, run_fp, now_exe, &oc, NULL, &err);
 	if (r < 0) {
 		cli_error("cannot read the replayed run's trace: %s",
 			  err.msg[0] ? err.msg : strerror(-r));
@@ -372,9 +544,13 @@ int verb_replay(int argc, char **argv)
 			  oc.total - oc.consumed == 1 ? "" : "s",
 			  oc.unused.data ? oc.unused.data : "",
 			  (long)oc.nunused_listed < oc.total - oc.consumed ? "; ..." : "");
-	cli_error("replay consumed %ld of %ld events; fingerprint %.16s (%s %.16s)", oc.consumed,
-		  oc.total, run_fp,
-		  strcmp(run_fp, rec_fp) == 0 ? "matches" : "differs from recorded", rec_fp);
+	cli_error("replay consumed %ld of %ld events; fingerprint %.16s (%s %.16s)%s%s",
+		  oc.consumed, oc.total, run_fp,
+		  strcmp(run_fp, rec_fp) == 0 ? "matches" : "differs from recorded", rec_fp,
+		  arg_ignore.len ? " without the headers " : "",
+		  arg_ignore.len ? arg_ignore.data : "");
+	if (strcmp(run_fp, rec_fp) != 0)
+		noise_hint(path, out);
 	if (oc.strict_stop)
 		ret = EXIT_GOVERNANCE;
 	else if (arg_strict && strcmp(run_fp, rec_fp) != 0)
@@ -386,5 +562,6 @@ out:
 		unlink(out);
 	buf_release(&oc.unused);
 	buf_release(&arg_allow);
+	buf_release(&arg_ignore);
 	return ret;
 }

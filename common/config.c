@@ -23,6 +23,61 @@ static int set_string(char **slot, const char *value)
 	return 0;
 }
 
+size_t config_list_next(const char **p, const char **ret)
+{
+	const char *s = *p, *e, *next;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		if (!*s) {
+			*p = s;
+			return 0;
+		}
+		next = strchr(s, ',');
+		if (!next)
+			next = s + strlen(s);
+		for (e = next; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		*p = next;
+		*ret = s;
+		return (size_t)(e - s);
+	}
+}
+
+/* RFC 9110 token characters. */
+static int is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* ATTRACE_REPLAY_IGNORE: header names, a trailing '*' making a prefix. */
+static int check_ignore(const char *value, struct at_error *reterr)
+{
+	const char *p = value, *s;
+	size_t n, i, count = 0;
+
+	while ((n = config_list_next(&p, &s))) {
+		for (i = 0; i < n; i++)
+			if (!is_tchar((unsigned char)s[i]) || (s[i] == '*' && i + 1 < n))
+				break;
+		if (i < n || n > CONFIG_IGNORE_NAME_MAX || (n == 1 && s[0] == '*')) {
+			at_error_set(reterr, 0, 0, 0,
+				     "ATTRACE_REPLAY_IGNORE: '%.*s' is not a header name or "
+				     "a NAME* prefix",
+				     (int)(n > 64 ? 64 : n), s);
+			return -EINVAL;
+		}
+		if (++count > CONFIG_IGNORE_MAX) {
+			at_error_set(reterr, 0, 0, 0, "ATTRACE_REPLAY_IGNORE: more than %d names",
+				     CONFIG_IGNORE_MAX);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int bad_value(struct at_error *reterr, const char *name, const char *value,
 		     const char *expected)
 {
@@ -93,6 +148,11 @@ int config_set(struct at_config *c, const char *name, const char *value, struct 
 		return set_string(&c->replay_out, value);
 	if (strcmp(name, "ATTRACE_ALLOW") == 0)
 		return set_string(&c->allow, value);
+	if (strcmp(name, "ATTRACE_REPLAY_IGNORE") == 0) {
+		int r = check_ignore(value, reterr);
+
+		return r < 0 ? r : set_string(&c->replay_ignore, value);
+	}
 	if (strcmp(name, "ATTRACE_REPLAY_REPORT") == 0) {
 		if (!*value || strcmp(value, "shim") == 0)
 			c->report = 1;
@@ -153,6 +213,7 @@ void config_release(struct at_config *c)
 	free(c->name);
 	free(c->replay_out);
 	free(c->allow);
+	free(c->replay_ignore);
 	free(c->redact);
 	free(c->ctx);
 	*c = (struct at_config)AT_CONFIG_INIT;

@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 #include "common/error.h"
 
 enum at_mode {
@@ -33,6 +35,7 @@ struct at_config {
 	char *replay_out; /* ATTRACE_REPLAY_OUT: where a replay records its own run */
 	char *allow; /* ATTRACE_ALLOW: colon-separated path prefixes strict replay lets a program open */
 	int report; /* ATTRACE_REPLAY_REPORT: 0 = the CLI prints the replay summary, not the shim */
+	char *replay_ignore; /* ATTRACE_REPLAY_IGNORE: header names (NAME or PREFIX*), checked */
 };
 
 #define AT_CONFIG_INIT                                                                            \
@@ -52,6 +55,15 @@ int config_from_env(struct at_config *c, char *const *envp, struct at_error *ret
 void config_release(
 	struct at_config
 		*c); /* accepts NULL; clears api_key and redact_key; leaves AT_CONFIG_INIT */
+
+/* Most names an ATTRACE_REPLAY_IGNORE list may hold, and their length. */
+#define CONFIG_IGNORE_MAX      64
+#define CONFIG_IGNORE_NAME_MAX 64
+
+/* The next entry of a comma-separated list at *p, blanks around it and
+ * empty entries skipped: its start in *ret, *p moved past it.
+ * @return its length, 0 at the end of the list. */
+size_t config_list_next(const char **p, const char **ret);
 
 /* @return 1 when an environment variable name looks like it holds a secret
  * (KEY, TOKEN, SECRET, PASSWORD, PASSWD, PASS, AUTH, CREDENTIAL, COOKIE,

@@ -139,6 +139,7 @@
 #include <unistd.h>
 
 #include "common/canon.h"
+#include "common/http1.h"
 #include "common/json.h"
 #include "common/jsonv.h"
 #include "common/proctext.h"
@@ -166,6 +167,7 @@ struct fp {
 	struct json_object *pids;
 	struct proc *last; /* events come in per-process frames */
 	size_t arrivals;
+	struct http1_names ignore; /* fp_ignore_headers */
 };
 
 /* ---- processes and events ---- */
@@ -210,7 +212,14 @@ void fp_free(struct fp *f)
 	}
 	free(f->procs);
 	json_object_put(f->pids);
+	http1_names_release(&f->ignore);
 	free(f);
+}
+
+int fp_ignore_headers(struct fp *f, const char *list)
+{
+	http1_names_release(&f->ignore);
+	return http1_names_parse(&f->ignore, list);
 }
 
 static struct proc *proc_find(const struct fp *f, const char *pid)
@@ -412,6 +421,7 @@ static int proc_text(struct proctext *pt, const struct fp *f, struct proc *p, st
 		.start = p->start,
 		.child_hash = child_hash,
 		.ctx = &cc,
+		.ignore = &f->ignore,
 	};
 	const char **orphans = NULL;
 	struct proc *c;

@@ -41,6 +41,13 @@ struct fp;
 
 struct fp *fp_new(void);
 void fp_free(struct fp *f); /* accepts NULL */
+/* Leaves the header fields named on list (ATTRACE_REPLAY_IGNORE's syntax:
+ * comma-separated NAME or NAME*) out of every http_request unit, so that
+ * a replay run and its recording compare without them. The result is no
+ * longer the trace's fingerprint: only runs fingerprinted with the same
+ * list compare. NULL or "": none (the default). Call before fp_add.
+ * @return 0 or -ENOMEM. */
+int fp_ignore_headers(struct fp *f, const char *list);
 /* Adds one validated event (borrowed; not kept). @return 0 or -ENOMEM. */
 int fp_add(struct fp *f, struct json_object *ev);
 /* The same from an event's parts: fp_add(f, ev) is fp_add_parts with ev's

@@ -8,8 +8,12 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/buf.h"
+#include "common/config.h"
 
 static const char *const methods[] = { "GET",	  "POST",  "PUT",   "DELETE", "HEAD",
 				       "OPTIONS", "PATCH", "TRACE", "CONNECT" };
@@ -330,4 +334,77 @@ int http1_response(const void *p, size_t n, int head, int eof, struct http1_resp
 	}
 	ret->len = at + hl + blen;
 	return 1;
+}
+
+int http1_names_parse(struct http1_names *l, const char *list)
+{
+	const char *p = list ? list : "", *s;
+	size_t n, size = 0, count = 0;
+	char *o;
+
+	*l = (struct http1_names){ .text = NULL };
+	while ((n = config_list_next(&p, &s))) {
+		size += n + 1;
+		count++;
+	}
+	if (!count)
+		return 0;
+	l->text = malloc(size);
+	l->v = malloc(count * sizeof(*l->v));
+	if (!l->text || !l->v) {
+		http1_names_release(l);
+		return -ENOMEM;
+	}
+	o = l->text;
+	for (p = list; (n = config_list_next(&p, &s));) {
+		memcpy(o, s, n);
+		o[n] = '\0';
+		l->v[l->n++] = o;
+		o += n + 1;
+	}
+	return 0;
+}
+
+void http1_names_release(struct http1_names *l)
+{
+	free(l->text);
+	free(l->v);
+	*l = (struct http1_names){ .text = NULL };
+}
+
+int http1_names_match(const struct http1_names *l, const char *s, size_t n)
+{
+	for (size_t i = 0; l && i < l->n; i++) {
+		const char *name = l->v[i];
+		size_t k = strlen(name);
+
+		if (k && name[k - 1] == '*' ? n >= k - 1 && strncasecmp(s, name, k - 1) == 0
+					    : n == k && strncasecmp(s, name, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int http1_request_without(const void *p, size_t n, const struct http1_names *l, struct buf *out)
+{
+	const unsigned char *s = p;
+	struct http1_req rq;
+	struct http1_span name, value;
+	size_t pos = 0, line, next;
+	int r;
+
+	if (!l || !l->n || http1_request(p, n, &rq) < 0 || !rq.head_len)
+		return buf_append(out, p, n);
+	line = line_end(s, rq.head_len) + 2; /* the start line */
+	r = buf_append(out, p, line);
+	while (r == 0 && http1_header_next(p, rq.head_len, &pos, &name, &value)) {
+		next = pos; /* the field's line runs from its name to here */
+		if (!http1_names_match(l, (const char *)s + name.off, name.len))
+			r = buf_append(out, s + name.off, next - name.off);
+	}
+	if (r == 0)
+		r = buf_append(out, "\r\n", 2);
+	if (r == 0)
+		r = buf_append(out, s + rq.head_len, n - rq.head_len);
+	return r;
 }

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+struct buf;
+
 #define HTTP1_HEAD_MAX (64u << 10) /* a longer head is not HTTP/1 for framing */
 
 struct http1_span {
@@ -58,3 +60,35 @@ int http1_is_request(const void *p, size_t n);
  * whitespace), 0 at the end. */
 int http1_header_next(const void *p, size_t head_len, size_t *pos, struct http1_span *ret_name,
 		      struct http1_span *ret_value);
+
+/* Header fields that differ between runs of one program without changing
+ * what it asks, which replay never compares (shim/replayer.c): framing
+ * fields (implied by the body), dates, clients' versions, trace and request
+ * ids. The OpenAI and Anthropic SDKs' retry counters and timeouts are
+ * x-stainless-*; their Idempotency-Key is random per request. The
+ * fingerprint keeps them: they were sent. */
+#define HTTP1_REPLAY_NOISE                                                           \
+	"date,user-agent,connection,keep-alive,content-length,transfer-encoding,te," \
+	"traceparent,tracestate,x-request-id,idempotency-key,expect,host,x-stainless-*"
+
+/* A list of header names, as ATTRACE_REPLAY_IGNORE writes one: comma-
+ * separated, any case, a '*' at the end of a name making it a prefix
+ * ("x-stainless-*"). */
+struct http1_names {
+	char *text; /* the names, NUL-separated */
+	const char **v;
+	size_t n;
+};
+
+/* Parses list (NULL: empty) into l, which owns copies. Names are not
+ * checked (config.c checks ATTRACE_REPLAY_IGNORE). @return 0 or -ENOMEM. */
+int http1_names_parse(struct http1_names *l, const char *list);
+void http1_names_release(struct http1_names *l); /* leaves l empty */
+/* @return 1 when the field name s[0..n) is on the list. */
+int http1_names_match(const struct http1_names *l, const char *s, size_t n);
+
+/* Appends the request p[0..n) to out without the header fields named on
+ * l: the start line, the other fields' lines as sent, the empty line and
+ * the body. Bytes that hold no whole HTTP/1 head are appended as they are.
+ * @return 0 or a buffer error. */
+int http1_request_without(const void *p, size_t n, const struct http1_names *l, struct buf *out);

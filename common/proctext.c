@@ -70,6 +70,7 @@ struct proctext {
 	struct buf text; /* unit texts, each followed by '\n' */
 	struct buf joined; /* joined send bytes */
 	struct buf reqs; /* the bytes of U_HTTP units */
+	struct buf masked; /* one U_HTTP unit's bytes without ignored fields */
 };
 
 /* ---- hash map ---- */
@@ -161,6 +162,7 @@ void proctext_free(struct proctext *pt)
 	buf_release(&pt->text);
 	buf_release(&pt->joined);
 	buf_release(&pt->reqs);
+	buf_release(&pt->masked);
 	free(pt);
 }
 
@@ -611,8 +613,15 @@ static int write_unit(struct proctext *pt, const struct proctext_in *in, struct 
 		r = unit_open(b, "http_request", it->step);
 		if (r >= 0)
 			r = put_raw(b, "peer", first_peer(in->items, &pt->u[u->sock]));
-		if (r >= 0)
+		if (r >= 0 && in->ignore && in->ignore->n) {
+			buf_reset(&pt->masked);
+			r = http1_request_without(pt->reqs.data + u->roff, u->rlen, in->ignore,
+						  &pt->masked);
+			if (r >= 0)
+				r = json_kv_bytes(b, "data", pt->masked.data, pt->masked.len);
+		} else if (r >= 0) {
 			r = json_kv_bytes(b, "data", pt->reqs.data + u->roff, u->rlen);
+		}
 		break;
 	case U_SOCKET:
 		r = write_socket(pt, in->items, u);

@@ -14,6 +14,7 @@
 #include "common/buf.h"
 
 struct canon_item;
+struct http1_names;
 struct proctext;
 
 /* @return the subtree hash (64 hex digits) of the child of this process
@@ -29,6 +30,9 @@ struct proctext_in {
 	void *ctx;
 	const char *const *orphans; /* hashes of children no spawn names */
 	size_t norphans;
+	/* header fields left out of http_request units (fp_ignore_headers);
+	 * NULL or empty for the canonical form itself */
+	const struct http1_names *ignore;
 };
 
 /* Scratch space, reused from one process to the next. @return NULL on ENOMEM. */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/error.h"
 #include "common/h2redact.h"
 
@@ -267,21 +268,13 @@ int redact_config_parse(struct redact_config *cfg, const char *names,
 
 	*cfg = (struct redact_config){ .names = NULL };
 	memcpy(cfg->key, key, REDACT_KEY_LEN);
-	while (*p) {
-		const char *s, *e, *next = strchr(p, ',');
-		size_t n, i;
+	for (;;) {
+		const char *s;
+		size_t n = config_list_next(&p, &s), i;
 		char *copy;
 
-		if (!next)
-			next = p + strlen(p);
-		for (s = p; s < next && (*s == ' ' || *s == '\t'); s++)
-			;
-		for (e = next; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
-			;
-		n = (size_t)(e - s);
-		p = *next ? next + 1 : next;
 		if (n == 0)
-			continue;
+			break;
 		for (i = 0; i < n; i++)
 			if (!is_tchar((unsigned char)s[i]))
 				break;

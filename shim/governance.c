@@ -174,7 +174,7 @@ void gov_report(void)
 	struct json_object *ev;
 	const char *recorded = rp_recorded_fp();
 	long consumed = 0, total = 0;
-	int ok = f != NULL;
+	int ok = f && fp_ignore_headers(f, shim_config.replay_ignore) == 0;
 
 	if (!r) {
 		fp_free(f);
@@ -203,8 +203,8 @@ void gov_report(void)
 	fp_free(f);
 	if (recorded)
 		snprintf(rec, sizeof(rec), "%s", recorded);
-	else if (ok && fp_file(shim_replay_in, rec, &err) < 0)
-		ok = 0;
+	else if (shim_config.replay_ignore || (ok && fp_file(shim_replay_in, rec, &err) < 0))
+		ok = 0; /* fp_file knows no ignored headers */
 	if (!ok) {
 		snprintf(line, sizeof(line), "attrace: replay consumed %ld of %ld events\n",
 			 consumed, total);

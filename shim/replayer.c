@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/error.h"
 #include "common/fingerprint.h"
 #include "common/http1.h"
@@ -782,8 +783,14 @@ static int load(const char *path)
 	/* The root reports the recorded fingerprint at its end (gov_report):
 	 * computed from the events parsed here rather than by reading the
 	 * whole trace again then. */
-	if (shim_config.report && shim_proc.parent[0] == '\0')
+	if (shim_config.report && shim_proc.parent[0] == '\0') {
 		f = fp_new();
+		/* compared with this run's, fingerprinted the same way */
+		if (f && fp_ignore_headers(f, shim_config.replay_ignore) < 0) {
+			fp_free(f);
+			f = NULL;
+		}
+	}
 	/* network_call events are derived from the socket bytes; replay serves
 	 * those and the fingerprint leaves them out. */
 	trace_reader_skip_type(r, "network_call");
@@ -895,6 +902,10 @@ static int load(const char *path)
 	return 0;
 }
 
+/* HTTP1_REPLAY_NOISE, and the names ATTRACE_REPLAY_IGNORE adds (checked by
+ * config.c): loaded with the trace, kept for the image's life. */
+static struct http1_names noise, ignore;
+
 const char *rp_recorded_fp(void)
 {
 	return ix.rec_fp[0] ? ix.rec_fp : NULL;
@@ -907,6 +918,9 @@ int rp_load(const char *path)
 	pthread_mutex_lock(&rp_lock);
 	snprintf(ix.path, sizeof(ix.path), "%s", path);
 	ix.replay_start_ns = rec_now_ns();
+	if (!noise.n && (http1_names_parse(&noise, HTTP1_REPLAY_NOISE) < 0 ||
+			 http1_names_parse(&ignore, shim_config.replay_ignore) < 0))
+		log_warn("out of memory: every header compared");
 	r = load(path);
 	ix.loaded = r == 0;
 	shim_replaying = r == 0;
@@ -1447,21 +1461,11 @@ static int key_same(const unsigned char *req, const struct http1_req *r, const s
 	       host_same(req, r->host, rec, h->r.host) && span_same(req, r->body, rec, h->r.body);
 }
 
-/* Header fields that differ between runs of one program without changing
- * what it asks: never compared. Framing fields are implied by the body. */
 static int header_ignored(const unsigned char *p, struct http1_span n)
 {
-	static const char *const noise[] = { "date",	     "user-agent",     "connection",
-					     "keep-alive",   "content-length", "transfer-encoding",
-					     "te",	     "traceparent",    "tracestate",
-					     "x-request-id", "expect",	       "host" };
 	const char *s = (const char *)p + n.off;
 
-	for (size_t i = 0; i < sizeof(noise) / sizeof(noise[0]); i++)
-		if (n.len == strlen(noise[i]) && strncasecmp(s, noise[i], n.len) == 0)
-			return 1;
-	/* the OpenAI and Anthropic SDKs' retry counters and timeouts */
-	return n.len > 11 && strncasecmp(s, "x-stainless-", 12) == 0;
+	return http1_names_match(&noise, s, n.len) || http1_names_match(&ignore, s, n.len);
 }
 
 /* The first compared header of a[0..) missing from b's head with the same

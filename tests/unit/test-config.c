@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test-config.c -- unit tests for common/config.c. */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -34,6 +36,14 @@ static void test_set(void)
 		{ "ATTRACE_REDACT_KEY",
 		  "x00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", -EINVAL,
 		  "ATTRACE_REDACT_KEY: invalid value (expected 64 hex digits)" },
+		{ "ATTRACE_REPLAY_IGNORE", "X-Run-Id, x-ci-*,,Idempotency-Key", 0, NULL },
+		{ "ATTRACE_REPLAY_IGNORE", "", 0, NULL },
+		{ "ATTRACE_REPLAY_IGNORE", "x-run id", -EINVAL,
+		  "ATTRACE_REPLAY_IGNORE: 'x-run id' is not a header name or a NAME* prefix" },
+		{ "ATTRACE_REPLAY_IGNORE", "a,*", -EINVAL,
+		  "ATTRACE_REPLAY_IGNORE: '*' is not a header name or a NAME* prefix" },
+		{ "ATTRACE_REPLAY_IGNORE", "x-*-id", -EINVAL,
+		  "ATTRACE_REPLAY_IGNORE: 'x-*-id' is not a header name or a NAME* prefix" },
 	};
 	size_t i;
 
@@ -131,10 +141,38 @@ static void test_secret(void)
 	tap_ok(config_name_is_secret(longname) == 1, "secret? KEY across byte 255");
 }
 
+/* config_list_next: blanks around names and empty entries skipped. */
+static void test_list(void)
+{
+	const char *p = " a ,, b\t,c ,", *s;
+	char got[64] = "";
+	size_t n;
+
+	while ((n = config_list_next(&p, &s)))
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "[%.*s]", (int)n, s);
+	tap_streq(got, "[a][b][c]", "config_list_next");
+	p = "";
+	tap_ok(config_list_next(&p, &s) == 0, "config_list_next: empty list");
+	/* the 65th name is one too many */
+	{
+		char many[65 * 3 + 1] = "";
+		struct at_config c = AT_CONFIG_INIT;
+		struct at_error e = { 0 };
+
+		for (int i = 0; i < 65; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), "h%d,", i % 10);
+		tap_ok(config_set(&c, "ATTRACE_REPLAY_IGNORE", many, &e) == -EINVAL &&
+			       strcmp(e.msg, "ATTRACE_REPLAY_IGNORE: more than 64 names") == 0,
+		       "ATTRACE_REPLAY_IGNORE: at most 64 names (%s)", e.msg);
+		config_release(&c);
+	}
+}
+
 int main(void)
 {
 	test_set();
 	test_env();
 	test_secret();
+	test_list();
 	return tap_done();
 }

@@ -70,6 +70,9 @@ static void compress_lines(const char *text, size_t len, size_t per, struct buf 
 }
 
 /* Fingerprints JSONL text: canonical form into canon, hex into hex. @return events or -errno. */
+/* Header fields the next fingerprint_text leaves out (fp_ignore_headers). */
+static const char *fp_ignore;
+
 static int fingerprint_text(const char *text, size_t len, size_t per, struct buf *canon,
 			    char hex[FP_HEX_LEN + 1])
 {
@@ -80,6 +83,7 @@ static int fingerprint_text(const char *text, size_t len, size_t per, struct buf
 	struct fp *f = fp_new();
 	int k, n = 0;
 
+	fp_ignore_headers(f, fp_ignore);
 	compress_lines(text, len, per, &z);
 	r = trace_reader_mem(z.data, z.len, &e);
 	while ((k = trace_reader_next(r, &ev, &e)) == 1) {
@@ -841,6 +845,54 @@ static void test_network_call(void)
 	buf_release(&more);
 }
 
+/* One POST whose X-Run-Id is run (a CI job's id, say). */
+static void gen_run_post(struct buf *t, const char *run)
+{
+	gen_reset(t);
+	gen_start(t, "0", "root", "/usr/bin/python3");
+	gen_ev(t, "0", 0, "socket_call",
+	       "\"op\":\"connect\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"fn\":\"connect\","
+	       "\"peer\":\"127.0.0.1:8000\",\"n\":0");
+	gen_ev(t, "0", 0, "socket_call",
+	       "\"op\":\"send\",\"conn\":\"0.1\",\"proto\":\"tcp\",\"fn\":\"send\",\"n\":%d,"
+	       "\"data\":\"POST /v1/run HTTP/1.1\\r\\nHost: h\\r\\nX-Run-Id: %s\\r\\n"
+	       "X-Run-Step:  7 \\r\\nContent-Length: 2\\r\\n\\r\\nhi\"",
+	       81 + (int)strlen(run), run);
+	gen_end(t, "0", 0);
+}
+
+/* fp_ignore_headers: the listed fields leave the http_request units, and
+ * nothing else changes. */
+static void test_ignore_headers(void)
+{
+	char a[FP_HEX_LEN + 1], b[FP_HEX_LEN + 1], plain[FP_HEX_LEN + 1];
+	struct buf t = BUF_INIT, canon = BUF_INIT;
+
+	gen_run_post(&t, "job-41");
+	fp_of(&t, plain, NULL);
+	gen_run_post(&t, "job-42");
+	fp_of(&t, b, NULL);
+	tap_ok(strcmp(plain, b) != 0, "ignore: a header sent differently changes the fingerprint");
+	fp_ignore = "x-run-id";
+	fp_of(&t, b, &canon);
+	gen_run_post(&t, "job-41");
+	fp_of(&t, a, NULL);
+	tap_streq(a, b, "ignore: without X-Run-Id, the two runs compare equal");
+	tap_ok(!strstr(canon.data, "X-Run-Id") && strstr(canon.data, "X-Run-Step:  7 \\r\\n") &&
+		       strstr(canon.data, "Host: h\\r\\n") && strstr(canon.data, "\\r\\n\\r\\nhi"),
+	       "ignore: the field's line is gone, the others stay as sent");
+	fp_ignore = "X-RUN-*";
+	fp_of(&t, b, &canon);
+	tap_ok(strcmp(a, b) != 0 && !strstr(canon.data, "X-Run-Step"),
+	       "ignore: a prefix takes every field it starts");
+	fp_ignore = "x-other, , accept";
+	fp_of(&t, a, NULL);
+	tap_streq(a, plain, "ignore: names of fields not sent change nothing");
+	fp_ignore = NULL;
+	buf_release(&t);
+	buf_release(&canon);
+}
+
 int main(void)
 {
 	test_sha256();
@@ -856,5 +908,6 @@ int main(void)
 	test_worker_random();
 	test_roots();
 	test_network_call();
+	test_ignore_headers();
 	return tap_done();
 }

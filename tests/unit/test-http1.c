@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/http1.h"
 #include "tap.h"
 
@@ -113,10 +114,43 @@ static void test_headers(void)
 	       "request line sniffing");
 }
 
+/* Names lists (NAME, NAME* prefixes, any case) and a request without the
+ * fields a list names. */
+static void test_names(void)
+{
+	static const char req[] = "POST /r HTTP/1.1\r\nHost: h\r\nX-Run-Id: 41\r\n"
+				  "x-ci-job:  7 \r\nAccept: */*\r\nContent-Length: 2\r\n\r\nhi";
+	struct http1_names l;
+	struct buf out = BUF_INIT;
+
+	tap_ok(http1_names_parse(&l, " X-Run-Id ,,x-ci-*") == 0 && l.n == 2, "names: parsed");
+	tap_ok(http1_names_match(&l, "x-run-id", 8) && http1_names_match(&l, "X-CI-JOB", 8) &&
+		       http1_names_match(&l, "x-ci-", 5) && !http1_names_match(&l, "x-ci", 4) &&
+		       !http1_names_match(&l, "x-run-idx", 9) && !http1_names_match(&l, "x-run", 5),
+	       "names: exact names and prefixes, any case");
+	tap_ok(http1_request_without(req, sizeof(req) - 1, &l, &out) == 0, "without: ok");
+	tap_streq(out.data,
+		  "POST /r HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nContent-Length: 2\r\n\r\nhi",
+		  "without: the named fields' lines gone, the rest as sent");
+	buf_reset(&out);
+	http1_request_without(req, 20, &l, &out);
+	tap_ok(out.len == 20 && memcmp(out.data, req, 20) == 0,
+	       "without: bytes with no whole head, as they are");
+	http1_names_release(&l);
+	tap_ok(l.n == 0 && !http1_names_match(&l, "x-run-id", 8), "names: released, empty");
+	buf_reset(&out);
+	http1_request_without(req, sizeof(req) - 1, &l, &out);
+	tap_ok(out.len == sizeof(req) - 1 && memcmp(out.data, req, out.len) == 0,
+	       "without: an empty list changes nothing");
+	tap_ok(http1_names_parse(&l, NULL) == 0 && l.n == 0, "names: NULL is empty");
+	buf_release(&out);
+}
+
 int main(void)
 {
 	test_requests();
 	test_responses();
 	test_headers();
+	test_names();
 	return tap_done();
 }
