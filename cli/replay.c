@@ -340,6 +340,14 @@ out:
 	buf_release(&names);
 }
 
+/* Appends s to the sep-separated list in b. @return 0 or a buffer error. */
+static int list_add(struct buf *b, char sep, const char *s)
+{
+	int r = b->len ? buf_putc(b, sep) : 0;
+
+	return r < 0 ? r : buf_puts(b, s);
+}
+
 /* Checks the ATTRACE_* variables CMD would inherit. */
 static int check_env(struct at_error *reterr)
 {
@@ -373,7 +381,7 @@ static int setup_env(const char *shim, const char *trace, const char *out)
 		const char *old_allow = getenv("ATTRACE_ALLOW");
 
 		if (old_allow && *old_allow)
-			r = buf_printf(&arg_allow, ":%s", old_allow);
+			r = list_add(&arg_allow, ':', old_allow);
 		if (r == 0 && setenv("ATTRACE_ALLOW", arg_allow.data, 1) < 0)
 			r = -errno;
 	}
@@ -426,8 +434,7 @@ int verb_replay(int argc, char **argv)
 				      stderr);
 				return CLI_EXIT_USAGE;
 			}
-			if ((arg_allow.len && buf_putc(&arg_allow, ':') < 0) ||
-			    buf_puts(&arg_allow, optarg) < 0)
+			if (list_add(&arg_allow, ':', optarg) < 0)
 				return CLI_EXIT_FAILURE;
 			break;
 		case 'I': {
@@ -442,8 +449,7 @@ int verb_replay(int argc, char **argv)
 					optarg);
 				return CLI_EXIT_USAGE;
 			}
-			if ((arg_ignore.len && buf_putc(&arg_ignore, ',') < 0) ||
-			    buf_puts(&arg_ignore, optarg) < 0)
+			if (list_add(&arg_ignore, ',', optarg) < 0)
 				return CLI_EXIT_FAILURE;
 			break;
 		}
@@ -474,9 +480,7 @@ int verb_replay(int argc, char **argv)
 	/* --ignore-header names and the inherited ones: CMD's library and
 	 * both fingerprints below leave the same fields out */
 	env_ignore = getenv("ATTRACE_REPLAY_IGNORE");
-	if (env_ignore && *env_ignore &&
-	    ((arg_ignore.len && buf_putc(&arg_ignore, ',') < 0) ||
-	     buf_puts(&arg_ignore, env_ignore) < 0))
+	if (env_ignore && *env_ignore && list_add(&arg_ignore, ',', env_ignore) < 0)
 		return CLI_EXIT_FAILURE;
 	/* A missing, corrupt or truncated trace is refused before CMD runs. */
 	r = judge_trace(path, arg_ignore.data, rec_fp, live_exe, NULL, NULL, &err);
