@@ -209,6 +209,26 @@ static inline uint64_t has_zero(uint64_t w)
 	return (w - ONES) & ~w & (ONES * 0x80);
 }
 
+/* @return nonzero when none of the 8 bytes in w needs escaping: no control
+ * byte, '"', '\\' or byte >= 0x80. */
+static inline int word_plain(uint64_t w)
+{
+	uint64_t special = ((w - ONES * 0x20) & ~w) | has_zero(w ^ (ONES * '"')) |
+			   has_zero(w ^ (ONES * '\\')) | w;
+
+	return !(special & (ONES * 0x80));
+}
+
+/* buf_reserve() with the common case (room already there) inline: most
+ * values here are a few bytes long, and the call would cost more than the
+ * copy. Agrees with buf_reserve() on the cap: never more than max. */
+static inline int reserve(struct buf *b, size_t extra)
+{
+	if (extra < b->cap - b->len && (!b->max || extra <= b->max - b->len))
+		return 0;
+	return buf_reserve(b, extra);
+}
+
 /* Writes "..." for s[0..n) into b (no separator). The output cursor works on
  * b->data directly under one invariant: the room left is at least the input
  * left plus the closing quote. Plain bytes keep it; an escape first reserves
@@ -219,7 +239,7 @@ static int put_string(struct buf *b, const unsigned char *s, size_t n)
 	size_t i = 0, k;
 	int r;
 
-	r = buf_reserve(b, n + 2);
+	r = reserve(b, n + 2);
 	if (r < 0)
 		return r;
 	o = b->data + b->len;
@@ -239,16 +259,13 @@ static int put_string(struct buf *b, const unsigned char *s, size_t n)
 	} while (0)
 
 	while (i < n) {
+		uint64_t w;
 		unsigned char c;
 
-		/* 8 plain bytes at a time: no control byte, '"', '\\' or byte >= 0x80 */
+		/* 8 plain bytes at a time */
 		while (i + 8 <= n) {
-			uint64_t w, special;
-
 			memcpy(&w, s + i, 8);
-			special = ((w - ONES * 0x20) & ~w) | has_zero(w ^ (ONES * '"')) |
-				  has_zero(w ^ (ONES * '\\')) | w;
-			if (special & (ONES * 0x80))
+			if (!word_plain(w))
 				break;
 			memcpy(o, s + i, 8);
 			o += 8;
@@ -256,12 +273,23 @@ static int put_string(struct buf *b, const unsigned char *s, size_t n)
 		}
 		if (i >= n)
 			break;
+		/* Fewer than 8 left: when the last 8 input bytes are all plain,
+		 * the ones before i went out unchanged, so one 8-byte copy that
+		 * ends at the string's end rewrites them and adds the rest. */
+		if (n >= 8 && n - i < 8) {
+			memcpy(&w, s + n - 8, 8);
+			if (word_plain(w)) {
+				memcpy(o + (n - i) - 8, s + n - 8, 8);
+				o += n - i;
+				break;
+			}
+		}
+		while (i < n && esc_class[s[i]] == C_PLAIN)
+			*o++ = (char)s[i++];
+		if (i >= n)
+			break;
 		c = s[i];
 		switch (esc_class[c]) {
-		case C_PLAIN:
-			*o++ = (char)c;
-			i++;
-			break;
 		case C_SHORT:
 			ENSURE(1);
 			*o++ = '\\';
