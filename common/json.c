@@ -133,6 +133,29 @@ int utf8_valid(const void *p, size_t n)
 	return 1;
 }
 
+/* buf_reserve() with the common case (room already there) inline: most
+ * values here are a few bytes long, and the call would cost more than the
+ * copy. Agrees with buf_reserve() on the cap: never more than max. */
+static inline int reserve(struct buf *b, size_t extra)
+{
+	if (extra < b->cap - b->len && (!b->max || extra <= b->max - b->len))
+		return 0;
+	return buf_reserve(b, extra);
+}
+
+/* buf_append() with reserve(). */
+static inline int append(struct buf *b, const void *p, size_t n)
+{
+	int r = reserve(b, n);
+
+	if (r < 0)
+		return r;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 /* A comma is due when the last byte ends a value. */
 static inline int need_sep(const struct buf *b)
 {
@@ -177,7 +200,7 @@ static int put_key(struct buf *b, const char *key, const char *suffix, size_t sl
 	char *o;
 	int r;
 
-	r = buf_reserve(b, klen + slen + 4);
+	r = reserve(b, klen + slen + 4);
 	if (r < 0)
 		return r;
 	o = b->data + b->len;
@@ -217,16 +240,6 @@ static inline int word_plain(uint64_t w)
 			   has_zero(w ^ (ONES * '\\')) | w;
 
 	return !(special & (ONES * 0x80));
-}
-
-/* buf_reserve() with the common case (room already there) inline: most
- * values here are a few bytes long, and the call would cost more than the
- * copy. Agrees with buf_reserve() on the cap: never more than max. */
-static inline int reserve(struct buf *b, size_t extra)
-{
-	if (extra < b->cap - b->len && (!b->max || extra <= b->max - b->len))
-		return 0;
-	return buf_reserve(b, extra);
 }
 
 /* Writes "..." for s[0..n) into b (no separator). The output cursor works on
@@ -337,7 +350,7 @@ int json_strn(struct buf *b, const char *s, size_t n)
 	if (r < 0)
 		return r;
 	if (!s)
-		return buf_append(b, "null", 4);
+		return append(b, "null", 4);
 	return put_string(b, (const unsigned char *)s, n);
 }
 
@@ -357,7 +370,7 @@ static int put_u64(struct buf *b, uint64_t v, int neg)
 	} while (v);
 	if (neg)
 		*--p = '-';
-	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+	return append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 int json_int(struct buf *b, int64_t v)
@@ -384,14 +397,14 @@ int json_boolean(struct buf *b, int v)
 
 	if (r < 0)
 		return r;
-	return v ? buf_append(b, "true", 4) : buf_append(b, "false", 5);
+	return v ? append(b, "true", 4) : append(b, "false", 5);
 }
 
 int json_null(struct buf *b)
 {
 	int r = put_sep(b);
 
-	return r < 0 ? r : buf_append(b, "null", 4);
+	return r < 0 ? r : append(b, "null", 4);
 }
 
 /* initial-exec: see trace.c's ts_last. */
@@ -430,7 +443,7 @@ int json_epoch(struct buf *b, int64_t ns)
 		frac /= 10;
 	}
 	r = put_sep(b);
-	return r < 0 ? r : buf_append(b, t, n + 7);
+	return r < 0 ? r : append(b, t, n + 7);
 }
 
 int json_kv_str(struct buf *b, const char *key, const char *s)
