@@ -193,9 +193,34 @@ int json_arr_close(struct buf *b)
 	return buf_putc(b, ']');
 }
 
-static int put_key(struct buf *b, const char *key, const char *suffix, size_t slen)
+/* Copies n bytes when n is usually small: for keys and other short text a
+ * call to memcpy() costs more than the copy. The two loads of each size
+ * overlap and stay inside s[0..n). */
+static inline void copy_short(char *o, const char *s, size_t n)
 {
-	size_t klen = strlen(key);
+	uint64_t a, z;
+	uint32_t c, d;
+
+	if (n > 16) {
+		memcpy(o, s, n);
+	} else if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&z, s + n - 8, 8);
+		memcpy(o, &a, 8);
+		memcpy(o + n - 8, &z, 8);
+	} else if (n >= 4) {
+		memcpy(&c, s, 4);
+		memcpy(&d, s + n - 4, 4);
+		memcpy(o, &c, 4);
+		memcpy(o + n - 4, &d, 4);
+	} else {
+		while (n--)
+			*o++ = *s++;
+	}
+}
+
+static int put_key(struct buf *b, const char *key, size_t klen, const char *suffix, size_t slen)
+{
 	int sep = need_sep(b);
 	char *o;
 	int r;
@@ -207,9 +232,9 @@ static int put_key(struct buf *b, const char *key, const char *suffix, size_t sl
 	if (sep)
 		*o++ = ',';
 	*o++ = '"';
-	memcpy(o, key, klen);
+	copy_short(o, key, klen);
 	o += klen;
-	memcpy(o, suffix, slen);
+	copy_short(o, suffix, slen);
 	o += slen;
 	*o++ = '"';
 	*o++ = ':';
@@ -218,9 +243,9 @@ static int put_key(struct buf *b, const char *key, const char *suffix, size_t sl
 	return 0;
 }
 
-int json_key(struct buf *b, const char *key)
+int json_keyn(struct buf *b, const char *key, size_t klen)
 {
-	return put_key(b, key, "", 0);
+	return put_key(b, key, klen, "", 0);
 }
 
 #define ONES UINT64_C(0x0101010101010101)
@@ -446,43 +471,15 @@ int json_epoch(struct buf *b, int64_t ns)
 	return r < 0 ? r : append(b, t, n + 7);
 }
 
-int json_kv_str(struct buf *b, const char *key, const char *s)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_str(b, s);
-}
-
-int json_kv_strn(struct buf *b, const char *key, const char *s, size_t n)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_strn(b, s, n);
-}
-
-int json_kv_int(struct buf *b, const char *key, int64_t v)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_int(b, v);
-}
-
-int json_kv_bool(struct buf *b, const char *key, int v)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_boolean(b, v);
-}
-
 int json_kv_bytes(struct buf *b, const char *key, const void *p, size_t n)
 {
 	int r;
 
 	if (utf8_valid(p, n)) {
-		r = put_key(b, key, "", 0);
+		r = put_key(b, key, strlen(key), "", 0);
 		return r < 0 ? r : put_string(b, p, n);
 	}
-	r = put_key(b, key, "_b64", 4);
+	r = put_key(b, key, strlen(key), "_b64", 4);
 	if (r < 0)
 		return r;
 	r = buf_putc(b, '"');
