@@ -133,6 +133,29 @@ int utf8_valid(const void *p, size_t n)
 	return 1;
 }
 
+/* buf_reserve() with the common case (room already there) inline: most
+ * values here are a few bytes long, and the call would cost more than the
+ * copy. Agrees with buf_reserve() on the cap: never more than max. */
+static inline int reserve(struct buf *b, size_t extra)
+{
+	if (extra < b->cap - b->len && (!b->max || extra <= b->max - b->len))
+		return 0;
+	return buf_reserve(b, extra);
+}
+
+/* buf_append() with reserve(). */
+static inline int append(struct buf *b, const void *p, size_t n)
+{
+	int r = reserve(b, n);
+
+	if (r < 0)
+		return r;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 /* A comma is due when the last byte ends a value. */
 static inline int need_sep(const struct buf *b)
 {
@@ -170,23 +193,48 @@ int json_arr_close(struct buf *b)
 	return buf_putc(b, ']');
 }
 
-static int put_key(struct buf *b, const char *key, const char *suffix, size_t slen)
+/* Copies n bytes when n is usually small: for keys and other short text a
+ * call to memcpy() costs more than the copy. The two loads of each size
+ * overlap and stay inside s[0..n). */
+static inline void copy_short(char *o, const char *s, size_t n)
 {
-	size_t klen = strlen(key);
+	uint64_t a, z;
+	uint32_t c, d;
+
+	if (n > 16) {
+		memcpy(o, s, n);
+	} else if (n >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&z, s + n - 8, 8);
+		memcpy(o, &a, 8);
+		memcpy(o + n - 8, &z, 8);
+	} else if (n >= 4) {
+		memcpy(&c, s, 4);
+		memcpy(&d, s + n - 4, 4);
+		memcpy(o, &c, 4);
+		memcpy(o + n - 4, &d, 4);
+	} else {
+		while (n--)
+			*o++ = *s++;
+	}
+}
+
+static int put_key(struct buf *b, const char *key, size_t klen, const char *suffix, size_t slen)
+{
 	int sep = need_sep(b);
 	char *o;
 	int r;
 
-	r = buf_reserve(b, klen + slen + 4);
+	r = reserve(b, klen + slen + 4);
 	if (r < 0)
 		return r;
 	o = b->data + b->len;
 	if (sep)
 		*o++ = ',';
 	*o++ = '"';
-	memcpy(o, key, klen);
+	copy_short(o, key, klen);
 	o += klen;
-	memcpy(o, suffix, slen);
+	copy_short(o, suffix, slen);
 	o += slen;
 	*o++ = '"';
 	*o++ = ':';
@@ -195,9 +243,9 @@ static int put_key(struct buf *b, const char *key, const char *suffix, size_t sl
 	return 0;
 }
 
-int json_key(struct buf *b, const char *key)
+int json_keyn(struct buf *b, const char *key, size_t klen)
 {
-	return put_key(b, key, "", 0);
+	return put_key(b, key, klen, "", 0);
 }
 
 #define ONES UINT64_C(0x0101010101010101)
@@ -207,6 +255,16 @@ int json_key(struct buf *b, const char *key)
 static inline uint64_t has_zero(uint64_t w)
 {
 	return (w - ONES) & ~w & (ONES * 0x80);
+}
+
+/* @return nonzero when none of the 8 bytes in w needs escaping: no control
+ * byte, '"', '\\' or byte >= 0x80. */
+static inline int word_plain(uint64_t w)
+{
+	uint64_t special = ((w - ONES * 0x20) & ~w) | has_zero(w ^ (ONES * '"')) |
+			   has_zero(w ^ (ONES * '\\')) | w;
+
+	return !(special & (ONES * 0x80));
 }
 
 /* Writes "..." for s[0..n) into b (no separator). The output cursor works on
@@ -219,7 +277,7 @@ static int put_string(struct buf *b, const unsigned char *s, size_t n)
 	size_t i = 0, k;
 	int r;
 
-	r = buf_reserve(b, n + 2);
+	r = reserve(b, n + 2);
 	if (r < 0)
 		return r;
 	o = b->data + b->len;
@@ -239,16 +297,13 @@ static int put_string(struct buf *b, const unsigned char *s, size_t n)
 	} while (0)
 
 	while (i < n) {
+		uint64_t w;
 		unsigned char c;
 
-		/* 8 plain bytes at a time: no control byte, '"', '\\' or byte >= 0x80 */
+		/* 8 plain bytes at a time */
 		while (i + 8 <= n) {
-			uint64_t w, special;
-
 			memcpy(&w, s + i, 8);
-			special = ((w - ONES * 0x20) & ~w) | has_zero(w ^ (ONES * '"')) |
-				  has_zero(w ^ (ONES * '\\')) | w;
-			if (special & (ONES * 0x80))
+			if (!word_plain(w))
 				break;
 			memcpy(o, s + i, 8);
 			o += 8;
@@ -256,12 +311,23 @@ static int put_string(struct buf *b, const unsigned char *s, size_t n)
 		}
 		if (i >= n)
 			break;
+		/* Fewer than 8 left: when the last 8 input bytes are all plain,
+		 * the ones before i went out unchanged, so one 8-byte copy that
+		 * ends at the string's end rewrites them and adds the rest. */
+		if (n >= 8 && n - i < 8) {
+			memcpy(&w, s + n - 8, 8);
+			if (word_plain(w)) {
+				memcpy(o + (n - i) - 8, s + n - 8, 8);
+				o += n - i;
+				break;
+			}
+		}
+		while (i < n && esc_class[s[i]] == C_PLAIN)
+			*o++ = (char)s[i++];
+		if (i >= n)
+			break;
 		c = s[i];
 		switch (esc_class[c]) {
-		case C_PLAIN:
-			*o++ = (char)c;
-			i++;
-			break;
 		case C_SHORT:
 			ENSURE(1);
 			*o++ = '\\';
@@ -309,7 +375,7 @@ int json_strn(struct buf *b, const char *s, size_t n)
 	if (r < 0)
 		return r;
 	if (!s)
-		return buf_append(b, "null", 4);
+		return append(b, "null", 4);
 	return put_string(b, (const unsigned char *)s, n);
 }
 
@@ -329,7 +395,7 @@ static int put_u64(struct buf *b, uint64_t v, int neg)
 	} while (v);
 	if (neg)
 		*--p = '-';
-	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+	return append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 int json_int(struct buf *b, int64_t v)
@@ -356,14 +422,14 @@ int json_boolean(struct buf *b, int v)
 
 	if (r < 0)
 		return r;
-	return v ? buf_append(b, "true", 4) : buf_append(b, "false", 5);
+	return v ? append(b, "true", 4) : append(b, "false", 5);
 }
 
 int json_null(struct buf *b)
 {
 	int r = put_sep(b);
 
-	return r < 0 ? r : buf_append(b, "null", 4);
+	return r < 0 ? r : append(b, "null", 4);
 }
 
 /* initial-exec: see trace.c's ts_last. */
@@ -402,35 +468,7 @@ int json_epoch(struct buf *b, int64_t ns)
 		frac /= 10;
 	}
 	r = put_sep(b);
-	return r < 0 ? r : buf_append(b, t, n + 7);
-}
-
-int json_kv_str(struct buf *b, const char *key, const char *s)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_str(b, s);
-}
-
-int json_kv_strn(struct buf *b, const char *key, const char *s, size_t n)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_strn(b, s, n);
-}
-
-int json_kv_int(struct buf *b, const char *key, int64_t v)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_int(b, v);
-}
-
-int json_kv_bool(struct buf *b, const char *key, int v)
-{
-	int r = json_key(b, key);
-
-	return r < 0 ? r : json_boolean(b, v);
+	return r < 0 ? r : append(b, t, n + 7);
 }
 
 int json_kv_bytes(struct buf *b, const char *key, const void *p, size_t n)
@@ -438,10 +476,10 @@ int json_kv_bytes(struct buf *b, const char *key, const void *p, size_t n)
 	int r;
 
 	if (utf8_valid(p, n)) {
-		r = put_key(b, key, "", 0);
+		r = put_key(b, key, strlen(key), "", 0);
 		return r < 0 ? r : put_string(b, p, n);
 	}
-	r = put_key(b, key, "_b64", 4);
+	r = put_key(b, key, strlen(key), "_b64", 4);
 	if (r < 0)
 		return r;
 	r = buf_putc(b, '"');

@@ -25,8 +25,8 @@ int json_obj_open(struct buf *b); /* writes separator + '{' */
 int json_obj_close(struct buf *b); /* '}' */
 int json_arr_open(struct buf *b); /* separator + '[' */
 int json_arr_close(struct buf *b); /* ']' */
-/* Writes separator + "key": (key is trusted ASCII, not escaped). */
-int json_key(struct buf *b, const char *key);
+/* Writes separator + "key": for key[0..klen) (trusted ASCII, not escaped). */
+int json_keyn(struct buf *b, const char *key, size_t klen);
 
 /* Values (each writes its own separator when used as an array element). */
 int json_str(struct buf *b, const char *s); /* NULL writes null */
@@ -39,11 +39,41 @@ int json_null(struct buf *b);
 /* Fixed-point seconds with 6 decimals from nanoseconds: 1700000000.123456 */
 int json_epoch(struct buf *b, int64_t ns);
 
-/* key + value shorthands */
-int json_kv_str(struct buf *b, const char *key, const char *s);
-int json_kv_strn(struct buf *b, const char *key, const char *s, size_t n);
-int json_kv_int(struct buf *b, const char *key, int64_t v);
-int json_kv_bool(struct buf *b, const char *key, int v);
+/* The key writers below are inline so that the compiler takes strlen() of
+ * a literal key, which nearly all are; each is json_keyn() + the value. */
+static inline int json_key(struct buf *b, const char *key)
+{
+	return json_keyn(b, key, strlen(key));
+}
+
+static inline int json_kv_str(struct buf *b, const char *key, const char *s)
+{
+	int r = json_key(b, key);
+
+	return r < 0 ? r : json_str(b, s);
+}
+
+static inline int json_kv_strn(struct buf *b, const char *key, const char *s, size_t n)
+{
+	int r = json_key(b, key);
+
+	return r < 0 ? r : json_strn(b, s, n);
+}
+
+static inline int json_kv_int(struct buf *b, const char *key, int64_t v)
+{
+	int r = json_key(b, key);
+
+	return r < 0 ? r : json_int(b, v);
+}
+
+static inline int json_kv_bool(struct buf *b, const char *key, int v)
+{
+	int r = json_key(b, key);
+
+	return r < 0 ? r : json_boolean(b, v);
+}
+
 /* Bytes: "key":"..." when p[0..n) is valid UTF-8, else "key_b64":"<base64>"
  * (the attrace/1 rule for bytes). */
 int json_kv_bytes(struct buf *b, const char *key, const void *p, size_t n);

@@ -578,6 +578,81 @@ static void test_json_binary(void)
 	json_object_put(a);
 }
 
+/* The exact JSON of one exchange with everything the writer escapes: quotes,
+ * backslashes, control bytes, invalid UTF-8 and a 4-byte character in header
+ * values, trailers, the URL, the reason and a body; a binary body as base64.
+ * Pinned byte for byte, so that a faster writer cannot change a trace. */
+static const char json_exact_want[] =
+	"{\"method\":\"POST\",\"url\":\"http://h/p?q=\\\"x\\\"\\\\\",\"status\""
+	":200,\"reason\":\"\\\"OK\\\"\\\\\",\"version\":\"HTTP/1.1\",\"request\""
+	":{\"headers\":[[\"Host\",\"h\"],[\"X-Q\",\"a\\\"b\\\\c\\u0001\\u001f\177"
+	"\357\277\275\357\277\275( \360\237\230\200 end\"],[\"X-Fold\",\"one tw"
+	"o\\t\\\"\"],[\"X-Tail\",\"0123456789\\\"\"],[\"Content-Length\",\"18\""
+	"]],\"body\":\"{\\\"k\\\":\\\"\\\\\\\\\\\"}\\n\\t\\u0001\360\237\230\200"
+	".\",\"body_len\":18,\"body_truncated\":false},\"response\":{\"headers\""
+	":[[\"Transfer-Encoding\",\"chunked\"],[\"X-Long\",\"abcdefghijklmnop\\"
+	"\\qrstuvwxyz\177\"]],\"trailers\":[[\"X-Trail\",\"t\\\"\\\\\\u0002\"]]"
+	",\"body_b64\":\"/wABeg==\",\"body_len\":4,\"body_truncated\":false},\""
+	"sse_events\":0,\"ts_request\":0.001000,\"ts_first_byte\":0.002000,\"ts"
+	"_end\":0.002000}";
+
+static void test_json_exact(void)
+{
+	static const char req[] =
+		"POST /p?q=\"x\"\\ HTTP/1.1\r\nHost: h\r\n"
+		"X-Q: a\"b\\c\x01\x1f\x7f\xff\xc3\x28 \xf0\x9f\x98\x80 end\r\n"
+		"X-Fold: one\r\n two\t\"\r\nX-Tail: 0123456789\"\r\nContent-Length: 18\r\n\r\n"
+		"{\"k\":\"\\\\\"}\n\t\x01\xf0\x9f\x98\x80.";
+	static const char rsp[] = "HTTP/1.1 200 \"OK\"\\\r\nTransfer-Encoding: chunked\r\n"
+				  "X-Long: abcdefghijklmnop\\qrstuvwxyz\x7f\r\n\r\n"
+				  "4\r\n\xff\x00\x01z\r\n0\r\nX-Trail: t\"\\\x02\r\n\r\n";
+	size_t want = strlen(json_exact_want), max;
+	struct http_conn *c = http_conn_new("http", NULL, "127.0.0.1:80");
+	struct http_exchange *x;
+	int ok = 1;
+
+	http_conn_feed(c, 1, req, sizeof(req) - 1, 1000000);
+	http_conn_feed(c, 0, rsp, sizeof(rsp) - 1, 2000000);
+	http_conn_close(c, 3000000);
+	x = http_conn_next(c);
+	tap_ok(x != NULL, "exact json: the exchange is rebuilt");
+	if (!x)
+		goto out;
+
+	/* Every cap from 1 byte to one past the output, after a 1-byte prefix:
+	 * the output fits exactly at want + 1 and must then be written whole;
+	 * below that the call fails and leaves only the prefix. Once in a
+	 * buffer that grows, once in one allocated to its cap up front. */
+	for (max = 1; max <= want + 2; max++) {
+		int pre;
+
+		for (pre = 0; pre < 2; pre++) {
+			struct buf b;
+			int r;
+
+			buf_init(&b, max);
+			if (pre)
+				buf_reserve(&b, max);
+			buf_putc(&b, '[');
+			r = http_exchange_json(x, &b);
+			if (max >= want + 1) {
+				if (r != 0 || strcmp(b.data + 1, json_exact_want) != 0) {
+					tap_streq(b.data + 1, json_exact_want, "exact json");
+					ok = 0;
+				}
+			} else if (r != -E2BIG || b.len != 1 || strcmp(b.data, "[") != 0) {
+				printf("# max %zu pre %d: r %d len %zu\n", max, pre, r, b.len);
+				ok = 0;
+			}
+			buf_release(&b);
+		}
+	}
+	tap_ok(ok, "exact json: byte for byte, and only when it fits under the cap");
+	http_exchange_free(x);
+out:
+	http_conn_free(c);
+}
+
 struct derived {
 	char text[2048];
 	size_t evs[8];
@@ -792,6 +867,7 @@ int main(void)
 	test_head_cap();
 	test_h2();
 	test_json_binary();
+	test_json_exact();
 	test_trace_derive();
 	test_redact();
 	test_fields();

@@ -127,6 +127,71 @@ static void test_strings_random(void)
 	tap_ok(ok, "json_strn agrees with a byte-at-a-time reference on 5000 strings");
 }
 
+/* Every length up to 24 with one special byte at every position (or none),
+ * against the reference: the short-string, 8-byte and tail paths. Keys of
+ * every length up to 20 (copied in overlapping words). And each string
+ * under every cap: written whole exactly when it fits. */
+static void test_strings_short(void)
+{
+	static const unsigned char specials[] = { '"', '\\', '\n', 0x01, 0x7f, 0xff };
+	static const char key[] = "abcdefghijklmnopqrst";
+	int ok = 1, caps_ok = 1, keys_ok = 1;
+	size_t n, pos, k, max;
+
+	for (n = 0; n <= 24; n++) {
+		for (pos = 0; pos <= n; pos++) {
+			for (k = 0; k < sizeof(specials); k++) {
+				struct buf got = BUF_INIT, want = BUF_INIT;
+				unsigned char s[24];
+				size_t i;
+
+				for (i = 0; i < n; i++)
+					s[i] = (unsigned char)('a' + i);
+				if (pos < n)
+					s[pos] = specials[k];
+				json_strn(&got, (const char *)s, n);
+				ref_escape(&want, s, n);
+				if (got.len != want.len ||
+				    memcmp(got.data, want.data, got.len) != 0) {
+					if (ok)
+						printf("# n %zu pos %zu: got %s want %s\n", n, pos,
+						       got.data, want.data);
+					ok = 0;
+				}
+				for (max = 1; max <= want.len + 1; max++) {
+					struct buf c;
+					int r;
+
+					buf_init(&c, max);
+					r = json_strn(&c, (const char *)s, n);
+					if (max >= want.len
+						    ? r != 0 || strcmp(c.data, want.data) != 0
+						    : r != -E2BIG || c.len > max)
+						caps_ok = 0;
+					buf_release(&c);
+				}
+				buf_release(&got);
+				buf_release(&want);
+			}
+		}
+	}
+	tap_ok(ok, "json_strn agrees with the reference at every length up to 24");
+	tap_ok(caps_ok, "json_strn fits under every cap exactly when its output does");
+	for (n = 0; n <= 20; n++) {
+		struct buf got = BUF_INIT;
+		char want[32];
+
+		json_obj_open(&got);
+		json_keyn(&got, key, n);
+		json_null(&got);
+		snprintf(want, sizeof(want), "{\"%.*s\":null", (int)n, key);
+		if (strcmp(got.data, want) != 0)
+			keys_ok = 0;
+		buf_release(&got);
+	}
+	tap_ok(keys_ok, "json_keyn writes keys of every length up to 20");
+}
+
 static void test_numbers(void)
 {
 	static const struct {
@@ -364,6 +429,7 @@ int main(void)
 {
 	test_strings();
 	test_strings_random();
+	test_strings_short();
 	test_numbers();
 	test_separators();
 	test_bytes();
