@@ -218,25 +218,34 @@ test_expect_success 'fork: the child writes its own exchanges only, the parent k
 '
 
 cat >loop.py <<'PY'
+import os
 import sys
 import time
 import urllib.request
 
 for k in range(3):
     urllib.request.urlopen(sys.argv[1] + "/item/%d" % k, timeout=10).read()
-print("done", flush=True)
+print("done", os.getpid(), flush=True)
 time.sleep(60)
 PY
 
+# The pid is python's own (printed by it): $! of a backgrounded shell
+# function is the subshell's, and killing that left python running.
 test_expect_success 'a program killed by SIGKILL leaves a readable trace with its exchanges' '
 	rm -f kill.trace &&
-	(shim_run "$PWD/kill.trace" "$PYTHON" loop.py $URL >kill.out 2>kill.err & echo $! >kill.pid) &&
+	shim_run "$PWD/kill.trace" "$PYTHON" loop.py $URL >kill.out 2>kill.err &
+	bg=$! && test_pids_="$test_pids_ $bg" &&
 	i=0 &&
-	while ! grep -q done kill.out 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
+	while ! grep -q "^done " kill.out 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done &&
+	pid=$(sed -n "s/^done //p" kill.out) &&
+	test -n "$pid" &&
 	sleep 0.3 &&
-	kill -9 "$(cat kill.pid)" &&
+	kill -9 "$pid" &&
+	{ wait $bg; true; } &&
+	! kill -0 "$pid" 2>/dev/null &&
 	test_trace_valid kill.trace &&
-	test_equal "[\"$URL/item/0\",\"$URL/item/1\",\"$URL/item/2\"]" "$(nc kill "map(.url) | sort")" "urls"
+	test_equal "[\"$URL/item/0\",\"$URL/item/1\",\"$URL/item/2\"]" "$(nc kill "map(.url) | sort")" "urls" &&
+	test_jq kill.trace "[.[] | select(.type == \"agent_complete\")] | length == 0"
 '
 
 cat >abort.py <<'PY'
