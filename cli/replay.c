@@ -283,61 +283,121 @@ static void fields_differing(const char *a, size_t an, const char *b, size_t bn,
 	}
 }
 
-/* When two fingerprints differ only in header fields that replay does not
- * match on (HTTP1_REPLAY_NOISE: a date, a request id, an idempotency key),
- * names them: the fix is --ignore-header, not a new recording. */
-static void noise_hint(const char *rec, const char *run)
+/* The next line of a canonical form at *p (advanced), or 0 at its end. */
+static size_t next_line(const char **p, const char **ret)
+{
+	const char *e;
+	size_t n;
+
+	if (!*p || !**p)
+		return 0;
+	e = strchr(*p, '\n');
+	n = e ? (size_t)(e - *p) : strlen(*p);
+	*ret = *p;
+	*p += n + (e ? 1 : 0);
+	return n;
+}
+
+/* Lines that differ whenever anything below them does: a process's hash
+ * line, a spawn naming its child by hash. */
+static int derived_line(const char *l, size_t n)
+{
+	return (n > 11 && memcmp(l, "{\"process\":", 11) == 0) || memmem(l, n, "\"child\":\"", 9);
+}
+
+/* line[0..n) around byte at, in at most ~160 bytes, for a message. */
+static void around(struct buf *out, const char *line, size_t n, size_t at)
+{
+	size_t from = at > 60 ? at - 60 : 0, to = n - at > 100 ? at + 100 : n;
+
+	buf_reset(out);
+	buf_printf(out, "%s%.*s%s", from ? "..." : "", (int)(to - from), line + from,
+		   to < n ? "..." : "");
+}
+
+/* Says where two runs whose fingerprints differ first part, from their
+ * canonical forms (what attrace show --json prints): the header fields
+ * that replay does not match on (HTTP1_REPLAY_NOISE: a date, a request id,
+ * an idempotency key) when only they differ, since the fix then is
+ * --ignore-header rather than a new recording; else the first unit that
+ * differs, recorded and replayed. */
+static void diff_hint(const char *rec, const char *run)
 {
 	char a[FP_HEX_LEN + 1], b[FP_HEX_LEN + 1], exe[65];
 	struct buf list = BUF_INIT, ca = BUF_INIT, cb = BUF_INIT, names = BUF_INIT;
+	struct buf wa = BUF_INIT, wb = BUF_INIT;
 	struct at_error err = { 0 };
-	const char *pa, *pb;
+	const char *pa, *pb, *la = NULL, *lb = NULL, *fa = NULL, *fb = NULL;
+	size_t na = 0, nb = 0, fna = 0, fnb = 0;
+	int noise_only;
 
-	if (buf_puts(&list, HTTP1_REPLAY_NOISE) < 0 ||
-	    (arg_ignore.len && buf_printf(&list, ",%s", arg_ignore.data) < 0) ||
-	    judge_trace(rec, list.data, a, exe, NULL, NULL, &err) < 0 ||
-	    judge_trace(run, list.data, b, exe, NULL, NULL, &err) < 0 || strcmp(a, b) != 0)
-		goto out;
-	/* the same without them: which ones, from the first request unit that
-	 * differs (the process lines above it differ by their hashes) */
 	if (judge_trace(rec, arg_ignore.data, a, exe, NULL, &ca, &err) < 0 ||
-	    judge_trace(run, arg_ignore.data, b, exe, NULL, &cb, &err) < 0)
+	    judge_trace(run, arg_ignore.data, b, exe, NULL, &cb, &err) < 0 ||
+	    buf_puts(&list, HTTP1_REPLAY_NOISE) < 0 ||
+	    (arg_ignore.len && buf_printf(&list, ",%s", arg_ignore.data) < 0))
 		goto out;
-	for (pa = ca.data, pb = cb.data; pa && pb && *pa && *pb && !names.len;) {
-		const char *ea = strchr(pa, '\n'), *eb = strchr(pb, '\n');
-		size_t la = ea ? (size_t)(ea - pa) : strlen(pa),
-		       lb = eb ? (size_t)(eb - pb) : strlen(pb);
+	noise_only = judge_trace(rec, list.data, a, exe, NULL, NULL, &err) == 0 &&
+		     judge_trace(run, list.data, b, exe, NULL, NULL, &err) == 0 && !strcmp(a, b);
+	/* the first pair of lines that differs, and the first one that is not
+	 * derived from others (the process lines differ by their hashes) */
+	for (pa = ca.data, pb = cb.data;;) {
+		size_t ka = next_line(&pa, &la), kb = next_line(&pb, &lb);
 
-		if (la != lb || memcmp(pa, pb, la) != 0) {
-			struct json_object *ua = parse_line(pa, la), *ub = parse_line(pb, lb);
-			const char *qa, *qb;
-			size_t na, nb;
-
-			qa = ua ? unit_request(ua, &na) : NULL;
-			qb = ub ? unit_request(ub, &nb) : NULL;
-			if (qa && qb) {
-				fields_differing(qa, na, qb, nb, &names);
-				fields_differing(qb, nb, qa, na, &names);
-			}
-			json_object_put(ua);
-			json_object_put(ub);
+		if (!ka && !kb)
+			break;
+		if (ka == kb && !memcmp(la, lb, ka))
+			continue;
+		if (!fa && !fb) {
+			fa = la, fna = ka, fb = lb, fnb = kb;
+			if (!ka)
+				fa = "", fna = 0;
+			if (!kb)
+				fb = "", fnb = 0;
 		}
-		pa += la + (ea ? 1 : 0);
-		pb += lb + (eb ? 1 : 0);
+		if (ka && kb && (derived_line(la, ka) || derived_line(lb, kb)))
+			continue;
+		fa = ka ? la : "", fna = ka, fb = kb ? lb : "", fnb = kb;
+		na = ka, nb = kb;
+		break;
 	}
-	if (names.len)
+	if (noise_only && na && nb) {
+		struct json_object *ua = parse_line(la, na), *ub = parse_line(lb, nb);
+		const char *qa = ua ? unit_request(ua, &na) : NULL;
+		const char *qb = ub ? unit_request(ub, &nb) : NULL;
+
+		if (qa && qb) {
+			fields_differing(qa, na, qb, nb, &names);
+			fields_differing(qb, nb, qa, na, &names);
+		}
+		json_object_put(ua);
+		json_object_put(ub);
+	}
+	if (noise_only && names.len) {
 		cli_error("the fingerprints differ only in header fields replay does not match "
 			  "on: %s; --ignore-header NAME leaves a field out of the comparison",
 			  names.data);
-	else
+	} else if (noise_only) {
 		cli_error("the fingerprints differ only in header fields replay does not match on "
 			  "(%s); --ignore-header NAME leaves a field out of the comparison",
 			  HTTP1_REPLAY_NOISE);
+	} else if (fa || fb) {
+		size_t at = 0;
+
+		while (at < fna && at < fnb && fa[at] == fb[at])
+			at++;
+		around(&wa, fa, fna, at);
+		around(&wb, fb, fnb, at);
+		cli_error("the runs first differ here (attrace show --json shows all): recorded "
+			  "%s; replayed %s",
+			  fna ? wa.data : "nothing more", fnb ? wb.data : "nothing more");
+	}
 out:
 	buf_release(&list);
 	buf_release(&ca);
 	buf_release(&cb);
 	buf_release(&names);
+	buf_release(&wa);
+	buf_release(&wb);
 }
 
 /* Appends s to the sep-separated list in b. @return 0 or a buffer error. */
@@ -548,13 +608,14 @@ int verb_replay(int argc, char **argv)
 			  oc.total - oc.consumed == 1 ? "" : "s",
 			  oc.unused.data ? oc.unused.data : "",
 			  (long)oc.nunused_listed < oc.total - oc.consumed ? "; ..." : "");
-	cli_error("replay consumed %ld of %ld events; fingerprint %.16s (%s %.16s)%s%s",
-		  oc.consumed, oc.total, run_fp,
-		  strcmp(run_fp, rec_fp) == 0 ? "matches" : "differs from recorded", rec_fp,
-		  arg_ignore.len ? " without the headers " : "",
-		  arg_ignore.len ? arg_ignore.data : "");
+	/* the summary stays the last line: scripts read it there */
 	if (strcmp(run_fp, rec_fp) != 0)
-		noise_hint(path, out);
+		diff_hint(path, out);
+	if (arg_ignore.len)
+		cli_error("the fingerprints leave out the header fields %s", arg_ignore.data);
+	cli_error("replay consumed %ld of %ld events; fingerprint %.16s (%s %.16s)", oc.consumed,
+		  oc.total, run_fp,
+		  strcmp(run_fp, rec_fp) == 0 ? "matches" : "differs from recorded", rec_fp);
 	if (oc.strict_stop)
 		ret = EXIT_GOVERNANCE;
 	else if (arg_strict && strcmp(run_fp, rec_fp) != 0)
