@@ -215,5 +215,13 @@ void gov_report(void)
 			consumed, total, now,
 			strcmp(now, rec) ? "differs from recorded" : "matches", rec);
 	}
+	if (ok && shim_config.replay_ignore && *shim_config.replay_ignore) {
+		char note[300];
+
+		snprintf(note, sizeof(note),
+			 "attrace: the fingerprints leave out the header fields %.200s\n",
+			 shim_config.replay_ignore);
+		say(note);
+	}
 	say(line);
 }

@@ -91,6 +91,15 @@ test_expect_success PYTHON 'ATTRACE_REPLAY_IGNORE with a prefix does the same' '
 	test_last_line "fingerprint ([0-9a-f]{16}) \\(matches \\1\\)$" env
 '
 
+test_expect_success PYTHON,SHIM 'without the CLI: LD_PRELOAD and ATTRACE_REPLAY_IGNORE, the same' '
+	unshare -rn env ATTRACE_REPLAY_IGNORE="X-Run-Id,Idempotency-Key" LD_PRELOAD="$SHIM_PRELOAD" \
+		ATTRACE_MODE=replay ATTRACE_TRACE="$PWD/live.trace" ATTRACE_GOVERNANCE=strict \
+		"$PYTHON" agent.py $URL >shim.out 2>shim.err &&
+	test_cmp live.out shim.out &&
+	grep -q "^attrace: the fingerprints leave out the header fields X-Run-Id,Idempotency-Key$" shim.err &&
+	test_last_line "fingerprint ([0-9a-f]{16}) \\(matches \\1\\)$" shim
+'
+
 test_expect_success PYTHON 'an ignored header hides no change of body' '
 	replay_run body --strict --ignore-header X-Run-Id --ignore-header Idempotency-Key \
 		live.trace -- "$PYTHON" agent.py $URL changed &&
