@@ -125,12 +125,31 @@ test_have_prereq()
 	return 0
 }
 
+# asan_curl_ok: does curl run with the ASan runtime preloaded? Debian 12's
+# curl deadlocks in setlocale() then, even with no shim at all
+# (LD_PRELOAD=libasan.so curl ... hangs). The probe waits 10 s for the
+# hang, so its answer is kept in the build directory for every other test
+# (keyed by the runtime's and curl's paths and curl's mtime).
+asan_curl_ok()
+{
+	curl_=$(command -v curl)
+	key_="$ATTRACE_ASAN_PRELOAD $curl_ $(stat -c %Y "$curl_" 2>/dev/null)"
+	cache_="$BUILDDIR/asan-curl.probe"
+	if [ -f "$cache_" ] && [ "$(sed -n 1p "$cache_")" = "$key_" ]; then
+		[ "$(sed -n 2p "$cache_")" = ok ]
+		return
+	fi
+	if LD_PRELOAD=$ATTRACE_ASAN_PRELOAD timeout 10 curl -s file:///dev/null >/dev/null 2>&1; then
+		res_=ok
+	else
+		res_=hangs
+	fi
+	printf '%s\n%s\n' "$key_" "$res_" >"$cache_.$$" && mv -f "$cache_.$$" "$cache_"
+	[ "$res_" = ok ]
+}
+
 if command -v curl >/dev/null 2>&1; then
-	# Debian 12's curl deadlocks in setlocale() when the ASan runtime is
-	# preloaded, even with no shim at all (LD_PRELOAD=libasan.so curl ...
-	# hangs): in an ASan build, curl tests run only if curl survives that.
-	if [ -z "${ATTRACE_ASAN_PRELOAD:-}" ] ||
-		LD_PRELOAD=$ATTRACE_ASAN_PRELOAD timeout 10 curl -s file:///dev/null >/dev/null 2>&1; then
+	if [ -z "${ATTRACE_ASAN_PRELOAD:-}" ] || asan_curl_ok; then
 		test_set_prereq CURL
 	else
 		echo "# curl hangs under the ASan runtime alone (no shim): curl tests skipped"
