@@ -657,16 +657,16 @@ static int scan_bytes(struct redactor *r, const unsigned char *p, size_t n, stru
 				continue;
 			}
 		} else if (r->hlen == 0) {
-			/* copy the bytes that cannot start a shape in one go */
-			unsigned prev = r->prev;
-
-			for (i = 0; i < n && !may_start(prev, p[i]); i++)
-				prev = p[i];
+			/* copy the bytes that cannot start a shape in one go;
+			 * most start none whatever precedes them */
+			for (i = 0; i < n; i++)
+				if (tab.first[p[i]] && may_start(i ? p[i - 1] : r->prev, p[i]))
+					break;
 			if (i) {
 				k = buf_append(out, p, i);
 				if (k < 0)
 					return k;
-				r->prev = (unsigned char)prev;
+				r->prev = p[i - 1];
 				p += i;
 				n -= i;
 				continue;
