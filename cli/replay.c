@@ -338,8 +338,8 @@ static void diff_hint(const char *rec, const char *run)
 		goto out;
 	noise_only = judge_trace(rec, list.data, a, exe, NULL, NULL, &err) == 0 &&
 		     judge_trace(run, list.data, b, exe, NULL, NULL, &err) == 0 && !strcmp(a, b);
-	/* the first pair of lines that differs, and the first one that is not
-	 * derived from others (the process lines differ by their hashes) */
+	/* the first pair of lines that differs, passing over derived ones
+	 * (process hash lines, spawns' child hashes) while others follow */
 	for (pa = ca.data, pb = cb.data;;) {
 		size_t ka = next_line(&pa, &la), kb = next_line(&pb, &lb);
 
@@ -347,21 +347,14 @@ static void diff_hint(const char *rec, const char *run)
 			break;
 		if (ka == kb && !memcmp(la, lb, ka))
 			continue;
-		if (!fa && !fb) {
-			fa = la, fna = ka, fb = lb, fnb = kb;
-			if (!ka)
-				fa = "", fna = 0;
-			if (!kb)
-				fb = "", fnb = 0;
-		}
-		if (ka && kb && (derived_line(la, ka) || derived_line(lb, kb)))
+		if (fa && ka && kb && (derived_line(la, ka) || derived_line(lb, kb)))
 			continue;
 		fa = ka ? la : "", fna = ka, fb = kb ? lb : "", fnb = kb;
-		na = ka, nb = kb;
-		break;
+		if (!(ka && kb && (derived_line(la, ka) || derived_line(lb, kb))))
+			break;
 	}
-	if (noise_only && na && nb) {
-		struct json_object *ua = parse_line(la, na), *ub = parse_line(lb, nb);
+	if (noise_only && fna && fnb) {
+		struct json_object *ua = parse_line(fa, fna), *ub = parse_line(fb, fnb);
 		const char *qa = ua ? unit_request(ua, &na) : NULL;
 		const char *qb = ub ? unit_request(ub, &nb) : NULL;
 
