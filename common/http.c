@@ -76,10 +76,27 @@ struct http_conn {
 	int64_t ts; /* of the feed being parsed */
 	struct dir d[2]; /* 0: sent by the client, 1: received */
 	struct flight **fl; /* in flight, oldest first */
-	size_t nfl;
+	size_t nfl, capfl;
 	struct http_exchange **done; /* completed, oldest first from done_head */
-	size_t ndone, done_head;
+	size_t ndone, done_head, capdone;
 };
+
+/* p (n entries used of *cap, each size bytes) with room for one more,
+ * doubling: a keep-alive connection's arrays stay at a few entries, and a
+ * realloc per exchange was measurable. NULL when out of memory (p is
+ * still valid then). */
+static void *room_for_one(void *p, size_t n, size_t *cap, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 4;
+	void *q;
+
+	if (n < *cap)
+		return p;
+	q = realloc(p, c * size);
+	if (q)
+		*cap = c;
+	return q;
+}
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -263,7 +280,7 @@ static struct flight *flight_new(struct http_conn *c)
 
 	if (c->nfl >= c->lim.streams_max)
 		return NULL;
-	v = realloc(c->fl, (c->nfl + 1) * sizeof(*v));
+	v = room_for_one(c->fl, c->nfl, &c->capfl, sizeof(*v));
 	if (!v)
 		return NULL;
 	c->fl = v;
@@ -284,10 +301,9 @@ static int push_done(struct http_conn *c, struct http_exchange *x)
 {
 	struct http_exchange **v;
 
-	if (c->done_head == c->ndone) {
+	if (c->done_head == c->ndone)
 		c->done_head = c->ndone = 0;
-	}
-	v = realloc(c->done, (c->ndone + 1) * sizeof(*v));
+	v = room_for_one(c->done, c->ndone, &c->capdone, sizeof(*v));
 	if (!v) {
 		http_exchange_free(x);
 		return -ENOMEM;
