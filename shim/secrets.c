@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/redact_key.h"
 #include "shim/shim.h"
 
 static struct redact_config cfg;

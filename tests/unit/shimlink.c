@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/redact.h"
+#include "common/redact_key.h"
 
 int redact_shimlink_probe(void);
 
