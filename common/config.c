@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http1.h"
 #include "common/log.h"
 
 static int set_string(char **slot, const char *value)
@@ -45,13 +46,6 @@ size_t config_list_next(const char **p, const char **ret)
 	}
 }
 
-/* RFC 9110 token characters. */
-static int is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* ATTRACE_REPLAY_IGNORE: header names, a trailing '*' making a prefix. */
 static int check_ignore(const char *value, struct at_error *reterr)
 {
@@ -60,7 +54,7 @@ static int check_ignore(const char *value, struct at_error *reterr)
 
 	while ((n = config_list_next(&p, &s))) {
 		for (i = 0; i < n; i++)
-			if (!is_tchar((unsigned char)s[i]) || (s[i] == '*' && i + 1 < n))
+			if (!http1_is_tchar((unsigned char)s[i]) || (s[i] == '*' && i + 1 < n))
 				break;
 		if (i < n || n > CONFIG_IGNORE_NAME_MAX || (n == 1 && s[0] == '*')) {
 			at_error_set(reterr, 0, 0, 0,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/http1.h"
 #include "common/json.h"
 #include "common/redact.h"
 
@@ -218,19 +219,6 @@ static int not_http(struct http_conn *c)
 {
 	c->proto = P_NONE;
 	return 0;
-}
-
-/* HTTP token characters (RFC 9110 tchar), by table: the header parser
- * asks for every byte of every field name. */
-static const unsigned char tchar_tab[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,	    ['&'] = 1,	       ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,	    ['^'] = 1,	       ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
-};
-
-static int is_tchar(unsigned char ch)
-{
-	return tchar_tab[ch];
 }
 
 /* "host:port" without ":port" when it is the scheme's default. */
@@ -491,7 +479,7 @@ static int parse_fields(struct http_conn *c, const char *s, size_t n, struct htt
 		if (!colon || colon == line)
 			return -EPROTO;
 		for (v = line; v < colon; v++)
-			if (!is_tchar((unsigned char)*v))
+			if (!http1_is_tchar((unsigned char)*v))
 				return -EPROTO;
 		if (h->n >= c->lim.headers_max)
 			return -E2BIG;
@@ -590,7 +578,7 @@ static int parse_request_head(struct http_conn *c, struct dir *d, size_t n)
 		return stop(c, r == -E2BIG ? "too many header fields" : "malformed request head");
 	}
 	for (const char *p = line; p < sp1; p++)
-		if (!is_tchar((unsigned char)*p)) {
+		if (!http1_is_tchar((unsigned char)*p)) {
 			retire(c, c->nfl - 1);
 			return c->nreq ? stop(c, "malformed request method") : not_http(c);
 		}
@@ -1253,7 +1241,7 @@ static int sniff(struct http_conn *c)
 			c->proto = P_H1;
 			return 0;
 		}
-		if (!is_tchar((unsigned char)in->data[i]))
+		if (!http1_is_tchar((unsigned char)in->data[i]))
 			break;
 	}
 	if (i < in->len)

@@ -15,6 +15,12 @@
 #include "common/buf.h"
 #include "common/config.h"
 
+const unsigned char http1_tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,	    ['&'] = 1,	       ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,	    ['^'] = 1,	       ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
 static const char *const methods[] = { "GET",	  "POST",  "PUT",   "DELETE", "HEAD",
 				       "OPTIONS", "PATCH", "TRACE", "CONNECT" };
 

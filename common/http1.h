@@ -19,6 +19,15 @@
 
 struct buf;
 
+/* HTTP token characters (RFC 9110 tchar: header names, methods), 1 or 0
+ * per byte: a table, since parsers ask for every byte of every name. */
+extern const unsigned char http1_tchar[256];
+
+static inline int http1_is_tchar(unsigned char c)
+{
+	return http1_tchar[c];
+}
+
 #define HTTP1_HEAD_MAX (64u << 10) /* a longer head is not HTTP/1 for framing */
 
 struct http1_span {

@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/h2redact.h"
+#include "common/http1.h"
 
 #define HASH_LEN   8 /* BLAKE2b output bytes: 16 hex digits */
 #define HBUF_MAX   256 /* held header name, cookie name, scheme, message start */
@@ -73,17 +74,9 @@ static int cs_slow(enum cs s, unsigned c)
 	return 0;
 }
 
-/* HTTP token characters (RFC 9110 tchar), by table: the framing asks for
- * every byte of every header name. */
-static const unsigned char tchar_tab[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1,	    ['&'] = 1,	       ['\''] = 1,
-	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,	    ['^'] = 1,	       ['_'] = 1,
-	['`'] = 1, ['|'] = 1, ['~'] = 1, ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
-};
-
 static inline int is_tchar(unsigned c)
 {
-	return c < 256 && tchar_tab[c];
+	return c < 256 && http1_tchar[c];
 }
 
 /* ---- key shapes ---- */
