@@ -14,6 +14,9 @@
 #         With IDLE_MS = 300 the program sleeps between the reads and the
 #         open: the writer, with nothing left to flush, waits without a
 #         timer, and the open must wake it.
+#         With PIN set, the program and a shell busy loop are pinned to one
+#         CPU (taskset): the writer gets no CPU of its own and must take its
+#         share of that one from two busy loops, in time.
 # Must see: a trace that zstdcat reads completely, with agent_start, the
 #         open of READY.tmp, exactly N reads of the realtime clock, and no
 #         agent_complete.
@@ -26,7 +29,15 @@ kill_after_ready()
 {
 	n=$1 how=$2 t=$PWD/flush-$1-$2${3:+-idle}.trace
 	rm -f ready ready.tmp "$t"
-	shim_run "$t" $PROG "$n" "$how" "$PWD/ready" $3 &
+	pin= hog=
+	if [ -n "${PIN:-}" ]; then
+		pin="taskset -c $PIN"
+		$pin sh -c 'while :; do :; done' &
+		hog=$!
+		test_pids_="$test_pids_ $hog"
+	fi
+	# taskset itself is not traced: env sets the shim up for the program only
+	$pin env LD_PRELOAD="$SHIM_PRELOAD" ATTRACE_TRACE="$t" $PROG "$n" "$how" "$PWD/ready" $3 &
 	bg=$!
 	test_pids_="$test_pids_ $bg"
 	i=0
@@ -35,6 +46,7 @@ kill_after_ready()
 	sleep 0.5
 	kill -9 "$(cat ready)"
 	wait $bg
+	[ -z "$hog" ] || kill $hog
 	test_trace_valid "$t" &&
 		test_jq "$t" "[.[] | select(.type == \"agent_start\")] | length == 1" &&
 		test_jq "$t" "[.[] | select(.type == \"file_open\"
@@ -62,6 +74,11 @@ test_expect_success SHIM 'many events (writer thread), then pause(): all on disk
 
 test_expect_success SHIM 'writer idle for 300 ms, then one event and a busy loop: on disk' '
 	kill_after_ready 200000 spin 300
+'
+
+test_expect_success SHIM 'writer and program on one CPU next to a busy loop: all on disk' '
+	PIN=$(awk "/^Cpus_allowed_list/ { split(\$2, c, \"[-,]\"); print c[1] }" /proc/self/status) &&
+	kill_after_ready 2000000 spin; r=$?; PIN=; return $r
 '
 
 test_done
