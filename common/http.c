@@ -1,86 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* http.c -- HTTP/1.x and HTTP/2 exchanges reconstructed from a connection's
- * recorded bytes. Hand-written HTTP/1 parsing (an observer must accept what
- * the peers accepted and never answer, which parsers built for servers do
- * not offer); HTTP/2 frames are simple, and HPACK goes through nghttp2's
- * inflater, never a nghttp2_session (that would be a protocol endpoint).
+ * recorded bytes: the connection, its exchanges in flight, and HTTP/1.
+ * Hand-written HTTP/1 parsing (an observer must accept what the peers
+ * accepted and never answer, which parsers built for servers do not offer).
+ * HTTP/2 is in http2.c, an exchange's redaction and JSON in
+ * http_exchange.c.
  */
 #include "common/http.h"
 
 #include <errno.h>
-#include <nghttp2/nghttp2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/http1.h"
-#include "common/json.h"
-#include "common/redact.h"
+#include "common/http_int.h"
 
-#define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-#define H2_PREFACE_LEN 24
-#define FEED_SLICE     (64u << 10) /* bytes handed to the parser at a time */
-#define LINE_MAX       4096 /* a chunk-size line */
-#define METHOD_MAX     32
-
-enum proto { P_UNKNOWN, P_H1, P_H2, P_NONE, P_STOPPED };
-
-/* HTTP/1 parser states, one per direction. */
-enum h1_state {
-	S_HEAD,
-	S_BODY_LEN,
-	S_CHUNK_SIZE,
-	S_CHUNK_DATA,
-	S_CHUNK_CRLF,
-	S_TRAILERS,
-	S_BODY_CLOSE
-};
-
-/* Counts text/event-stream events: a block of lines with at least one field,
- * ended by a blank line (CR, LF or CRLF line ends). */
-struct sse {
-	int on; /* the response is text/event-stream */
-	int prev_cr, comment, has_field;
-	size_t line_len;
-};
-
-/* One exchange in flight. */
-struct flight {
-	struct http_exchange *x;
-	int req_head, req_done, resp_head, resp_done;
-	struct sse sse;
-};
-
-struct dir {
-	struct buf in; /* bytes not parsed yet */
-	int64_t in_ts; /* ts of the oldest byte in `in` */
-	enum h1_state st;
-	uint64_t remaining; /* body or chunk bytes left */
-	struct flight *cur; /* HTTP/1: message being parsed */
-	size_t scanned; /* HTTP/1 head: bytes of `in` searched for the end */
-	int ended;
-	/* HTTP/2 */
-	nghttp2_hd_inflater *inf;
-	size_t preface_left;
-	struct buf hblock; /* header block being assembled */
-	uint32_t hb_stream; /* nonzero while CONTINUATION frames are expected */
-	int hb_end_stream, hb_push;
-};
-
-struct http_conn {
-	char *scheme, *host, *peer;
-	struct http_limits lim;
-	enum proto proto;
-	const char *error;
-	int closed, h2_alpn;
-	uint64_t nreq;
-	int64_t ts; /* of the feed being parsed */
-	struct dir d[2]; /* 0: sent by the client, 1: received */
-	struct flight **fl; /* in flight, oldest first */
-	size_t nfl, capfl;
-	struct http_exchange **done; /* completed, oldest first from done_head */
-	size_t ndone, done_head, capdone;
-};
+#define FEED_SLICE (64u << 10) /* bytes handed to the parser at a time */
+#define LINE_MAX   4096 /* a chunk-size line */
+#define METHOD_MAX 32
 
 /* p (n entries used of *cap, each size bytes) with room for one more,
  * doubling: a keep-alive connection's arrays stay at a few entries, and a
@@ -101,7 +39,7 @@ static void *room_for_one(void *p, size_t n, size_t *cap, size_t size)
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static char *xstrndup(const char *s, size_t n)
+char *http_xstrndup(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
 
@@ -119,19 +57,19 @@ static int in_block(const struct http_headers *h, const char *p)
 }
 
 /* Frees a header string of h unless it lives in h's block. */
-static void header_str_free(const struct http_headers *h, char *p)
+void http_header_str_free(const struct http_headers *h, char *p)
 {
 	if (!in_block(h, p))
 		free(p);
 }
 
-static void headers_release(struct http_headers *h)
+void http_headers_release(struct http_headers *h)
 {
 	size_t i;
 
 	for (i = 0; i < h->n; i++) {
-		header_str_free(h, h->v[i].name);
-		header_str_free(h, h->v[i].value);
+		http_header_str_free(h, h->v[i].name);
+		http_header_str_free(h, h->v[i].value);
 	}
 	free(h->v);
 	free(h->block);
@@ -154,16 +92,16 @@ static int headers_grow(struct http_headers *h)
 	return 0;
 }
 
-static int headers_add(struct http_headers *h, const char *name, size_t nn, const char *value,
-		       size_t vn)
+int http_headers_add(struct http_headers *h, const char *name, size_t nn, const char *value,
+		     size_t vn)
 {
 	struct http_header *v;
 
 	if (headers_grow(h) < 0)
 		return -ENOMEM;
 	v = h->v;
-	v[h->n].name = xstrndup(name, nn);
-	v[h->n].value = xstrndup(value, vn);
+	v[h->n].name = http_xstrndup(name, nn);
+	v[h->n].value = http_xstrndup(value, vn);
 	if (!v[h->n].name || !v[h->n].value) {
 		free(v[h->n].name);
 		free(v[h->n].value);
@@ -188,8 +126,8 @@ const char *http_header_get(const struct http_headers *h, const char *name)
 
 static void msg_release(struct http_msg *m)
 {
-	headers_release(&m->headers);
-	headers_release(&m->trailers);
+	http_headers_release(&m->headers);
+	http_headers_release(&m->trailers);
 	buf_release(&m->body);
 }
 
@@ -207,7 +145,7 @@ void http_exchange_free(struct http_exchange *x)
 	free(x);
 }
 
-static int stop(struct http_conn *c, const char *why)
+int http_stop(struct http_conn *c, const char *why)
 {
 	c->proto = P_STOPPED;
 	c->error = why;
@@ -233,7 +171,7 @@ static int host_for_url(struct buf *u, const char *scheme, const char *h)
 }
 
 /* scheme://host + target; an absolute target stands alone. */
-static char *make_url(struct http_conn *c, const char *scheme, const char *host, const char *target)
+char *http_make_url(struct http_conn *c, const char *scheme, const char *host, const char *target)
 {
 	struct buf u = BUF_INIT;
 	int r;
@@ -262,7 +200,7 @@ static char *make_url(struct http_conn *c, const char *scheme, const char *host,
 
 /* ---- exchanges in flight and done ----------------------------------------- */
 
-static struct flight *flight_new(struct http_conn *c)
+struct flight *http_flight_new(struct http_conn *c)
 {
 	struct flight *f, **v;
 
@@ -302,7 +240,7 @@ static int push_done(struct http_conn *c, struct http_exchange *x)
 }
 
 /* Moves fl[i] to the done queue (or drops it when no request was seen). */
-static int retire(struct http_conn *c, size_t i)
+int http_retire(struct http_conn *c, size_t i)
 {
 	struct flight *f = c->fl[i];
 	struct http_exchange *x = f->x;
@@ -340,7 +278,7 @@ static int retire_h1(struct http_conn *c)
 	int r;
 
 	while (c->nfl && c->fl[0]->req_done && c->fl[0]->resp_done) {
-		r = retire(c, 0);
+		r = http_retire(c, 0);
 		if (r < 0)
 			return r;
 	}
@@ -381,7 +319,7 @@ static void sse_feed(struct sse *s, const unsigned char *p, size_t n, uint64_t *
 }
 
 /* Appends body bytes to a message, up to the cap; the length counts them all. */
-static int body_add(struct http_conn *c, struct flight *f, int resp, const void *p, size_t n)
+int http_body_add(struct http_conn *c, struct flight *f, int resp, const void *p, size_t n)
 {
 	struct http_msg *m = resp ? &f->x->resp : &f->x->req;
 	size_t room = c->lim.body_max > m->body.len ? c->lim.body_max - m->body.len : 0;
@@ -469,7 +407,7 @@ static int parse_fields(struct http_conn *c, const char *s, size_t n, struct htt
 				len--;
 			if (buf_printf(&j, "%s %.*s", last->value, (int)len, line) < 0)
 				return -ENOMEM;
-			header_str_free(h, last->value);
+			http_header_str_free(h, last->value);
 			last->value = buf_steal(&j);
 			if (!last->value)
 				return -ENOMEM;
@@ -499,7 +437,8 @@ static int parse_fields(struct http_conn *c, const char *s, size_t n, struct htt
 			h->v[h->n].name = blk + (line - blk);
 			h->v[h->n].value = blk + (v - blk);
 			h->n++;
-		} else if (headers_add(h, line, (size_t)(colon - line), v, (size_t)(end - v)) < 0) {
+		} else if (http_headers_add(h, line, (size_t)(colon - line), v, (size_t)(end - v)) <
+			   0) {
 			return -ENOMEM;
 		}
 	}
@@ -559,9 +498,9 @@ static int parse_request_head(struct http_conn *c, struct dir *d, size_t n)
 	char *target = NULL;
 	int r;
 
-	f = flight_new(c);
+	f = http_flight_new(c);
 	if (!f)
-		return c->nfl >= c->lim.streams_max ? stop(c, "too many pipelined requests")
+		return c->nfl >= c->lim.streams_max ? http_stop(c, "too many pipelined requests")
 						    : -ENOMEM;
 	x = f->x;
 	x->ts_request = d->in_ts;
@@ -572,32 +511,33 @@ static int parse_request_head(struct http_conn *c, struct dir *d, size_t n)
 	sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line)) : NULL;
 	if (r < 0 || !sp2 || sp1 == line || sp2 == sp1 + 1 || (size_t)(line + len - sp2) != 9 ||
 	    strncmp(sp2 + 1, "HTTP/1.", 7) != 0 || sp2[8] < '0' || sp2[8] > '9') {
-		retire(c, c->nfl - 1);
+		http_retire(c, c->nfl - 1);
 		if (c->nreq == 0)
 			return not_http(c);
-		return stop(c, r == -E2BIG ? "too many header fields" : "malformed request head");
+		return http_stop(c,
+				 r == -E2BIG ? "too many header fields" : "malformed request head");
 	}
 	for (const char *p = line; p < sp1; p++)
 		if (!http1_is_tchar((unsigned char)*p)) {
-			retire(c, c->nfl - 1);
-			return c->nreq ? stop(c, "malformed request method") : not_http(c);
+			http_retire(c, c->nfl - 1);
+			return c->nreq ? http_stop(c, "malformed request method") : not_http(c);
 		}
 	c->nreq++;
-	x->method = xstrndup(line, (size_t)(sp1 - line));
-	x->version = xstrndup(sp2 + 1, 8);
-	target = xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	x->method = http_xstrndup(line, (size_t)(sp1 - line));
+	x->version = http_xstrndup(sp2 + 1, 8);
+	target = http_xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	if (!x->method || !x->version || !target) {
 		free(target);
 		return -ENOMEM;
 	}
-	x->url = make_url(c, c->scheme, http_header_get(&x->req.headers, "Host"), target);
+	x->url = http_make_url(c, c->scheme, http_header_get(&x->req.headers, "Host"), target);
 	free(target);
 	if (!x->url)
 		return -ENOMEM;
 	f->req_head = 1;
 	d->cur = f;
 	if (body_framing(d, &x->req.headers, 0) < 0)
-		return stop(c, "malformed request framing");
+		return http_stop(c, "malformed request framing");
 	if (d->st == S_HEAD)
 		f->req_done = 1;
 	return 0;
@@ -628,7 +568,8 @@ static int parse_response_head(struct http_conn *c, struct dir *d, size_t n, str
 	if (r < 0 || len < 12 || strncmp(line, "HTTP/1.", 7) != 0 || line[8] != ' ' ||
 	    line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' || line[11] < '0' ||
 	    line[11] > '9' || (len > 12 && line[12] != ' ')) {
-		r = stop(c, r == -E2BIG ? "too many header fields" : "malformed response head");
+		r = http_stop(c,
+			      r == -E2BIG ? "too many header fields" : "malformed response head");
 		goto out;
 	}
 	status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
@@ -639,9 +580,9 @@ static int parse_response_head(struct http_conn *c, struct dir *d, size_t n, str
 	}
 	x->status = status;
 	free(x->reason);
-	x->reason = xstrndup(len > 12 ? line + 13 : "", len > 12 ? len - 13 : 0);
+	x->reason = http_xstrndup(len > 12 ? line + 13 : "", len > 12 ? len - 13 : 0);
 	free(x->version);
-	x->version = xstrndup(line, 8);
+	x->version = http_xstrndup(line, 8);
 	if (!x->reason || !x->version) {
 		r = -ENOMEM;
 		goto out;
@@ -665,7 +606,7 @@ static int parse_response_head(struct http_conn *c, struct dir *d, size_t n, str
 	no_body = strcmp(x->method, "HEAD") == 0 || status == 204 || status == 304;
 	d->st = S_HEAD;
 	if (!no_body && body_framing(d, &x->resp.headers, 1) < 0) {
-		r = stop(c, "malformed response framing");
+		r = http_stop(c, "malformed response framing");
 		goto out;
 	}
 	if (d->st == S_HEAD) {
@@ -674,7 +615,7 @@ static int parse_response_head(struct http_conn *c, struct dir *d, size_t n, str
 	}
 	r = 0;
 out:
-	headers_release(&h);
+	http_headers_release(&h);
 	return r;
 }
 
@@ -702,7 +643,7 @@ static int h1_parse(struct http_conn *c, int resp)
 						continue;
 					}
 					if (!f && c->d[0].in.len == 0)
-						return stop(c, "response without a request");
+						return http_stop(c, "response without a request");
 					return 0; /* the request is still being parsed */
 				}
 				if (!f->x->ts_first_byte)
@@ -717,10 +658,10 @@ static int h1_parse(struct http_conn *c, int resp)
 					return 0;
 				if (!c->nreq && !resp && !memchr(d->in.data, '\n', d->in.len))
 					return not_http(c);
-				return stop(c, "head too big");
+				return http_stop(c, "head too big");
 			}
 			if (n > c->lim.head_max)
-				return stop(c, "head too big");
+				return http_stop(c, "head too big");
 			r = resp ? parse_response_head(c, d, n, f) : parse_request_head(c, d, n);
 			buf_consume(&d->in, n);
 			d->scanned = 0;
@@ -738,7 +679,7 @@ static int h1_parse(struct http_conn *c, int resp)
 			if (d->in.len == 0)
 				return 0;
 			k = d->in.len < d->remaining ? d->in.len : (size_t)d->remaining;
-			r = body_add(c, f, resp, d->in.data, k);
+			r = http_body_add(c, f, resp, d->in.data, k);
 			if (r < 0)
 				return r;
 			buf_consume(&d->in, k);
@@ -756,7 +697,7 @@ static int h1_parse(struct http_conn *c, int resp)
 			else if (d->in.data[0] == '\r' && d->in.data[1] == '\n')
 				k = 2;
 			else
-				return stop(c, "malformed chunk end");
+				return http_stop(c, "malformed chunk end");
 			buf_consume(&d->in, k);
 			d->st = S_CHUNK_SIZE;
 			break;
@@ -767,7 +708,7 @@ static int h1_parse(struct http_conn *c, int resp)
 			nl = memchr(d->in.data, '\n', d->in.len);
 			if (!nl) {
 				if (d->in.len > LINE_MAX)
-					return stop(c, "chunk size line too long");
+					return http_stop(c, "chunk size line too long");
 				return 0;
 			}
 			for (i = 0; d->in.data + i < nl; i++) {
@@ -782,13 +723,13 @@ static int h1_parse(struct http_conn *c, int resp)
 				else
 					break;
 				if (++digits > 15)
-					return stop(c, "chunk size too big");
+					return http_stop(c, "chunk size too big");
 				v = v * 16 + (unsigned)dv;
 			}
 			if (!digits || (d->in.data[i] != ';' && d->in.data[i] != '\r' &&
 					d->in.data[i] != ' ' && d->in.data[i] != '\t' &&
 					d->in.data[i] != '\n'))
-				return stop(c, "malformed chunk size");
+				return http_stop(c, "malformed chunk size");
 			buf_consume(&d->in, (size_t)(nl - d->in.data) + 1);
 			d->remaining = v;
 			d->st = v ? S_CHUNK_DATA : S_TRAILERS;
@@ -812,7 +753,7 @@ static int h1_parse(struct http_conn *c, int resp)
 			n = head_end(d);
 			if (!n) {
 				if (d->in.len > c->lim.head_max)
-					return stop(c, "trailers too big");
+					return http_stop(c, "trailers too big");
 				return 0;
 			}
 			/* parse_fields wants a first line: give it an empty one */
@@ -825,7 +766,7 @@ static int h1_parse(struct http_conn *c, int resp)
 			if (r == -ENOMEM)
 				return r;
 			if (r < 0)
-				return stop(c, "malformed trailers");
+				return http_stop(c, "malformed trailers");
 			buf_consume(&d->in, n);
 			d->scanned = 0;
 			d->st = S_HEAD;
@@ -834,7 +775,7 @@ static int h1_parse(struct http_conn *c, int resp)
 		case S_BODY_CLOSE:
 			if (d->in.len == 0)
 				return 0;
-			r = body_add(c, f, resp, d->in.data, d->in.len);
+			r = http_body_add(c, f, resp, d->in.data, d->in.len);
 			if (r < 0)
 				return r;
 			buf_consume(&d->in, d->in.len);
@@ -854,290 +795,6 @@ message_done:
 		if (r < 0)
 			return r;
 	}
-	return 0;
-}
-
-/* ---- HTTP/2 ----------------------------------------------------------------- */
-
-static struct flight *h2_stream(struct http_conn *c, uint32_t id)
-{
-	size_t i;
-
-	for (i = 0; i < c->nfl; i++)
-		if (c->fl[i]->x->stream_id == id)
-			return c->fl[i];
-	return NULL;
-}
-
-static int h2_retire_stream(struct http_conn *c, struct flight *f)
-{
-	size_t i;
-
-	if (!f->req_done || !f->resp_done)
-		return 0;
-	for (i = 0; i < c->nfl; i++)
-		if (c->fl[i] == f)
-			return retire(c, i);
-	return 0;
-}
-
-/* Inflates d->hblock into h plus the pseudo-headers we use. */
-static int h2_inflate(struct http_conn *c, struct dir *d, struct http_headers *h,
-		      struct http_headers *pseudo)
-{
-	const uint8_t *in = (const uint8_t *)d->hblock.data;
-	size_t inlen = d->hblock.len, total = 0;
-
-	for (;;) {
-		nghttp2_nv nv;
-		int flags = 0;
-		ssize_t rv;
-
-		rv = nghttp2_hd_inflate_hd2(d->inf, &nv, &flags, in, inlen, 1);
-		if (rv < 0)
-			return stop(c, "HPACK decoding failed");
-		in += rv;
-		inlen -= (size_t)rv;
-		if (flags & NGHTTP2_HD_INFLATE_EMIT) {
-			struct http_headers *dst = nv.namelen && nv.name[0] == ':' ? pseudo : h;
-
-			total += nv.namelen + nv.valuelen;
-			if (total > c->lim.head_max)
-				return stop(c, "head too big");
-			if (h->n + pseudo->n >= c->lim.headers_max)
-				return stop(c, "too many header fields");
-			if (headers_add(dst, (const char *)nv.name, nv.namelen,
-					(const char *)nv.value, nv.valuelen) < 0)
-				return -ENOMEM;
-		}
-		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
-			nghttp2_hd_inflate_end_headers(d->inf);
-			break;
-		}
-		if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && inlen == 0)
-			break;
-	}
-	return 0;
-}
-
-static int h2_headers_done(struct http_conn *c, int resp)
-{
-	struct dir *d = &c->d[resp];
-	struct http_headers h = { 0 }, ps = { 0 };
-	struct flight *f;
-	struct http_exchange *x;
-	uint32_t id = d->hb_stream;
-	int r;
-
-	r = h2_inflate(c, d, &h, &ps);
-	buf_reset(&d->hblock);
-	d->hb_stream = 0;
-	if (r < 0 || d->hb_push)
-		goto out;
-	f = h2_stream(c, id);
-	if (!resp && !f) {
-		const char *path = http_header_get(&ps, ":path");
-		const char *scheme = http_header_get(&ps, ":scheme");
-		const char *auth = http_header_get(&ps, ":authority");
-		const char *method = http_header_get(&ps, ":method");
-
-		f = flight_new(c);
-		if (!f) {
-			r = c->nfl >= c->lim.streams_max ? stop(c, "too many streams") : -ENOMEM;
-			goto out;
-		}
-		x = f->x;
-		x->stream_id = id;
-		x->ts_request = d->in_ts;
-		c->nreq++;
-		x->method = strdup(method ? method : "?");
-		x->version = strdup("HTTP/2");
-		x->url = make_url(c, scheme ? scheme : c->scheme,
-				  auth ? auth : http_header_get(&h, "host"), path ? path : "");
-		if (!x->method || !x->version || !x->url) {
-			r = -ENOMEM;
-			goto out;
-		}
-		x->req.headers = h;
-		memset(&h, 0, sizeof(h));
-		f->req_head = 1;
-	} else if (!resp) {
-		headers_release(&f->x->req.trailers);
-		f->x->req.trailers = h;
-		memset(&h, 0, sizeof(h));
-	} else if (f) {
-		const char *st = http_header_get(&ps, ":status");
-		const char *ct;
-
-		x = f->x;
-		if (!x->ts_first_byte)
-			x->ts_first_byte = d->in_ts;
-		if (!f->resp_head && st && st[0] == '1' && strcmp(st, "101") != 0) {
-			x->interim++;
-		} else if (!f->resp_head) {
-			x->status = st ? (int)strtol(st, NULL, 10) : 0;
-			x->resp.headers = h;
-			memset(&h, 0, sizeof(h));
-			f->resp_head = 1;
-			ct = http_header_get(&x->resp.headers, "content-type");
-			f->sse.on = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
-		} else {
-			headers_release(&x->resp.trailers);
-			x->resp.trailers = h;
-			memset(&h, 0, sizeof(h));
-		}
-	}
-	if (f && d->hb_end_stream) {
-		if (resp)
-			f->resp_done = 1;
-		else
-			f->req_done = 1;
-		f->x->ts_end = c->ts;
-		r = h2_retire_stream(c, f);
-	}
-out:
-	headers_release(&h);
-	headers_release(&ps);
-	return r;
-}
-
-/* Handles one whole frame. */
-static int h2_frame(struct http_conn *c, int resp, const uint8_t *fr, size_t len)
-{
-	struct dir *d = &c->d[resp];
-	uint8_t type = fr[3], flags = fr[4];
-	uint32_t id = ((uint32_t)(fr[5] & 0x7f) << 24) | ((uint32_t)fr[6] << 16) |
-		      ((uint32_t)fr[7] << 8) | fr[8];
-	const uint8_t *p = fr + 9;
-	size_t pad = 0, skip = 0;
-	struct flight *f;
-	int r;
-
-	if (d->hb_stream && (type != 9 || id != d->hb_stream))
-		return stop(c, "HTTP/2 header block interrupted");
-	if ((type == 0 || type == 1 || type == 5) && (flags & 0x8)) {
-		if (len < 1 || p[0] >= len)
-			return stop(c, "HTTP/2 bad padding");
-		pad = p[0];
-		skip = 1;
-	}
-	switch (type) {
-	case 0: /* DATA */
-		f = h2_stream(c, id);
-		if (f && !(resp ? f->resp_done : f->req_done)) {
-			r = body_add(c, f, resp, p + skip, len - skip - pad);
-			if (r < 0)
-				return r;
-			if (flags & 0x1) {
-				if (resp)
-					f->resp_done = 1;
-				else
-					f->req_done = 1;
-				f->x->ts_end = c->ts;
-				return h2_retire_stream(c, f);
-			}
-		}
-		return 0;
-	case 1: /* HEADERS */
-	case 5: /* PUSH_PROMISE */
-		if (id == 0)
-			return stop(c, "HTTP/2 HEADERS on stream 0");
-		if (type == 1 && (flags & 0x20))
-			skip += 5;
-		if (type == 5)
-			skip += 4;
-		if (skip + pad > len)
-			return stop(c, "HTTP/2 bad HEADERS frame");
-		if (d->hblock.len == 0)
-			d->in_ts = c->ts;
-		if (buf_append(&d->hblock, p + skip, len - skip - pad) < 0)
-			return stop(c, "head too big");
-		d->hb_stream = id;
-		d->hb_end_stream = type == 1 && (flags & 0x1);
-		d->hb_push = type == 5;
-		if (flags & 0x4)
-			return h2_headers_done(c, resp);
-		return 0;
-	case 9: /* CONTINUATION */
-		if (!d->hb_stream)
-			return stop(c, "HTTP/2 CONTINUATION without HEADERS");
-		if (buf_append(&d->hblock, p, len) < 0)
-			return stop(c, "head too big");
-		if (flags & 0x4)
-			return h2_headers_done(c, resp);
-		return 0;
-	case 3: /* RST_STREAM */
-		f = h2_stream(c, id);
-		if (f) {
-			f->x->incomplete = !(f->req_done && f->resp_done);
-			f->req_done = f->resp_done = 1;
-			f->x->ts_end = c->ts;
-			return h2_retire_stream(c, f);
-		}
-		return 0;
-	case 4: /* SETTINGS: a table size the peer allows is what the other side's encoder may use */
-		if (flags & 0x1)
-			return 0;
-		for (size_t i = 0; i + 6 <= len; i += 6) {
-			uint16_t sid = (uint16_t)(p[i] << 8 | p[i + 1]);
-			uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
-				     (uint32_t)p[i + 4] << 8 | p[i + 5];
-
-			if (sid == 1 && nghttp2_hd_inflate_change_table_size(c->d[!resp].inf, v))
-				return stop(c, "HTTP/2 bad table size");
-		}
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static int h2_parse(struct http_conn *c, int resp)
-{
-	struct dir *d = &c->d[resp];
-	int r;
-
-	while (c->proto == P_H2) {
-		const uint8_t *p = (const uint8_t *)d->in.data;
-		size_t len;
-
-		if (d->preface_left) {
-			size_t k = d->in.len < d->preface_left ? d->in.len : d->preface_left;
-
-			if (memcmp(d->in.data, &H2_PREFACE[H2_PREFACE_LEN - d->preface_left], k))
-				return stop(c, "bad HTTP/2 preface");
-			buf_consume(&d->in, k);
-			d->preface_left -= k;
-			if (d->preface_left)
-				return 0;
-			continue;
-		}
-		if (d->in.len < 9)
-			return 0;
-		len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
-		if (len + 9 > c->lim.buffer_max)
-			return stop(c, "HTTP/2 frame too big");
-		if (d->in.len < len + 9)
-			return 0;
-		r = h2_frame(c, resp, p, len);
-		if (r < 0)
-			return r;
-		buf_consume(&d->in, len + 9);
-	}
-	return 0;
-}
-
-static int h2_start(struct http_conn *c)
-{
-	int k;
-
-	for (k = 0; k < 2; k++) {
-		if (nghttp2_hd_inflate_new(&c->d[k].inf) != 0)
-			return -ENOMEM;
-		buf_init(&c->d[k].hblock, c->lim.head_max);
-	}
-	c->d[0].preface_left = H2_PREFACE_LEN;
-	c->proto = P_H2;
 	return 0;
 }
 
@@ -1219,7 +876,7 @@ static int sniff(struct http_conn *c)
 	if (c->h2_alpn || (n && memcmp(in->data, H2_PREFACE, n) == 0)) {
 		if (!c->h2_alpn && n < H2_PREFACE_LEN)
 			return 0;
-		return h2_start(c);
+		return http2_start(c);
 	}
 	if (c->d[1].in.len)
 		return not_http(c); /* an HTTP/1 server never speaks first */
@@ -1254,7 +911,7 @@ static int parse(struct http_conn *c, int resp)
 	if (c->proto == P_H1)
 		return h1_parse(c, resp);
 	if (c->proto == P_H2)
-		return h2_parse(c, resp);
+		return http2_parse(c, resp);
 	return 0;
 }
 
@@ -1267,7 +924,8 @@ static int feed_slice(struct http_conn *c, int resp, const void *p, size_t n)
 		d->in_ts = c->ts;
 	r = buf_append(&d->in, p, n);
 	if (r == -E2BIG)
-		return c->proto == P_UNKNOWN ? not_http(c) : stop(c, "too many bytes buffered");
+		return c->proto == P_UNKNOWN ? not_http(c)
+					     : http_stop(c, "too many bytes buffered");
 	if (r < 0)
 		return r;
 	if (c->proto == P_UNKNOWN) {
@@ -1334,7 +992,7 @@ int http_conn_close(struct http_conn *c, int64_t ts_ns)
 
 			if (!f->req_done || !f->resp_done)
 				f->x->incomplete = 1;
-			r = retire(c, 0);
+			r = http_retire(c, 0);
 		}
 	}
 	c->closed = 1;
@@ -1356,249 +1014,4 @@ const char *http_conn_error(const struct http_conn *c)
 int http_conn_is_http(const struct http_conn *c)
 {
 	return c->proto == P_H1 || c->proto == P_H2 || (c->proto == P_STOPPED && c->nreq);
-}
-
-/* ---- JSON ------------------------------------------------------------------- */
-
-static int json_headers(struct buf *b, const char *key, const struct http_headers *h)
-{
-	size_t i;
-	int r;
-
-	r = json_key(b, key);
-	if (r == 0)
-		r = json_arr_open(b);
-	for (i = 0; r == 0 && i < h->n; i++) {
-		r = json_arr_open(b);
-		if (r == 0)
-			r = json_str(b, h->v[i].name);
-		if (r == 0)
-			r = json_str(b, h->v[i].value);
-		if (r == 0)
-			r = json_arr_close(b);
-	}
-	if (r == 0)
-		r = json_arr_close(b);
-	return r;
-}
-
-static int json_msg(struct buf *b, const char *key, const struct http_msg *m)
-{
-	int r;
-
-	r = json_key(b, key);
-	if (r == 0)
-		r = json_obj_open(b);
-	if (r == 0)
-		r = json_headers(b, "headers", &m->headers);
-	if (r == 0 && m->trailers.n)
-		r = json_headers(b, "trailers", &m->trailers);
-	if (r == 0 && m->body_len)
-		r = json_kv_bytes(b, "body", m->body.data, m->body.len);
-	if (r == 0)
-		r = json_key(b, "body_len");
-	if (r == 0)
-		r = json_uint(b, m->body_len);
-	if (r == 0)
-		r = json_kv_bool(b, "body_truncated", m->body_truncated);
-	if (r == 0)
-		r = json_obj_close(b);
-	return r;
-}
-
-static int json_ts(struct buf *b, const char *key, int64_t ns)
-{
-	int r = json_key(b, key);
-
-	if (r == 0)
-		r = ns ? json_epoch(b, ns) : json_null(b);
-	return r;
-}
-
-/* ---- redaction of a rebuilt exchange --------------------------------------- */
-
-/* Replaces the string *s[0..n) with its redaction when that differs; a
- * string in h's block (h may be NULL) is not freed. r is reset to a fresh
- * stream by the flush. */
-static int redact_text(struct redactor *r, const struct http_headers *h, char **s, size_t n,
-		       struct buf *tmp)
-{
-	char *v;
-	int k;
-
-	buf_reset(tmp);
-	k = redactor_feed(r, *s, n, tmp);
-	if (k == 0)
-		k = redactor_flush(r, tmp);
-	if (k < 0)
-		return -ENOMEM;
-	if (tmp->len == n && memcmp(tmp->data, *s, n) == 0)
-		return 0;
-	v = xstrndup(tmp->data ? tmp->data : "", tmp->len);
-	if (!v)
-		return -ENOMEM;
-	header_str_free(h, *s);
-	*s = v;
-	return 0;
-}
-
-/* A secret header's value: whole, or after "Scheme " for Authorization. */
-static int redact_secret_value(const struct redact_config *cfg, const struct http_headers *h,
-			       const char *name, char **s, struct buf *tmp)
-{
-	const char *v = *s, *sp = strchr(v, ' ');
-	size_t keep = 0;
-	char *nv;
-
-	if (strstr(v, "[redacted:"))
-		return 0;
-	if (sp && sp > v &&
-	    (strcasecmp(name, "authorization") == 0 ||
-	     strcasecmp(name, "proxy-authorization") == 0) &&
-	    strcspn(v, " \t\"=,") == (size_t)(sp - v))
-		keep = (size_t)(sp - v) + 1;
-	buf_reset(tmp);
-	if (buf_append(tmp, v, keep) < 0 ||
-	    redact_marker(cfg, v + keep, strlen(v + keep), 0, tmp) < 0)
-		return -ENOMEM;
-	nv = xstrndup(tmp->data, tmp->len);
-	if (!nv)
-		return -ENOMEM;
-	header_str_free(h, *s);
-	*s = nv;
-	return 0;
-}
-
-/* r NULL: names only (the values were seen whole by the byte redactor). */
-static int redact_headers(struct redactor *r, const struct redact_config *cfg,
-			  struct http_headers *h, struct buf *tmp)
-{
-	size_t i;
-	int k = 0;
-
-	for (i = 0; k == 0 && i < h->n; i++) {
-		const char *name = h->v[i].name;
-
-		if (redact_header_is_secret(cfg, name, strlen(name)))
-			k = redact_secret_value(cfg, h, name, &h->v[i].value, tmp);
-		else if (r)
-			k = redact_text(r, h, &h->v[i].value, strlen(h->v[i].value), tmp);
-	}
-	return k;
-}
-
-static int redact_body(struct redactor *r, struct http_msg *m, struct buf *tmp)
-{
-	int k;
-
-	if (!m->body.len)
-		return 0;
-	buf_reset(tmp);
-	k = redactor_feed(r, m->body.data, m->body.len, tmp);
-	if (k == 0)
-		k = redactor_flush(r, tmp);
-	if (k < 0)
-		return -ENOMEM;
-	if (tmp->len != m->body.len || memcmp(tmp->data, m->body.data, tmp->len)) {
-		struct buf t = m->body;
-
-		/* the caps of the body buffer are kept: swap the storage */
-		m->body = *tmp;
-		m->body.max = t.max;
-		*tmp = t;
-		tmp->max = 0;
-	}
-	return 0;
-}
-
-/* The message's body was chunked: its bytes were not contiguous on the wire. */
-static int chunked(const struct http_msg *m)
-{
-	const char *te = http_header_get(&m->headers, "transfer-encoding");
-
-	return te && strcasestr(te, "chunked");
-}
-
-int http_exchange_redact(struct http_exchange *x, const struct redact_config *cfg,
-			 enum http_redact_mode mode)
-{
-	int all = mode == HTTP_REDACT_ALL || !x->version || strncmp(x->version, "HTTP/1", 6) != 0;
-	int req_body = all || chunked(&x->req), resp_body = all || chunked(&x->resp);
-	struct redactor *r = NULL, *values;
-	struct buf tmp = BUF_INIT;
-	int k = 0;
-
-	if (req_body || resp_body) {
-		r = redactor_new(cfg);
-		if (!r)
-			return -ENOMEM;
-	}
-	values = all ? r : NULL;
-	if (values && x->url)
-		k = redact_text(values, NULL, &x->url, strlen(x->url), &tmp);
-	if (k == 0)
-		k = redact_headers(values, cfg, &x->req.headers, &tmp);
-	if (k == 0)
-		k = redact_headers(values, cfg, &x->req.trailers, &tmp);
-	if (k == 0)
-		k = redact_headers(values, cfg, &x->resp.headers, &tmp);
-	if (k == 0)
-		k = redact_headers(values, cfg, &x->resp.trailers, &tmp);
-	if (k == 0 && req_body)
-		k = redact_body(r, &x->req, &tmp);
-	if (k == 0 && resp_body)
-		k = redact_body(r, &x->resp, &tmp);
-	buf_release(&tmp);
-	redactor_free(r);
-	return k < 0 ? -ENOMEM : 0;
-}
-
-int http_exchange_json(const struct http_exchange *x, struct buf *out)
-{
-	size_t start = out->len;
-	int r;
-
-	r = json_obj_open(out);
-	if (r == 0 && x->conn)
-		r = json_kv_str(out, "conn", x->conn);
-	if (r == 0)
-		r = json_kv_str(out, "method", x->method);
-	if (r == 0)
-		r = json_kv_str(out, "url", x->url);
-	if (r == 0)
-		r = x->status ? json_kv_int(out, "status", x->status) : json_key(out, "status");
-	if (r == 0 && !x->status)
-		r = json_null(out);
-	if (r == 0)
-		r = json_kv_str(out, "reason", x->reason ? x->reason : "");
-	if (r == 0)
-		r = json_kv_str(out, "version", x->version);
-	if (r == 0 && x->stream_id)
-		r = json_kv_int(out, "stream", x->stream_id);
-	if (r == 0 && x->interim)
-		r = json_kv_int(out, "interim", x->interim);
-	if (r == 0 && x->incomplete)
-		r = json_kv_bool(out, "incomplete", 1);
-	if (r == 0)
-		r = json_msg(out, "request", &x->req);
-	if (r == 0)
-		r = json_msg(out, "response", &x->resp);
-	if (r == 0)
-		r = json_key(out, "sse_events");
-	if (r == 0)
-		r = json_uint(out, x->sse_events);
-	if (r == 0)
-		r = json_ts(out, "ts_request", x->ts_request);
-	if (r == 0)
-		r = json_ts(out, "ts_first_byte", x->ts_first_byte);
-	if (r == 0)
-		r = json_ts(out, "ts_end", x->ts_end);
-	if (r == 0)
-		r = json_obj_close(out);
-	if (r < 0) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-	}
-	return r;
 }
