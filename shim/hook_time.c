@@ -110,12 +110,13 @@ SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
 SHIM_EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
 	int r = REAL(gettimeofday)(tv, tz);
+	const void *seen = tv;
 
 	/* tv may be NULL when only the (obsolete) timezone is asked for; glibc
-	 * declares it nonnull, so hide the pointer from the optimizer or the
-	 * test would be folded away. */
-	__asm__("" : "+r"(tv));
-	if (__builtin_expect(r != 0 || tv == NULL, 0))
+	 * declares it nonnull, so test a copy hidden from the compiler, or the
+	 * test would be folded away (gcc) or refused (clang's nonnull check). */
+	__asm__("" : "+r"(seen));
+	if (__builtin_expect(r != 0 || seen == NULL, 0))
 		return r;
 	if (__builtin_expect(shim_replaying, 0)) {
 		int64_t v = replay(SHIM_CLOCK_GETTIMEOFDAY,
