@@ -9,7 +9,9 @@
 #         EAGAIN, select() says writable, SO_ERROR 0, a full request/response,
 #         then a recv at end of file gives b""; prints every result.
 #         curl fetching 100000 binary bytes to stdout; a python printing
-#         random-looking binary; the same runs with ATTRACE_MODE=off.
+#         random-looking binary; the same runs with ATTRACE_MODE=off;
+#         gettimeofday(NULL, &tz) through ctypes (glibc declares tv nonnull,
+#         so the wrapper's test of it must survive the compiler).
 # Must see: output byte-identical to bare runs; the errnos recorded as the
 #         program saw them; no file_open of the trace file or of /proc/self/exe
 #         (the shim's own I/O); with ATTRACE_MODE=off no trace file at all.
@@ -139,6 +141,20 @@ test_expect_success SHIM 'python binary stdout byte-identical' '
 	run_shim py $PYTHON binary.py &&
 	test_same_run bare-py py &&
 	test_cmp bare-py.err py.err
+'
+
+test_expect_success SHIM 'gettimeofday(NULL, &tz) returns as bare, without a crash' '
+	cat >gtod.py <<-\PY &&
+	import ctypes
+	class TZ(ctypes.Structure):
+	    _fields_ = [("minuteswest", ctypes.c_int), ("dsttime", ctypes.c_int)]
+	tz = TZ()
+	print(ctypes.CDLL(None).gettimeofday(None, ctypes.byref(tz)), tz.minuteswest, tz.dsttime)
+	PY
+	$PYTHON gtod.py >gtod.bare &&
+	shim_run gtod.trace $PYTHON gtod.py >gtod.shim &&
+	test_equal "0 0 0" "$(cat gtod.shim)" &&
+	cmp gtod.bare gtod.shim
 '
 
 test_expect_success CURL,SHIM 'the shim'\''s own I/O is not recorded' '
