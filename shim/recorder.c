@@ -48,12 +48,16 @@
 /* A thread with FLUSH_KICK pending wakes the writer: the buffers stay small,
  * so their pages stay mapped (a fresh page costs a fault, about 10 us here). */
 #define FLUSH_KICK (64u << 10)
-/* Inline flushes per period before a writer thread pays off. 32 started one
- * in every python3 that imports http.client (about 70 events, most of them
- * file opens, in its first 100 ms), and a process with a writer pays about
- * 3 ms more in all: 128 took such a run from 1.062x bare to 1.039x (61
- * alternating runs), and changed nothing in W1, W3 or W4. */
+/* Inline flushes, or bytes flushed inline, per period before a writer thread
+ * pays off. 32 flushes started one in every python3 that imports
+ * http.client (about 70 events, most of them small file opens, 22 KB in
+ * all, in its first 100 ms), and a process with a writer pays about 3 ms
+ * more in all: 128 took such a run from 1.062x bare to 1.039x (61
+ * alternating runs). Alone, 128 let W3 write its first 40 exchanges as
+ * stored frames (a trace of 268 KB instead of 158); SYNC_BYTES keeps
+ * connection bytes going to the writer soon. */
 #define SYNC_MAX	128
+#define SYNC_BYTES	(32u << 10)
 #define FLUSH_BYTES	(16u << 20) /* ... and with this much, flushes itself (memory bound) */
 #define FRAME_MAX_SRC	(4u << 20) /* lines per frame, uncompressed */
 #define RAW_MAX		(4u << 10) /* frames up to this size are stored, not compressed */
@@ -129,8 +133,10 @@ static atomic_int writer_kicked;
 /* 1 while the writer waits without a timeout because nothing is pending;
  * the first event after that wakes it (see settle and writer_main). */
 static atomic_int writer_idle;
-/* Inline flushes in the current period (without a writer thread). */
+/* Inline flushes in the current period (without a writer thread), and the
+ * bytes they had pending. */
 static atomic_int sync_count;
+static atomic_size_t sync_bytes;
 static _Atomic int64_t sync_period_ns;
 /* Emits agent_start, once, whoever calls it first. */
 static void (*start_task)(void);
@@ -440,11 +446,14 @@ static void settle(size_t pending)
 		if (now - start >= FLUSH_PERIOD_NS) {
 			atomic_store_explicit(&sync_period_ns, now, memory_order_relaxed);
 			atomic_store_explicit(&sync_count, 0, memory_order_relaxed);
+			atomic_store_explicit(&sync_bytes, 0, memory_order_relaxed);
 		}
 		/* Never from a vfork child: it shares our memory and is about
 		 * to exec or _exit; a thread started there would be the
 		 * parent's, half made. It writes through instead. */
-		if (atomic_fetch_add_explicit(&sync_count, 1, memory_order_relaxed) >= SYNC_MAX &&
+		if ((atomic_fetch_add_explicit(&sync_count, 1, memory_order_relaxed) >= SYNC_MAX ||
+		     atomic_fetch_add_explicit(&sync_bytes, pending, memory_order_relaxed) >=
+			     SYNC_BYTES) &&
 		    REAL(getpid)() == shim_proc.real_pid) {
 			writer_start();
 			if (atomic_load(&writer_running))
@@ -1217,6 +1226,7 @@ void rec_after_fork_child(void)
 	atomic_store(&writer_running, 0);
 	atomic_store(&writer_idle, 0);
 	atomic_store(&sync_count, 0);
+	atomic_store(&sync_bytes, 0);
 	nc_after_fork_child();
 	if (tb) {
 		atomic_store(&tb->lock, 0);
