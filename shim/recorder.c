@@ -10,7 +10,8 @@
  *
  * A process starts without a writer thread and writes each event through
  * (a stored zstd frame per event, see settle()); once it records more than
- * SYNC_MAX events in a flush period it starts the writer thread, which wakes
+ * SYNC_MAX events in a flush period, or SYNC_BYTES since it started, it
+ * starts the writer thread, which wakes
  * every 100 ms, gathers every thread's pending lines into one buffer,
  * compresses it into zstd frames and appends them to the trace with one
  * write(2) per flush. Flushes go through the trace descriptor (tracefd.c):
@@ -54,8 +55,9 @@
  * all, in its first 100 ms), and a process with a writer pays about 3 ms
  * more in all: 128 took such a run from 1.062x bare to 1.039x (61
  * alternating runs). Alone, 128 let W3 write its first 40 exchanges as
- * stored frames (a trace of 268 KB instead of 158); SYNC_BYTES keeps
- * connection bytes going to the writer soon. */
+ * stored frames (a trace of 268 KB instead of 158). SYNC_BYTES counts
+ * since the start (or the last fork): per period, it let W3 write 32 KiB of
+ * exchanges through after its imports' period (187 KB). */
 #define SYNC_MAX	128
 #define SYNC_BYTES	(32u << 10)
 #define FLUSH_BYTES	(16u << 20) /* ... and with this much, flushes itself (memory bound) */
@@ -134,7 +136,7 @@ static atomic_int writer_kicked;
  * the first event after that wakes it (see settle and writer_main). */
 static atomic_int writer_idle;
 /* Inline flushes in the current period (without a writer thread), and the
- * bytes they had pending. */
+ * bytes flushed inline since the process started or last forked. */
 static atomic_int sync_count;
 static atomic_size_t sync_bytes;
 static _Atomic int64_t sync_period_ns;
@@ -446,7 +448,6 @@ static void settle(size_t pending)
 		if (now - start >= FLUSH_PERIOD_NS) {
 			atomic_store_explicit(&sync_period_ns, now, memory_order_relaxed);
 			atomic_store_explicit(&sync_count, 0, memory_order_relaxed);
-			atomic_store_explicit(&sync_bytes, 0, memory_order_relaxed);
 		}
 		/* Never from a vfork child: it shares our memory and is about
 		 * to exec or _exit; a thread started there would be the
@@ -1207,6 +1208,7 @@ void rec_after_fork_parent(void)
 	/* Nothing is pending: the parent writes through until settle() finds
 	 * a writer worth starting again (a shell forking a curl every 13 ms
 	 * paid a join and a pthread_create per fork). */
+	atomic_store(&sync_bytes, 0);
 }
 
 void rec_after_fork_child(void)
