@@ -11,10 +11,10 @@
  * A process starts without a writer thread and writes each event through
  * (a stored zstd frame per event, see settle()); once it records more than
  * SYNC_MAX events in a flush period, or SYNC_BYTES since it started, it
- * starts the writer thread, which wakes
- * every 100 ms, gathers every thread's pending lines into one buffer,
- * compresses it into zstd frames and appends them to the trace with one
- * write(2) per flush. Flushes go through the trace descriptor (tracefd.c):
+ * starts the writer thread, which wakes every 100 ms, gathers every
+ * thread's pending lines into one buffer, compresses it into zstd frames
+ * and appends them to the trace with one write(2) per flush. Flushes go
+ * through the trace descriptor (tracefd.c):
  * one O_APPEND descriptor per process image, opened in the constructor and
  * kept on a high number the program never gets from open/socket/dup; the
  * hooks keep the program's close, dup2/dup3, F_DUPFD, close_range and
@@ -49,15 +49,16 @@
 /* A thread with FLUSH_KICK pending wakes the writer: the buffers stay small,
  * so their pages stay mapped (a fresh page costs a fault, about 10 us here). */
 #define FLUSH_KICK (64u << 10)
-/* Inline flushes, or bytes flushed inline, per period before a writer thread
- * pays off. 32 flushes started one in every python3 that imports
- * http.client (about 70 events, most of them small file opens, 22 KB in
- * all, in its first 100 ms), and a process with a writer pays about 3 ms
- * more in all: 128 took such a run from 1.062x bare to 1.039x (61
- * alternating runs). Alone, 128 let W3 write its first 40 exchanges as
- * stored frames (a trace of 268 KB instead of 158). SYNC_BYTES counts
- * since the start (or the last fork): per period, it let W3 write 32 KiB of
- * exchanges through after its imports' period (187 KB). */
+/* Inline flushes per period, or bytes flushed inline since the start (or
+ * the last fork), before a writer thread pays off. 32 flushes started one
+ * in every python3 that imports http.client (about 70 events, mostly small
+ * file opens, 22 KB in all, in its first 100 ms), and a process with a
+ * writer pays about 3 ms more in all: 128 took such a run from 1.062x bare
+ * to 1.039x (61 alternating runs). Alone, 128 let W3 write its first 40
+ * exchanges through as stored frames (a trace of 268 KB instead of 153).
+ * With SYNC_BYTES at most 32 KiB of a process go out uncompressed: W3's
+ * trace is 187 KB, W6's 192 KB (159 before; 231 while the bytes were
+ * counted per period). */
 #define SYNC_MAX	128
 #define SYNC_BYTES	(32u << 10)
 #define FLUSH_BYTES	(16u << 20) /* ... and with this much, flushes itself (memory bound) */
