@@ -62,15 +62,10 @@ int seqset_pid(struct seqset *s, const char *pid)
 
 	if (i >= 0)
 		return i;
-	if (s->npids == s->cap_pids) {
-		size_t cap = s->cap_pids ? s->cap_pids * 2 : 8;
-
-		np = realloc(s->pids, cap * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		s->pids = np;
-		s->cap_pids = cap;
-	}
+	np = array_room(s->pids, s->npids, &s->cap_pids, sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	s->pids = np;
 	s->pids[s->npids] = strdup(pid);
 	if (!s->pids[s->npids])
 		return -ENOMEM;
@@ -683,13 +678,11 @@ static int take_event(struct ingest_batch *b, const struct ingest_parts *e, size
 		return 0;
 	}
 	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct ingest_event *ne = realloc(b->ev, cap * sizeof(*ne));
+		struct ingest_event *ne = array_room(b->ev, b->n, &b->cap, sizeof(*ne));
 
 		if (!ne)
 			return -ENOMEM;
 		b->ev = ne;
-		b->cap = cap;
 	}
 	b->ev[b->n++] = (struct ingest_event){
 		.off = off,

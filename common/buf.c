@@ -15,6 +15,21 @@ void buf_init(struct buf *b, size_t max)
 	*b = (struct buf){ .data = NULL, .len = 0, .cap = 0, .max = max };
 }
 
+void *array_room(void *p, size_t n, size_t *cap, size_t size)
+{
+	size_t c = *cap ? *cap * 2 : 8;
+	void *q;
+
+	if (n < *cap)
+		return p;
+	if (c < *cap || c > SIZE_MAX / size)
+		return NULL;
+	q = realloc(p, c * size);
+	if (q)
+		*cap = c;
+	return q;
+}
+
 void buf_release(struct buf *b)
 {
 	if (!b)

@@ -25,6 +25,13 @@ struct buf {
 		.data = NULL, .len = 0, .cap = 0, .max = 0 \
 	}
 
+/* An array p of *cap elements of size bytes, n of them used, with room for
+ * one more: doubled (from 8) when full. Returns the array, possibly moved,
+ * or NULL when out of memory or the size would overflow; p and *cap are
+ * then still valid. For the arrays that grow one entry at a time (a
+ * connection's exchanges, the replay index's connections and streams). */
+void *array_room(void *p, size_t n, size_t *cap, size_t size);
+
 void buf_init(struct buf *b, size_t max);
 /* Frees the storage; accepts NULL. The buffer is left as after buf_init(b, b->max). */
 void buf_release(struct buf *b);

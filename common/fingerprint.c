@@ -258,13 +258,11 @@ static struct proc *proc_get(struct fp *f, const char *pid)
 	if (p)
 		return f->last = p;
 	if (f->nprocs == f->capprocs) {
-		size_t cap = f->capprocs ? f->capprocs * 2 : 8;
-		struct proc **a = realloc(f->procs, cap * sizeof(*a));
+		struct proc **a = array_room(f->procs, f->nprocs, &f->capprocs, sizeof(*a));
 
 		if (!a)
 			return NULL;
 		f->procs = a;
-		f->capprocs = cap;
 	}
 	p = calloc(1, sizeof(*p));
 	v = json_object_new_int64((int64_t)f->nprocs);
@@ -330,13 +328,11 @@ int fp_add_parts(struct fp *f, const char *pid, const char *type, const char *st
 	if (!p)
 		goto out;
 	if (p->nitems == p->capitems) {
-		size_t cap = p->capitems ? p->capitems * 2 : 32;
-		struct canon_item *a = realloc(p->items, cap * sizeof(*a));
+		struct canon_item *a = array_room(p->items, p->nitems, &p->capitems, sizeof(*a));
 
 		if (!a)
 			goto out;
 		p->items = a;
-		p->capitems = cap;
 	}
 	it.idx = f->arrivals++;
 	if (p->nitems && p->items[p->nitems - 1].seq > it.seq)

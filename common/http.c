@@ -20,23 +20,6 @@
 #define LINE_MAX   4096 /* a chunk-size line */
 #define METHOD_MAX 32
 
-/* p (n entries used of *cap, each size bytes) with room for one more,
- * doubling: a keep-alive connection's arrays stay at a few entries, and a
- * realloc per exchange was measurable. NULL when out of memory (p is
- * still valid then). */
-static void *room_for_one(void *p, size_t n, size_t *cap, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 4;
-	void *q;
-
-	if (n < *cap)
-		return p;
-	q = realloc(p, c * size);
-	if (q)
-		*cap = c;
-	return q;
-}
-
 /* ---- small helpers -------------------------------------------------------- */
 
 char *http_xstrndup(const char *s, size_t n)
@@ -206,7 +189,7 @@ struct flight *http_flight_new(struct http_conn *c)
 
 	if (c->nfl >= c->lim.streams_max)
 		return NULL;
-	v = room_for_one(c->fl, c->nfl, &c->capfl, sizeof(*v));
+	v = array_room(c->fl, c->nfl, &c->capfl, sizeof(*v));
 	if (!v)
 		return NULL;
 	c->fl = v;
@@ -229,7 +212,7 @@ static int push_done(struct http_conn *c, struct http_exchange *x)
 
 	if (c->done_head == c->ndone)
 		c->done_head = c->ndone = 0;
-	v = room_for_one(c->done, c->ndone, &c->capdone, sizeof(*v));
+	v = array_room(c->done, c->ndone, &c->capdone, sizeof(*v));
 	if (!v) {
 		http_exchange_free(x);
 		return -ENOMEM;

@@ -175,13 +175,11 @@ static int str_is(const char *s, const char *lit)
 static size_t unit_new(struct proctext *pt, enum ukind kind, size_t item, int tid)
 {
 	if (pt->nu == pt->capu) {
-		size_t cap = pt->capu ? pt->capu * 2 : 64;
-		struct unit *a = realloc(pt->u, cap * sizeof(*a));
+		struct unit *a = array_room(pt->u, pt->nu, &pt->capu, sizeof(*a));
 
 		if (!a)
 			return NONE;
 		pt->u = a;
-		pt->capu = cap;
 	}
 	pt->u[pt->nu] = (struct unit){
 		.kind = kind, .tid = tid, .first = item, .last = item, .chain = NONE

@@ -87,13 +87,11 @@ static void index_http_conn(struct peer_http *ph, struct rp_conn *c)
 		if (rr == 0) /* unanswered, or answered in part: what came */
 			resp.len = c->inbytes.len - roff;
 		if (ph->n == ph->cap) {
-			size_t cap = ph->cap ? ph->cap * 2 : 16;
-			struct rp_http *v = realloc(ph->v, cap * sizeof(*v));
+			struct rp_http *v = array_room(ph->v, ph->n, &ph->cap, sizeof(*v));
 
 			if (!v)
 				return;
 			ph->v = v;
-			ph->cap = cap;
 		}
 		h = &ph->v[ph->n++];
 		c->http_n++;

@@ -263,13 +263,11 @@ static void took_dgram(struct rp_sock *rs, const unsigned char *p, size_t n)
 static int enqueue(struct rp_sock *rs, const unsigned char *p, size_t n, int eof)
 {
 	if (rs->nq == rs->capq) {
-		size_t cap = rs->capq ? rs->capq * 2 : 8;
-		struct seg *q = realloc(rs->q, cap * sizeof(*q));
+		struct seg *q = array_room(rs->q, rs->nq, &rs->capq, sizeof(*q));
 
 		if (!q)
 			return -ENOMEM;
 		rs->q = q;
-		rs->capq = cap;
 	}
 	rs->q[rs->nq++] = (struct seg){ .p = p, .n = n, .eof = eof };
 	return 0;

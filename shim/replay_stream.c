@@ -52,17 +52,15 @@ static struct stream *stream_get(char kind, int tid, const char *what, int creat
 		return NULL;
 	buf_init(&s->bytes, 0);
 	s->tid = tid;
-	if (kind == 'r' && rp_ix.nrstreams == rp_ix.caprstreams) {
-		size_t cap = rp_ix.caprstreams ? rp_ix.caprstreams * 2 : 8;
-		struct stream **v = realloc(rp_ix.rstreams, cap * sizeof(*v));
+	if (kind == 'r') {
+		struct stream **v =
+			array_room(rp_ix.rstreams, rp_ix.nrstreams, &rp_ix.caprstreams, sizeof(*v));
 
 		if (!v)
 			return s;
 		rp_ix.rstreams = v;
-		rp_ix.caprstreams = cap;
-	}
-	if (kind == 'r')
 		rp_ix.rstreams[rp_ix.nrstreams++] = s;
+	}
 	return s;
 }
 

@@ -100,13 +100,11 @@ static int smap_put(struct smap *m, const char *key, void *val)
 int rp_idxv_push(struct idxv *a, size_t x)
 {
 	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		size_t *v = realloc(a->v, cap * sizeof(*v));
+		size_t *v = array_room(a->v, a->n, &a->cap, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		a->v = v;
-		a->cap = cap;
 	}
 	a->v[a->n++] = x;
 	return 0;
@@ -130,13 +128,11 @@ struct rp_sock {
 int rp_marks_push(struct marks *a, size_t ev, size_t end)
 {
 	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		struct mark *m = realloc(a->m, cap * sizeof(*m));
+		struct mark *m = array_room(a->m, a->n, &a->cap, sizeof(*m));
 
 		if (!m)
 			return -ENOMEM;
 		a->m = m;
-		a->cap = cap;
 	}
 	a->m[a->n++] = (struct mark){ .ev = ev, .end = end };
 	return 0;
@@ -174,6 +170,7 @@ void *rp_smap_get_or_new(struct smap *m, const char *key, size_t size)
 static struct rp_conn *conn_get(const char *id, const char *proto)
 {
 	struct rp_conn *c = rp_smap_get(&rp_ix.conn_by_id, id);
+	struct rp_conn **v;
 
 	if (c)
 		return c;
@@ -188,15 +185,10 @@ static struct rp_conn *conn_get(const char *id, const char *proto)
 		free(c);
 		return NULL;
 	}
-	if (rp_ix.nconns == rp_ix.capconns) {
-		size_t cap = rp_ix.capconns ? rp_ix.capconns * 2 : 16;
-		struct rp_conn **v = realloc(rp_ix.conns, cap * sizeof(*v));
-
-		if (!v)
-			return c;
-		rp_ix.conns = v;
-		rp_ix.capconns = cap;
-	}
+	v = array_room(rp_ix.conns, rp_ix.nconns, &rp_ix.capconns, sizeof(*v));
+	if (!v)
+		return c;
+	rp_ix.conns = v;
 	rp_ix.conns[rp_ix.nconns++] = c;
 	return c;
 }
@@ -557,13 +549,11 @@ static struct rp_sock *sock_from_line(const struct trace_sock_line *l, struct bu
 static int push_event(const struct rp_event *e)
 {
 	if (rp_ix.nev == rp_ix.capev) {
-		size_t cap = rp_ix.capev ? rp_ix.capev * 2 : 256;
-		struct rp_event *v = realloc(rp_ix.ev, cap * sizeof(*v));
+		struct rp_event *v = array_room(rp_ix.ev, rp_ix.nev, &rp_ix.capev, sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
 		rp_ix.ev = v;
-		rp_ix.capev = cap;
 	}
 	rp_ix.ev[rp_ix.nev++] = *e;
 	return 0;

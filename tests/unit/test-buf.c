@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test-buf.c -- unit tests for common/buf.c: growth, caps, printf, consume, steal. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -170,6 +171,39 @@ static void test_read_fd(void)
 	buf_release(&b);
 }
 
+static void test_array_room(void)
+{
+	int *a = NULL, *b;
+	size_t n, cap = 0, grew = 0, prev;
+	int ok = 1;
+
+	for (n = 0; n < 1000; n++) {
+		prev = cap;
+		b = array_room(a, n, &cap, sizeof(*a));
+		if (!b) {
+			ok = 0;
+			break;
+		}
+		a = b;
+		grew += cap != prev;
+		a[n] = (int)n;
+	}
+	for (size_t i = 0; ok && i < n; i++)
+		ok = a[i] == (int)i;
+	tap_ok(ok && n == 1000, "array_room: 1000 appends keep every entry");
+	tap_ok(cap == 1024 && grew == 8, "array_room: from 8, doubling (8 reallocs for 1000)");
+	b = array_room(a, 10, &cap, sizeof(*a));
+	tap_ok(b == a && cap == 1024, "array_room: with room left, the same array");
+	free(a);
+
+	cap = SIZE_MAX / 2 + 1;
+	tap_ok(array_room(NULL, cap, &cap, 1) == NULL && cap == SIZE_MAX / 2 + 1,
+	       "array_room: a capacity that would overflow is NULL, cap unchanged");
+	cap = 8;
+	tap_ok(array_room(NULL, 8, &cap, SIZE_MAX / 8) == NULL && cap == 8,
+	       "array_room: a byte size that would overflow is NULL, cap unchanged");
+}
+
 int main(void)
 {
 	test_append();
@@ -177,5 +211,6 @@ int main(void)
 	test_printf();
 	test_consume_steal();
 	test_read_fd();
+	test_array_room();
 	return tap_done();
 }
