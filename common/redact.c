@@ -31,6 +31,7 @@
 #define VAL_MAX	   64 /* parse-only copy of Content-Length, Transfer-Encoding, chunk size */
 #define HEAD_MAX   128 /* first bytes of a header secret, to recognise a marker */
 #define SCHEME_MAX 32
+#define HNAME_LEN_MAX 31 /* the longest builtin_headers[] name fits */
 
 _Static_assert(HBUF_MAX + SCAN_MAX + 1 <= REDACT_HOLD_MAX, "hold bound");
 
@@ -126,7 +127,10 @@ static struct {
 	uint8_t cs[256]; /* bit (1 << enum cs) */
 	uint32_t first[256]; /* shapes whose prefix starts with the byte */
 	uint32_t query; /* the L_QUERY shapes */
+	uint32_t hlen[HNAME_LEN_MAX + 1]; /* builtin_headers[] entries by name length */
 } tab = { .once = PTHREAD_ONCE_INIT };
+
+static void hlen_build(void);
 
 static void tab_build(void)
 {
@@ -147,6 +151,7 @@ static void tab_build(void)
 		if (shapes[i].left == L_QUERY)
 			tab.query |= 1u << i;
 	}
+	hlen_build();
 }
 
 static inline int in_cs(enum cs s, unsigned c)
@@ -199,6 +204,19 @@ static const struct {
 
 #undef BH
 
+#define N_BUILTIN (sizeof(builtin_headers) / sizeof(builtin_headers[0]))
+_Static_assert(N_BUILTIN <= 32, "hlen masks are 32 bits");
+
+static void hlen_build(void)
+{
+	size_t i;
+
+	for (i = 0; i < N_BUILTIN; i++) {
+		assert(builtin_headers[i].len <= HNAME_LEN_MAX);
+		tab.hlen[builtin_headers[i].len] |= 1u << i;
+	}
+}
+
 static int name_eq(const char *lower_name, const char *s, size_t n)
 {
 	size_t i;
@@ -211,15 +229,19 @@ static int name_eq(const char *lower_name, const char *s, size_t n)
 
 static enum hkind header_kind(const struct redact_config *cfg, const char *name, size_t n)
 {
+	uint32_t m = n <= HNAME_LEN_MAX ? tab.hlen[n] : 0;
 	size_t i;
 
-	/* Most header names are none of these: the length and the first
-	 * letter rule them out before a byte-by-byte comparison. */
-	for (i = 0; i < sizeof(builtin_headers) / sizeof(builtin_headers[0]); i++)
-		if (n == builtin_headers[i].len &&
-		    (unsigned char)builtin_headers[i].name[0] == lower((unsigned char)name[0]) &&
+	/* Most header names are none of these: the length (a table lookup)
+	 * and the first letter rule them out before a byte-by-byte
+	 * comparison. A header line costs this once per message. */
+	while (m) {
+		i = (size_t)__builtin_ctz(m);
+		m &= m - 1;
+		if ((unsigned char)builtin_headers[i].name[0] == lower((unsigned char)name[0]) &&
 		    name_eq(builtin_headers[i].name, name, n))
 			return builtin_headers[i].kind;
+	}
 	for (i = 0; cfg && i < cfg->n_names; i++)
 		if (name_eq(cfg->names[i], name, n))
 			return H_SECRET;
@@ -228,7 +250,10 @@ static enum hkind header_kind(const struct redact_config *cfg, const char *name,
 
 int redact_header_is_secret(const struct redact_config *cfg, const char *name, size_t n)
 {
-	enum hkind k = header_kind(cfg, name, n);
+	enum hkind k;
+
+	pthread_once(&tab.once, tab_build);
+	k = header_kind(cfg, name, n);
 
 	return k == H_SECRET || k == H_AUTH || k == H_COOKIE || k == H_SETCOOKIE;
 }
