@@ -1017,10 +1017,27 @@ static int header_line(struct redactor *r, const unsigned char *p, size_t n, siz
 		return 1;
 	for (v = i + 1; v < e && (p[v] == ' ' || p[v] == '\t'); v++)
 		;
+	r->kind = kind;
+	/* A value where no key shape can start (most of them) goes out with
+	 * its line in one piece: what ST_VALUE would do byte run by byte run,
+	 * after scan_begin(r, CTX_HEAD, ' '). */
+	for (i = v; i < e; i++)
+		if (tab.first[p[i]] && may_start(i > v ? p[i - 1] : ' ', p[i]))
+			break;
+	if (i == e) {
+		k = buf_append(out, p, e + 1);
+		if (k < 0)
+			return k;
+		r->vlen = e - v < VAL_MAX ? e - v : VAL_MAX;
+		memcpy(r->val, p + v, r->vlen);
+		parse_value(r);
+		start_headers(r);
+		*used = e + 1;
+		return 0;
+	}
 	k = buf_append(out, p, v);
 	if (k < 0)
 		return k;
-	r->kind = kind;
 	begin_value(r);
 	*used = v;
 	return 0;
