@@ -25,12 +25,12 @@
 #include "common/h2redact.h"
 #include "common/http1.h"
 
-#define HASH_LEN   8 /* BLAKE2b output bytes: 16 hex digits */
-#define HBUF_MAX   256 /* held header name, cookie name, scheme, message start */
-#define SCAN_MAX   64 /* held partial key shape */
-#define VAL_MAX	   64 /* parse-only copy of Content-Length, Transfer-Encoding, chunk size */
-#define HEAD_MAX   128 /* first bytes of a header secret, to recognise a marker */
-#define SCHEME_MAX 32
+#define HASH_LEN      8 /* BLAKE2b output bytes: 16 hex digits */
+#define HBUF_MAX      256 /* held header name, cookie name, scheme, message start */
+#define SCAN_MAX      64 /* held partial key shape */
+#define VAL_MAX	      64 /* parse-only copy of Content-Length, Transfer-Encoding, chunk size */
+#define HEAD_MAX      128 /* first bytes of a header secret, to recognise a marker */
+#define SCHEME_MAX    32
 #define HNAME_LEN_MAX 31 /* the longest builtin_headers[] name fits */
 
 _Static_assert(HBUF_MAX + SCAN_MAX + 1 <= REDACT_HOLD_MAX, "hold bound");
