@@ -21,15 +21,9 @@ static int json_headers(struct buf *b, const char *key, const struct http_header
 	r = json_key(b, key);
 	if (r == 0)
 		r = json_arr_open(b);
-	for (i = 0; r == 0 && i < h->n; i++) {
-		r = json_arr_open(b);
-		if (r == 0)
-			r = json_str(b, h->v[i].name);
-		if (r == 0)
-			r = json_str(b, h->v[i].value);
-		if (r == 0)
-			r = json_arr_close(b);
-	}
+	for (i = 0; r == 0 && i < h->n; i++)
+		r = json_str_pair(b, h->v[i].name, strlen(h->v[i].name), h->v[i].value,
+				  strlen(h->v[i].value));
 	if (r == 0)
 		r = json_arr_close(b);
 	return r;

@@ -393,6 +393,26 @@ int json_str(struct buf *b, const char *s)
 	return json_strn(b, s, s ? strlen(s) : 0);
 }
 
+int json_str_pair(struct buf *b, const char *a, size_t an, const char *z, size_t zn)
+{
+	int r = reserve(b, an + zn + 7);
+	char *o;
+
+	if (r < 0)
+		return r;
+	o = b->data + b->len;
+	if (need_sep(b))
+		*o++ = ',';
+	*o++ = '[';
+	b->len = (size_t)(o - b->data);
+	r = put_string(b, (const unsigned char *)a, an);
+	if (r == 0)
+		r = buf_putc(b, ',');
+	if (r == 0)
+		r = put_string(b, (const unsigned char *)z, zn);
+	return r < 0 ? r : buf_putc(b, ']');
+}
+
 static int put_u64(struct buf *b, uint64_t v, int neg)
 {
 	char tmp[24];

@@ -39,6 +39,10 @@ int json_null(struct buf *b);
 /* Fixed-point seconds with 6 decimals from nanoseconds: 1700000000.123456 */
 int json_epoch(struct buf *b, int64_t ns);
 
+/* ["a","z"]: a pair of strings (a header), one call for what json_arr_open,
+ * two json_strn and json_arr_close write. */
+int json_str_pair(struct buf *b, const char *a, size_t an, const char *z, size_t zn);
+
 /* The key writers below are inline so that the compiler takes strlen() of
  * a literal key, which nearly all are; each is json_keyn() + the value. */
 static inline int json_key(struct buf *b, const char *key)

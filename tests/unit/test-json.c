@@ -273,6 +273,49 @@ static void test_separators(void)
 	buf_release(&b);
 }
 
+/* json_str_pair writes what arr_open + two strn + arr_close write, under
+ * every cap (the same reference: the general calls on a second buffer). */
+static void test_str_pair(void)
+{
+	static const char *const v[] = { "", "Host", "a\"b\\c\r\n", "caf\xc3\xa9 \xff", "x\x01y" };
+	size_t i, j, cap;
+	int ok = 1, caps_ok = 1;
+
+	for (i = 0; i < 5; i++) {
+		for (j = 0; j < 5; j++) {
+			struct buf a = BUF_INIT, w = BUF_INIT;
+
+			json_arr_open(&a);
+			json_arr_open(&w);
+			json_str(&a, "k");
+			json_str(&w, "k");
+			json_str_pair(&a, v[i], strlen(v[i]), v[j], strlen(v[j]));
+			json_arr_open(&w);
+			json_str(&w, v[i]);
+			json_str(&w, v[j]);
+			json_arr_close(&w);
+			if (strcmp(a.data, w.data) != 0)
+				ok = 0;
+			/* alone (no separator): w's text after "[\"k\"," */
+			for (cap = 1; cap <= w.len - 4; cap++) {
+				struct buf c;
+				int r;
+
+				buf_init(&c, cap);
+				r = json_str_pair(&c, v[i], strlen(v[i]), v[j], strlen(v[j]));
+				if (cap >= w.len - 5 ? r != 0 || strcmp(c.data, w.data + 5) != 0
+						     : r != -E2BIG || c.len > cap)
+					caps_ok = 0;
+				buf_release(&c);
+			}
+			buf_release(&a);
+			buf_release(&w);
+		}
+	}
+	tap_ok(ok, "json_str_pair writes [\"a\",\"z\"] as the general calls do, escapes included");
+	tap_ok(caps_ok, "json_str_pair fits under every cap exactly when its output does");
+}
+
 static void test_bytes(void)
 {
 	static const struct {
@@ -432,6 +475,7 @@ int main(void)
 	test_strings_short();
 	test_numbers();
 	test_separators();
+	test_str_pair();
 	test_bytes();
 	test_bytes_roundtrip();
 	test_base64();
