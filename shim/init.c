@@ -53,7 +53,7 @@ static struct {
 	struct buf env_json; /* {"K":"v"} */
 	char exe[PATH_MAX];
 	char exe_sha256[FP_HEX_LEN + 1];
-	char hash_cache[PATH_MAX]; /* $XDG_CACHE_HOME/attrace/exe-sha256, or "" */
+	char hash_cache[PATH_MAX]; /* $XDG_CACHE_HOME/attrace/exe-sha256.d, or "" */
 	char cwd[PATH_MAX];
 	const char *via;
 	uint64_t start_seq;
@@ -127,43 +127,39 @@ static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
 
 /* The executable's SHA-256, through a per-user cache keyed by device,
  * inode, size and mtime: hashing python3 (6.8 MB) took 4 ms of CPU at every
- * start of every traced process, the largest start-up cost of the shim. The
- * cache is one line per binary, appended with a single O_APPEND write so
- * concurrent processes never tear it; a missing or read-only cache only
- * means hashing again. @return 0 or -1. */
+ * start of every traced process, the largest start-up cost of the shim. One
+ * small file per binary, named by its key: a hit is one open and a 65-byte
+ * read (a single file of lines cost a 16 KiB read, 4 page faults and a scan,
+ * about 100 us, and stopped taking new binaries at 16 KiB). Entries are
+ * written to a temporary name and renamed, so no reader sees half of one; a
+ * missing or read-only cache only means hashing again. @return 0 or -1. */
 static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 {
-	/* static, not on the stack: only agent_start's one emitter calls
-	 * this, and 16 KiB of fresh stack cost page faults at every start */
-	static char data[16384];
-	char key[128];
+	char line[FP_HEX_LEN + 2];
+	char entry[PATH_MAX], tmp[PATH_MAX + 32];
+	size_t dirlen = strlen(st.hash_cache);
 	struct stat sb;
 	ssize_t n = 0;
-	int fd, cfd, r;
+	int fd, cfd, r, cache = dirlen > 0;
 
 	/* stat, not open: on a cache hit the executable is not opened */
 	if (stat(path, &sb) < 0)
 		return -1;
-	snprintf(key, sizeof(key), "%llx %llx %lld %lld.%09ld ", (unsigned long long)sb.st_dev,
-		 (unsigned long long)sb.st_ino, (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
-		 sb.st_mtim.tv_nsec);
-	cfd = st.hash_cache[0] ? REAL(open)(st.hash_cache, O_RDONLY | O_CLOEXEC) : -1;
+	if (cache &&
+	    (size_t)snprintf(entry, sizeof(entry), "%s/%llx-%llx-%llx-%lld.%09ld", st.hash_cache,
+			     (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino,
+			     (unsigned long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+			     sb.st_mtim.tv_nsec) >= sizeof(entry))
+		cache = 0;
+	cfd = cache ? REAL(open)(entry, O_RDONLY | O_CLOEXEC) : -1;
 	if (cfd >= 0) {
-		n = REAL(read)(cfd, data, sizeof(data) - 1);
+		n = REAL(read)(cfd, line, sizeof(line));
 		REAL(close)(cfd);
-	}
-	if (n > 0) {
-		char *hit;
-
-		data[n] = '\0';
-		for (hit = strstr(data, key); hit; hit = strstr(hit + 1, key)) {
-			char *sha = hit + strlen(key);
-			if ((hit == data || hit[-1] == '\n') &&
-			    strspn(sha, "0123456789abcdef") == 64) {
-				memcpy(hex, sha, 64);
-				hex[64] = '\0';
-				return 0;
-			}
+		if (n == (ssize_t)sizeof(line) && line[FP_HEX_LEN] == '\n' &&
+		    strspn(line, "0123456789abcdef") == FP_HEX_LEN) {
+			memcpy(hex, line, FP_HEX_LEN);
+			hex[FP_HEX_LEN] = '\0';
+			return 0;
 		}
 	}
 	fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
@@ -176,28 +172,33 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 		if (fstat(fd, &now) < 0 || now.st_dev != sb.st_dev || now.st_ino != sb.st_ino ||
 		    now.st_size != sb.st_size || now.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
 		    now.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)
-			n = (ssize_t)sizeof(data);
+			cache = 0;
 	}
 	r = sha256_fd(fd, hex);
 	REAL(close)(fd);
-	if (r == 0 && st.hash_cache[0] && n < (ssize_t)sizeof(data) - 256) {
-		char line[256];
-		int len = snprintf(line, sizeof(line), "%s%s\n", key, hex);
-		char *slash = strrchr(st.hash_cache, '/'), *up;
+	if (r == 0 && cache) {
+		char *up = strrchr(st.hash_cache, '/'), *top;
 
-		/* mkdir -p of the two directories above the file */
-		*slash = '\0';
-		up = strrchr(st.hash_cache, '/');
+		/* mkdir -p of the cache directory, attrace and exe-sha256.d */
 		*up = '\0';
+		top = strrchr(st.hash_cache, '/');
+		*top = '\0';
+		mkdir(st.hash_cache, 0700);
+		*top = '/';
 		mkdir(st.hash_cache, 0700);
 		*up = '/';
 		mkdir(st.hash_cache, 0700);
-		*slash = '/';
-		cfd = REAL(open)(st.hash_cache, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		snprintf(tmp, sizeof(tmp), "%s.%d.tmp", entry, (int)shim_proc.real_pid);
+		cfd = REAL(open)(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (cfd >= 0) {
-			ssize_t w = REAL(write)(cfd, line, (size_t)len);
-			(void)w;
+			ssize_t w;
+
+			memcpy(line, hex, FP_HEX_LEN);
+			line[FP_HEX_LEN] = '\n';
+			w = REAL(write)(cfd, line, sizeof(line));
 			REAL(close)(cfd);
+			if (w != (ssize_t)sizeof(line) || rename(tmp, entry) < 0)
+				unlink(tmp);
 		}
 	}
 	return r;
@@ -380,8 +381,8 @@ static int set_trace_path(void)
 	return 0;
 }
 
-/* $XDG_CACHE_HOME/attrace/exe-sha256, or ~/.cache/attrace/exe-sha256 (both
- * directories made on first use, as XDG allows); none without either
+/* $XDG_CACHE_HOME/attrace/exe-sha256.d, or ~/.cache/attrace/exe-sha256.d
+ * (both directories made on first use, as XDG allows); none without either
  * variable. */
 static void set_hash_cache(void)
 {
@@ -390,9 +391,9 @@ static void set_hash_cache(void)
 
 	st.hash_cache[0] = '\0';
 	if (xdg && xdg[0] == '/')
-		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/attrace/exe-sha256", xdg);
+		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/attrace/exe-sha256.d", xdg);
 	else if (home && home[0] == '/')
-		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/.cache/attrace/exe-sha256",
+		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/.cache/attrace/exe-sha256.d",
 			     home);
 	else
 		return;

@@ -40,7 +40,7 @@ static inline int tracefd_peek(void)
 	return atomic_load_explicit(&tracefd_num_, memory_order_relaxed);
 }
 
-/* Opens path (truncating it when truncate) and places the descriptor.
+/* Opens path (emptying it when truncate) and places the descriptor.
  * Call once per image, before the program runs. @return 0 or -errno (then
  * the process writes transiently; -errno from open is worth a warning). */
 int tracefd_open(const char *path, int truncate);
