@@ -153,9 +153,11 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 		cache = 0;
 	cfd = cache ? REAL(open)(entry, O_RDONLY | O_CLOEXEC) : -1;
 	if (cfd >= 0) {
+		/* exactly 64 hex digits and a newline: one byte more to read
+		 * tells a longer file */
 		n = REAL(read)(cfd, line, sizeof(line));
 		REAL(close)(cfd);
-		if (n == (ssize_t)sizeof(line) && line[FP_HEX_LEN] == '\n' &&
+		if (n == FP_HEX_LEN + 1 && line[FP_HEX_LEN] == '\n' &&
 		    strspn(line, "0123456789abcdef") == FP_HEX_LEN) {
 			memcpy(hex, line, FP_HEX_LEN);
 			hex[FP_HEX_LEN] = '\0';
@@ -195,9 +197,9 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 
 			memcpy(line, hex, FP_HEX_LEN);
 			line[FP_HEX_LEN] = '\n';
-			w = REAL(write)(cfd, line, sizeof(line));
+			w = REAL(write)(cfd, line, FP_HEX_LEN + 1);
 			REAL(close)(cfd);
-			if (w != (ssize_t)sizeof(line) || rename(tmp, entry) < 0)
+			if (w != FP_HEX_LEN + 1 || rename(tmp, entry) < 0)
 				unlink(tmp);
 		}
 	}

@@ -10,12 +10,16 @@
 #   bare: median 812.3 ms (min ..., max ...), 7 runs
 #   shim: median 845.0 ms (min ..., max ...), 7 runs
 #   ratio (median shim / median bare): 1.040  target <= 1.10: ok
+#   paired: median of the 7 per-round ratios (shim / the bare run before it): 1.038
 #   cpu: bare 700.1 ms, shim 750.3 ms (medians, user + system of each run's
 #        process tree), ratio 1.072
 #   trace: /tmp/x.jsonl.zst, 123456 bytes
 #
-# The ratio (and the target) is of wall time. The CPU line is a second
-# view: on a shared machine, wall time also takes in other jobs' load,
+# The ratio (and the target) is of wall time. The paired line is a second
+# estimate of it that drifting load disturbs less: each round's shim run is
+# divided by the bare run just before it, and the median of those ratios is
+# taken (a batch where the machine slows down halfway moves both medians,
+# but not the rounds' ratios). The CPU line is a third view: on a shared machine, wall time also takes in other jobs' load,
 # while CPU time counts what the runs themselves executed (the writer
 # thread's work on another CPU included).
 #
@@ -71,12 +75,15 @@ def main():
 
     mb, ms = statistics.median(bare), statistics.median(shim)
     ratio = ms / mb
+    paired = statistics.median(s / b for b, s in zip(bare, shim))
     print("bare: median %.1f ms (min %.1f, max %.1f), %d runs" % (mb, min(bare), max(bare), a.runs))
     print("shim: median %.1f ms (min %.1f, max %.1f), %d runs" % (ms, min(shim), max(shim), a.runs))
     verdict = ""
     if a.target:
         verdict = "  target <= %.2f: %s" % (a.target, "ok" if ratio <= a.target else "MISSED")
     print("ratio (median shim / median bare): %.3f%s" % (ratio, verdict))
+    print("paired: median of the %d per-round ratios (shim / the bare run before it): %.3f"
+          % (a.runs, paired))
     cb, cs = statistics.median(cbare), statistics.median(cshim)
     print("cpu: bare %.1f ms, shim %.1f ms (medians, user + system of each run's process tree),"
           " ratio %.3f" % (cb, cs, cs / cb if cb else 0))
