@@ -14,6 +14,7 @@
 #undef _FILE_OFFSET_BITS
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,11 +457,65 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 
 /* ---- receiving ---- */
 
+/* The thread is about to receive on TCP socket fd and has records pending
+ * (rec_idle_due, recorder.h): when nothing is there to read yet and the
+ * socket blocks, the receive would wait for the peer anyway, so the thread
+ * does the writer's work on them first (rec_idle_work). poll with no
+ * timeout looks without taking anything, whatever the call's flags or
+ * SO_RCVLOWAT. A signal that comes during the work is handled before the
+ * receive starts, as if it had come just before the call. errno is the
+ * caller's again after. */
+static NET_SLOW void idle_wait(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct shim_thread *t;
+	struct sock *s;
+	int saved = errno, work = 0, r;
+
+	r = poll(&pfd, 1, 0);
+	if (r == 0) {
+		s = net_enter_sock(fd, &t);
+		if (!s) {
+			errno = saved;
+			return;
+		}
+		/* replay serves it; a non-blocking receive returns at once */
+		work = !s->rp && !atomic_load_explicit(&s->nonblock, memory_order_relaxed);
+		net_leave_sock(t, s);
+	}
+	/* Not with SO_RCVLOWAT above 1: Linux (6.18 here) leaves a blocking
+	 * receive entered with fewer bytes queued than that asleep when the
+	 * rest arrives, so a receive that starts later than it would have is
+	 * one that may never return (t0009). */
+	if (work) {
+		int lowat = 1;
+		socklen_t len = sizeof(lowat);
+
+		work = REAL(getsockopt)(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) == 0 &&
+		       lowat <= 1;
+	}
+	if (work)
+		rec_idle_work();
+	else
+		rec_idle_ready();
+	errno = saved;
+}
+
+static inline void before_recv(int fd, int flags)
+{
+	/* in a replay the bytes are there before the receive (replay_net.c) */
+	if (__builtin_expect(fdtab_kind(fd) == FD_TCP, 1) && !(flags & MSG_DONTWAIT) &&
+	    !shim_replaying && rec_idle_due())
+		idle_wait(fd);
+}
+
 SHIM_EXPORT ssize_t recv(int fd, void *p, size_t n, int flags)
 {
-	ssize_t r = REAL(recv)(fd, p, n, flags);
+	ssize_t r;
 	int saved;
 
+	before_recv(fd, flags);
+	r = REAL(recv)(fd, p, n, flags);
 	if (!fdtab_is_sock(fd))
 		return r;
 	saved = errno;
@@ -471,8 +526,11 @@ SHIM_EXPORT ssize_t recv(int fd, void *p, size_t n, int flags)
 
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *p, size_t n, size_t buflen, int flags)
 {
-	ssize_t r = REAL(__recv_chk)(fd, p, n, buflen, flags);
+	ssize_t r;
 	int saved;
+
+	before_recv(fd, flags);
+	r = REAL(__recv_chk)(fd, p, n, buflen, flags);
 
 	if (!fdtab_is_sock(fd))
 		return r;
@@ -504,8 +562,11 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *p, size_t n, int flags, struct sockad
 			     socklen_t *alen)
 {
 	socklen_t cap = addr ? name_cap(fd, alen) : 0;
-	ssize_t r = REAL(recvfrom)(fd, p, n, flags, addr, alen);
+	ssize_t r;
 	int saved;
+
+	before_recv(fd, flags);
+	r = REAL(recvfrom)(fd, p, n, flags, addr, alen);
 
 	if (!fdtab_is_sock(fd))
 		return r;
@@ -521,8 +582,11 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int
 				   struct sockaddr *addr, socklen_t *alen)
 {
 	socklen_t cap = addr ? name_cap(fd, alen) : 0;
-	ssize_t r = REAL(__recvfrom_chk)(fd, p, n, buflen, flags, addr, alen);
+	ssize_t r;
 	int saved;
+
+	before_recv(fd, flags);
+	r = REAL(__recvfrom_chk)(fd, p, n, buflen, flags, addr, alen);
 
 	if (!fdtab_is_sock(fd))
 		return r;
@@ -537,8 +601,12 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *p, size_t n, size_t buflen, int
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	socklen_t cap = msg && msg->msg_name ? name_cap(fd, &msg->msg_namelen) : 0;
-	ssize_t r = REAL(recvmsg)(fd, msg, flags);
+	ssize_t r;
 	int saved;
+
+	if (!(flags & MSG_ERRQUEUE))
+		before_recv(fd, flags);
+	r = REAL(recvmsg)(fd, msg, flags);
 
 	/* MSG_ERRQUEUE reads queued errors and timestamps, not data. */
 	if (!fdtab_is_sock(fd) || (flags & MSG_ERRQUEUE))
@@ -598,8 +666,11 @@ out:
 
 static NET_SLOW ssize_t read_tracked(int fd, void *p, size_t n, enum fd_kind kind)
 {
-	ssize_t r = REAL(read)(fd, p, n);
+	ssize_t r;
 	int saved;
+
+	before_recv(fd, 0);
+	r = REAL(read)(fd, p, n);
 
 	if (kind == FD_NONE)
 		return r;
@@ -629,8 +700,11 @@ SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
 static NET_SLOW ssize_t read_chk_tracked(int fd, void *p, size_t n, size_t buflen,
 					 enum fd_kind kind)
 {
-	ssize_t r = REAL(__read_chk)(fd, p, n, buflen);
+	ssize_t r;
 	int saved;
+
+	before_recv(fd, 0);
+	r = REAL(__read_chk)(fd, p, n, buflen);
 
 	if (kind == FD_URANDOM) {
 		rec_urandom_read(fd, p, r);
@@ -673,8 +747,12 @@ static void urandom_readv(int fd, const struct iovec *iov, int iovcnt, ssize_t r
 static NET_SLOW ssize_t readv_tracked(int fd, const struct iovec *iov, int iovcnt,
 				      enum fd_kind kind)
 {
-	ssize_t r = REAL(readv)(fd, iov, iovcnt);
-	int saved = errno;
+	ssize_t r;
+	int saved;
+
+	before_recv(fd, 0);
+	r = REAL(readv)(fd, iov, iovcnt);
+	saved = errno;
 
 	if (kind == FD_URANDOM)
 		urandom_readv(fd, iov, iovcnt, r);

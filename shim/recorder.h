@@ -85,6 +85,23 @@ int rec_late_iov(struct buf *b, struct rec_late *h, const struct iovec *iov, siz
 /* Appends a late record that stands outside any event (h->n == 0). */
 void rec_late_bare(struct shim_thread *t, struct rec_late *h);
 
+/* ---- the program's waits ----
+ * A thread about to block in a receive has nothing to do until its peer
+ * answers, and a CPU of its own meanwhile. The receive hooks (hook_netio.c)
+ * ask rec_idle_due() first: true when a writer thread runs and this
+ * thread's buffer holds at least IDLE_MIN bytes (and less than a kick's
+ * worth: the writer has that). They then look whether the socket has
+ * anything to read (poll with no timeout); when it has not and the socket
+ * blocks, rec_idle_work() gathers and expands what is pending on this
+ * thread -- the redaction and the HTTP reconstruction the writer would do
+ * on another CPU -- and writes a frame when a kick's worth has gathered,
+ * before the receive waits. rec_idle_ready() notes that the socket had
+ * data: the next look waits for IDLE_MIN more bytes. See libattrace(7),
+ * HOW IT RECORDS. */
+int rec_idle_due(void);
+void rec_idle_ready(void);
+void rec_idle_work(void);
+
 /* Implemented by hook_netio.c, called under the write lock: writes the
  * text replacing record h (with p[0..h->n) after it) to line, appends any
  * line it completes (network_call) to lines, and drops h->ls. */

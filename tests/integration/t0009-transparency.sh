@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # t0009: the shim is transparent.
 #
-# Serves: tests/servers/http-server.py on 127.0.0.1:$PORT; a closed port
+# Serves: tests/servers/http-server.py on 127.0.0.1:$PORT;
+#         tests/servers/halves-server.py on $HPORT; a closed port
 #         $CLOSED (bound, then closed, by the test).
 # Runs:   errnos.py: a blocking connect to the closed port (ECONNREFUSED);
 #         non-blocking: connect_ex gives EINPROGRESS, recv before data gives
@@ -11,13 +12,20 @@
 #         curl fetching 100000 binary bytes to stdout; a python printing
 #         random-looking binary; the same runs with ATTRACE_MODE=off;
 #         gettimeofday(NULL, &tz) through ctypes (glibc declares tv nonnull,
-#         so the wrapper's test of it must survive the compiler).
-# Must see: output byte-identical to bare runs; the errnos recorded as the
+#         so the wrapper's test of it must survive the compiler);
+#         waits.py against halves-server.py, which sends each answer in
+#         two halves 150 ms apart, after 300 GETs (so the writer runs and the
+#         wrapper looks before each receive, libattrace(7) HOW IT RECORDS):
+#         recv with MSG_WAITALL, recv with SO_RCVLOWAT, read through a
+#         makefile, and a recv that SIGALRM interrupts (no SA_RESTART).
+# Must see: output byte-identical to bare runs (waits.py: each receive
+#         returns the whole answer, the interrupted one EINTR); the errnos recorded as the
 #         program saw them; no file_open of the trace file or of /proc/self/exe
 #         (the shim's own I/O); with ATTRACE_MODE=off no trace file at all.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 
 start_http_server
+start_server HPORT halves-server.py
 CLOSED=$($PYTHON -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 cat >errnos.py <<'PY'
@@ -141,6 +149,49 @@ test_expect_success SHIM 'python binary stdout byte-identical' '
 	run_shim py $PYTHON binary.py &&
 	test_same_run bare-py py &&
 	test_cmp bare-py.err py.err
+'
+
+cat >waits.py <<'PY'
+import signal, socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+f = c.makefile("rb")
+for i in range(300):
+    c.sendall(b"ok\n")
+    assert f.readline() == b"ok\n"
+c.sendall(b"half 10\n")
+print("waitall", c.recv(10, socket.MSG_WAITALL))
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 8)
+c.sendall(b"half 8\n")
+print("rcvlowat", c.recv(64))
+c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+c.sendall(b"half 6\n")
+print("makefile", f.read(6))
+class Alarm(Exception):
+    pass
+def alarm(*a):
+    raise Alarm()
+# A handler that raises: Python retries a receive that EINTR ended
+# otherwise (PEP 475).
+signal.signal(signal.SIGALRM, alarm)
+signal.setitimer(signal.ITIMER_REAL, 0.2)
+c.sendall(b"mute\n")
+try:
+    c.recv(1)
+    print("recv returned")
+except Alarm:
+    print("EINTR")
+PY
+
+test_expect_success SHIM 'receives that wait: the same results with the wrapper looking first' '
+	run_bare wbare /usr/bin/python3 waits.py $HPORT &&
+	test_equal 0 "$(cat wbare.rc)" "bare exit status" &&
+	printf "%s\n" "waitall b'\''xxxxxyyyyy'\''" "rcvlowat b'\''xxxxyyyy'\''" \
+		"makefile b'\''xxxyyy'\''" EINTR >wexpect &&
+	test_cmp wexpect wbare.out &&
+	run_shim wshim /usr/bin/python3 waits.py $HPORT &&
+	test_same_run wbare wshim &&
+	test_jq wshim.trace "[.[] | select(.type == \"socket_call\" and .payload.op == \"recv\"
+		and .payload.errno == \"EINTR\")] | length == 1"
 '
 
 test_expect_success SHIM 'gettimeofday(NULL, &tz) returns as bare, without a crash' '
