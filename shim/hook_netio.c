@@ -504,8 +504,9 @@ static NET_SLOW void idle_wait(int fd)
 static inline void before_recv(int fd, int flags)
 {
 	/* in a replay the bytes are there before the receive (replay_net.c) */
+	/* not from inside the shim (a handler that interrupted it) */
 	if (__builtin_expect(fdtab_kind(fd) == FD_TCP, 1) && !(flags & MSG_DONTWAIT) &&
-	    !shim_replaying && rec_idle_due())
+	    !shim_replaying && !shim_tls.busy && rec_idle_due())
 		idle_wait(fd);
 }
 

@@ -977,6 +977,16 @@ static void flush_mode(enum gather_mode mode)
 	t->busy = was_busy;
 }
 
+/* Both read the thread's pending count without its lock: only this
+ * thread appends to ev, a gather only empties it, and a count a moment
+ * old does no harm here. No lock also means no deadlock when a signal
+ * handler receives while its thread holds the lock. idle_base is this
+ * thread's alone. */
+static size_t idle_pending(const struct tbuf *tb)
+{
+	return __atomic_load_n(&tb->ev.len, __ATOMIC_RELAXED);
+}
+
 int rec_idle_due(void)
 {
 	struct tbuf *tb = shim_tls.tb;
@@ -984,9 +994,7 @@ int rec_idle_due(void)
 
 	if (!tb || !atomic_load_explicit(&writer_running, memory_order_relaxed) || finished)
 		return 0;
-	tb_lock(tb);
-	n = tb->ev.len;
-	tb_unlock(tb);
+	n = idle_pending(tb);
 	/* a gather emptied the buffer since the last look */
 	if (n < tb->idle_base)
 		tb->idle_base = 0;
@@ -997,11 +1005,8 @@ void rec_idle_ready(void)
 {
 	struct tbuf *tb = shim_tls.tb;
 
-	if (tb) {
-		tb_lock(tb);
-		tb->idle_base = tb->ev.len;
-		tb_unlock(tb);
-	}
+	if (tb)
+		tb->idle_base = idle_pending(tb);
 }
 
 void rec_idle_work(void)
@@ -1021,7 +1026,7 @@ void rec_idle_work(void)
 	 * order): not when they make a kick's worth, which is the writer's. */
 	pthread_mutex_lock(&reg_lock);
 	for (tb = threads; tb; tb = tb->next)
-		sum += __atomic_load_n(&tb->ev.len, __ATOMIC_RELAXED);
+		sum += idle_pending(tb);
 	pthread_mutex_unlock(&reg_lock);
 	if (sum < FLUSH_KICK) {
 		gather(GATHER_PERIODIC);
