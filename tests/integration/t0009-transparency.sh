@@ -14,7 +14,7 @@
 #         gettimeofday(NULL, &tz) through ctypes (glibc declares tv nonnull,
 #         so the wrapper's test of it must survive the compiler);
 #         waits.py against halves-server.py, which sends each answer in
-#         two halves 150 ms apart, after 300 GETs (so the writer runs and the
+#         two halves, 100 and 250 ms after the request, after 300 GETs (so the writer runs and the
 #         wrapper looks before each receive, libattrace(7) HOW IT RECORDS):
 #         recv with MSG_WAITALL, recv with SO_RCVLOWAT, read through a
 #         makefile, and a recv that SIGALRM interrupts (no SA_RESTART).

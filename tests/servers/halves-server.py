@@ -5,7 +5,10 @@
 # Listens on 127.0.0.1 (a port the kernel picks) and prints "PORT <n>" once
 # it accepts connections. Per connection, answers each line it reads:
 #   ok        "ok\n" at once
-#   half N    N bytes in two halves, 150 ms apart ("x" * (N // 2), then "y"s)
+#   half N    N bytes in two halves, the first after 100 ms, the second 150 ms
+#             later ("x" * (N // 2), then "y"s): the client's receive has
+#             started before any of it comes (Linux, 6.18 here, never wakes a
+#             receive with SO_RCVLOWAT that started with fewer bytes queued)
 #   mute      nothing, ever
 # Standard library only, a thread per connection.
 import socket
@@ -22,6 +25,7 @@ def serve(c):
             continue
         if w[0] == b"half":
             n = int(w[1])
+            time.sleep(0.1)
             c.sendall(b"x" * (n // 2))
             time.sleep(0.15)
             c.sendall(b"y" * (n - n // 2))
