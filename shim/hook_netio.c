@@ -462,9 +462,9 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
  * socket blocks, the receive would wait for the peer anyway, so the thread
  * does the writer's work on them first (rec_idle_work). poll with no
  * timeout looks without taking anything, whatever the call's flags or
- * SO_RCVLOWAT. A signal that comes during the work is handled before the
- * receive starts, as if it had come just before the call. errno is the
- * caller's again after. */
+ * SO_RCVLOWAT. A signal that comes during the work is handled when it
+ * ends (rec_idle_work blocks them), before the receive starts, as if it
+ * had come just before the call. errno is the caller's again after. */
 static NET_SLOW void idle_wait(int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };

@@ -1013,14 +1013,23 @@ void rec_idle_work(void)
 {
 	struct shim_thread *t = &shim_tls;
 	struct tbuf *tb;
+	sigset_t all, old;
 	size_t sum = 0;
 	int was_busy = t->busy;
 
-	/* not in a vfork child (the parent's writer runs on in our memory),
-	 * and never when the writer is at it: it has the work in hand */
-	if (!rec_ready || t->busy || REAL(getpid)() != shim_proc.real_pid ||
-	    pthread_mutex_trylock(&wlock))
+	/* not in a vfork child (the parent's writer runs on in our memory) */
+	if (!rec_ready || t->busy || REAL(getpid)() != shim_proc.real_pid)
 		return;
+	/* Signals wait until the work is done: a fatal one's handler flushes
+	 * only when it can take wlock, which this thread would be holding;
+	 * a handled one comes just before the call, as it could anyway. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	/* never when the writer is at it: it has the work in hand */
+	if (pthread_mutex_trylock(&wlock)) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
 	t->busy = 1;
 	/* The other threads' lines come too (a gather takes them all, in
 	 * order): not when they make a kick's worth, which is the writer's. */
@@ -1037,6 +1046,7 @@ void rec_idle_work(void)
 	if (t->tb)
 		t->tb->idle_base = 0;
 	t->busy = was_busy;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void shim_flush(void)
