@@ -470,15 +470,10 @@ static NET_SLOW void idle_wait(int fd)
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	struct shim_thread *t;
 	struct sock *s;
-	int saved = errno, work = 0, r;
+	int saved = errno, work = 0, lowat = 1;
+	socklen_t len = sizeof(lowat);
 
-	r = poll(&pfd, 1, 0);
-	if (r == 0) {
-		s = net_enter_sock(fd, &t);
-		if (!s) {
-			errno = saved;
-			return;
-		}
+	if (poll(&pfd, 1, 0) == 0 && (s = net_enter_sock(fd, &t))) {
 		/* replay serves it; a non-blocking receive returns at once */
 		work = !s->rp && !atomic_load_explicit(&s->nonblock, memory_order_relaxed);
 		net_leave_sock(t, s);
@@ -487,14 +482,7 @@ static NET_SLOW void idle_wait(int fd)
 	 * receive entered with fewer bytes queued than that asleep when the
 	 * rest arrives, so a receive that starts later than it would have is
 	 * one that may never return (t0009). */
-	if (work) {
-		int lowat = 1;
-		socklen_t len = sizeof(lowat);
-
-		work = REAL(getsockopt)(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) == 0 &&
-		       lowat <= 1;
-	}
-	if (work)
+	if (work && REAL(getsockopt)(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) == 0 && lowat <= 1)
 		rec_idle_work();
 	else
 		rec_idle_ready();
@@ -503,8 +491,9 @@ static NET_SLOW void idle_wait(int fd)
 
 static inline void before_recv(int fd, int flags)
 {
-	/* in a replay the bytes are there before the receive (replay_net.c) */
-	/* not from inside the shim (a handler that interrupted it) */
+	/* not in a replay (the bytes are there before the receive,
+	 * replay_net.c), nor from inside the shim (a handler that
+	 * interrupted it) */
 	if (__builtin_expect(fdtab_kind(fd) == FD_TCP, 1) && !(flags & MSG_DONTWAIT) &&
 	    !shim_replaying && !shim_tls.busy && rec_idle_due())
 		idle_wait(fd);
