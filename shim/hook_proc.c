@@ -779,6 +779,13 @@ SHIM_EXPORT pid_t wait(int *status)
 	return REAL(wait)(status);
 }
 
+/* dash waits for its children with wait3 */
+SHIM_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
+{
+	shim_proc_pending();
+	return REAL(wait3)(status, options, ru);
+}
+
 SHIM_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
 	shim_proc_pending();

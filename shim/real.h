@@ -64,7 +64,7 @@ void closefrom(int lowfd);
 	/* hook_proc.c, hook_signal.c */ \
 	X(fork) X(posix_spawn) X(posix_spawnp) X(execve) X(execv) X(execvp) X(execvpe) \
 	X(fexecve) X(system) X(exit) X(_exit) X(_Exit) X(__libc_start_main) X(sigaction) \
-	X(signal) X(waitpid) X(wait) X(wait4) X(waitid) X(popen) X(unshare) \
+	X(signal) X(waitpid) X(wait) X(wait3) X(wait4) X(waitid) X(popen) X(unshare) \
 	/* used by the shim itself, never hooked */ \
 	X(nanosleep) X(getpid)
 /* clang-format on */

@@ -9,6 +9,8 @@
 #         (curl); the child's agent_start names parent "0" and argv of curl;
 #         the HTTP exchange is under pid "0.1", never "0"; "0" records a
 #         process_spawn of child "0.1"; both end with status 0.
+#         And dash (which waits with wait3) running 40 programs from vfork
+#         children: one process_spawn per child, in order, with its path.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 
 start_http_server
@@ -71,6 +73,20 @@ test_expect_success CURL,SHIM 'the parent records spawning child "0.1"' '
 test_expect_success CURL,SHIM 'both processes end with status 0' '
 	test_jq t.trace "[.[] | select(.type == \"agent_complete\")] | map({pid, s: .payload.status})
 		| sort_by(.pid) == [{pid: \"0\", s: 0}, {pid: \"0.1\", s: 0}]"
+'
+
+# dash starts each program from a vfork child and waits with wait3; more
+# children than the 16 notes a process keeps must each get their event.
+test_expect_success SHIM 'dash: a process_spawn for each of 40 vfork children' '
+	run_shim d /bin/dash -c "i=0; while [ \$i -lt 40 ]; do /bin/true; i=\$((i + 1)); done" &&
+	test_equal 0 "$(cat d.rc)" &&
+	test_trace_complete d.trace &&
+	test_jq d.trace "[.[] | select(.type == \"process_spawn\" and .pid == \"0\")]
+		| map(.payload) | length == 40
+		and map(.child) == [range(1; 41) | \"0.\(.)\"]
+		and all(.op == \"vfork\" and .path == \"/bin/true\")" &&
+	test_jq d.trace "[.[] | select(.type == \"agent_start\" and .pid != \"0\")]
+		| length == 40 and all(.payload.via == \"vfork\" and .payload.parent == \"0\")"
 '
 
 test_done
