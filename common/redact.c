@@ -372,12 +372,19 @@ static int put_marker(const uint8_t h[HASH_LEN], size_t fit_len, struct buf *out
 	return r;
 }
 
+static const uint8_t *cfg_key(const struct redact_config *cfg)
+{
+	if (cfg->load_key)
+		cfg->load_key();
+	return cfg->key;
+}
+
 int redact_marker(const struct redact_config *cfg, const void *secret, size_t n, size_t fit_len,
 		  struct buf *out)
 {
 	uint8_t h[HASH_LEN];
 
-	crypto_generichash(h, sizeof(h), secret, n, cfg->key, REDACT_KEY_LEN);
+	crypto_generichash(h, sizeof(h), secret, n, cfg_key(cfg), REDACT_KEY_LEN);
 	return put_marker(h, fit_len, out);
 }
 
@@ -496,7 +503,7 @@ size_t redactor_held(const struct redactor *r)
 
 static void hs_begin(struct redactor *r)
 {
-	crypto_generichash_init(&r->hs, r->cfg->key, REDACT_KEY_LEN, HASH_LEN);
+	crypto_generichash_init(&r->hs, cfg_key(r->cfg), REDACT_KEY_LEN, HASH_LEN);
 	r->slen = 0;
 }
 

@@ -114,6 +114,11 @@ struct at_error;
 /* What to redact beyond the built-in rules, and the hash key. */
 struct redact_config {
 	uint8_t key[REDACT_KEY_LEN];
+	/* When set, called before every use of key (a marker about to be
+	 * made): it fills key the first time. Lets a process that meets no
+	 * secret skip reading a key file (about 100 us of every traced
+	 * process's start here). Must be safe to call from several threads. */
+	void (*load_key)(void);
 	char **names; /* lower-case header names; owned, freed by redact_config_release */
 	size_t n_names;
 };
@@ -122,7 +127,8 @@ struct redact_config {
  * or "" = none; spaces around names and empty items are ignored) and a key.
  * @return 0; -EINVAL with reterr->msg naming the bad item when a name is not
  * an HTTP token, longer than REDACT_NAME_MAX, or there are more than
- * REDACT_MAX_NAMES; -ENOMEM. cfg is left empty (but keyed) on failure. */
+ * REDACT_MAX_NAMES; -ENOMEM. cfg is left empty (but keyed) on failure.
+ * load_key is left NULL: set it afterwards to fill the key later. */
 int redact_config_parse(struct redact_config *cfg, const char *names,
 			const uint8_t key[REDACT_KEY_LEN], struct at_error *reterr);
 /* Frees the names and clears the key; accepts NULL. */

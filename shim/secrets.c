@@ -16,14 +16,14 @@
 #include "shim/shim.h"
 
 static struct redact_config cfg;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_once_t once = PTHREAD_ONCE_INIT, key_once = PTHREAD_ONCE_INIT;
 static int ready;
 /* The variables redact_key_load reads, kept from the start: the key is
- * loaded on first need, not in every process (a process that never talks
- * TCP and has no key-shaped argument never opens the key file). */
+ * loaded when the first marker is made, not in every process (a process
+ * that meets no secret never opens the key file). */
 static char *key_env[3];
 
-static void load(void)
+static void key_fill(void)
 {
 	uint8_t key[REDACT_KEY_LEN];
 	struct at_error err = { 0 };
@@ -39,11 +39,25 @@ static void load(void)
 			 err.msg[0] ? err.msg : "cannot read the redaction key");
 		randombytes_buf(key, sizeof(key));
 	}
-	if (redact_config_parse(&cfg, shim_config.redact, key, &err) < 0) {
-		log_warn("ATTRACE_REDACT: %s; redacting the built-in names only", err.msg);
-		redact_config_parse(&cfg, NULL, key, NULL);
-	}
+	memcpy(cfg.key, key, sizeof(key));
 	sodium_memzero(key, sizeof(key));
+}
+
+static void load_key(void)
+{
+	pthread_once(&key_once, key_fill);
+}
+
+static void load(void)
+{
+	static const uint8_t unset[REDACT_KEY_LEN];
+	struct at_error err = { 0 };
+
+	if (redact_config_parse(&cfg, shim_config.redact, unset, &err) < 0) {
+		log_warn("ATTRACE_REDACT: %s; redacting the built-in names only", err.msg);
+		redact_config_parse(&cfg, NULL, unset, NULL);
+	}
+	cfg.load_key = load_key;
 	ready = 1;
 }
 

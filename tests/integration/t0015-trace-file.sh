@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# t0015: the trace file a root process starts, and the cache of executable hashes.
+# t0015: the trace file a root process starts, the cache of executable hashes,
+# and the redaction key file.
 #
 # Runs:   cat /dev/null under the shim, with XDG_CACHE_HOME in the test's
 #         directory: on a fresh cache, on the entry it wrote, on an entry
@@ -13,7 +14,10 @@
 #         that file (an edited entry is believed: nothing was hashed), a
 #         damaged one is hashed again and rewritten; a root process empties
 #         the trace it starts: the second run's trace holds one agent_start,
-#         and the file it was started in keeps its inode.
+#         and the file it was started in keeps its inode. The redaction
+#         key file is read (made, here) only by a process that meets a
+#         secret: not for an environment value with "=" or "gh" in it,
+#         but for a Bearer token in an argument, which the trace redacts.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 
 CAT=$(readlink -f "$(command -v cat)")
@@ -69,6 +73,23 @@ test_expect_success SHIM 'a trace path that is a symlink: its target is emptied'
 	test -L link.trace &&
 	test_trace_complete target.trace &&
 	test_jq target.trace "[.[] | select(.type == \"agent_start\")] | length == 1"
+'
+
+test_expect_success SHIM 'the redaction key is read only when a secret is met' '
+	(
+		unset ATTRACE_REDACT_KEY XDG_CONFIG_HOME &&
+		HOME=$TRASH/home OPTS="a=b;c+=d night" shim_run "$PWD/k1.trace" cat /dev/null
+	) &&
+	test_trace_complete k1.trace &&
+	test_jq k1.trace ".[0].payload.env.OPTS == \"a=b;c+=d night\"" &&
+	! test -e "$TRASH/home/.config/attrace/redact.key" &&
+	(
+		unset ATTRACE_REDACT_KEY XDG_CONFIG_HOME &&
+		HOME=$TRASH/home shim_run "$PWD/k2.trace" \
+			/bin/echo "Authorization: Bearer tok-0123456789abcdef" >k2.out
+	) &&
+	test -s "$TRASH/home/.config/attrace/redact.key" &&
+	test_jq k2.trace ".[0].payload.argv[1] | startswith(\"Authorization: Bearer [redacted:\")"
 '
 
 test_done

@@ -540,6 +540,50 @@ static void test_config(void)
 	redact_config_release(&c);
 }
 
+/* load_key: called before a marker is made, never for text without a
+ * secret, and what it fills is the key the markers use. */
+static int key_loads;
+static struct redact_config lazy;
+
+static void lazy_load(void)
+{
+	key_loads++;
+	memcpy(lazy.key, cfg.key, REDACT_KEY_LEN);
+}
+
+static void test_lazy_key(void)
+{
+	static const uint8_t zero[REDACT_KEY_LEN];
+	static const char *const clean[] = {
+		"PATH=/usr/bin:/bin",
+		"GET /v1/models?limit=3 HTTP/1.1\r\nHost: api\r\nAccept: */*\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"testenv.passenv+=#,OPENBLAS_*;env_run_base.passenv+=OPENBLAS",
+		"high night github_ sk- AKIA",
+	};
+	const char *secret = "Authorization: Bearer sk-test-aaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+	struct buf out = BUF_INIT, want = BUF_INIT;
+	int ok = 1;
+
+	assert(redact_config_parse(&lazy, NULL, zero, NULL) == 0);
+	lazy.load_key = lazy_load;
+	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+		out.len = 0;
+		if (redact_bytes(&lazy, clean[i], strlen(clean[i]), &out) < 0 ||
+		    out.len != strlen(clean[i]))
+			ok = 0;
+	}
+	tap_ok(ok && key_loads == 0, "text without a secret never asks for the key");
+	out.len = 0;
+	assert(redact_bytes(&lazy, secret, strlen(secret), &out) == 0);
+	assert(redact_bytes(&cfg, secret, strlen(secret), &want) == 0);
+	tap_ok(key_loads >= 1 && out.len == want.len && memcmp(out.data, want.data, out.len) == 0,
+	       "a secret asks for the key first, and its marker is made with that key");
+	buf_release(&out);
+	buf_release(&want);
+	redact_config_release(&lazy);
+}
+
 int main(void)
 {
 	uint8_t key[REDACT_KEY_LEN];
@@ -560,6 +604,7 @@ int main(void)
 	test_bounded();
 	test_errors();
 	test_config();
+	test_lazy_key();
 	redact_config_release(&cfg);
 	return tap_done();
 }
