@@ -811,6 +811,47 @@ static int classify_start(struct redactor *r)
 	return maybe ? 0 : -1;
 }
 
+int redact_may_change(const void *in, size_t n)
+{
+	const unsigned char *p = in;
+	const char *h = in;
+
+	size_t s = 0, left;
+
+	pthread_once(&tab.once, tab_build);
+	/* a start of an HTTP message or the HTTP/2 preface (or a prefix of one),
+	 * after any empty lines, switches to the header rules */
+	while (s < n && (h[s] == '\r' || h[s] == '\n'))
+		s++;
+	left = n - s;
+	if (left && status_prefix(h + s, left < 12 ? left : 12) >= 0)
+		return 1;
+	if (left && prefix_eq(h + s, H2_PREFACE, left < H2_PREFACE_LEN ? left : H2_PREFACE_LEN))
+		return 1;
+	for (size_t m = 0; left && m < sizeof(methods) / sizeof(methods[0]); m++)
+		if (prefix_eq(h + s, methods[m].s, left < methods[m].len ? left : methods[m].len))
+			return 1;
+	/* a key shape's prefix anywhere, whatever precedes or follows it */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t live = tab.first[p[i]];
+
+		while (live) {
+			const struct shape *sh = &shapes[__builtin_ctz(live)];
+			size_t k = 0;
+
+			live &= live - 1;
+			if (n - i < sh->plen)
+				continue;
+			while (k < sh->plen && (sh->icase ? lower(p[i + k]) : p[i + k]) ==
+						       (unsigned char)sh->prefix[k])
+				k++;
+			if (k == sh->plen)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* The commonest starts in one go: at a message's first byte, with the
  * whole status line prefix ("HTTP/1.x NNN") or a method and its space in
  * p[0..n), these are the bytes classify_start() would take one by one to

@@ -181,6 +181,13 @@ int redactor_is_h2(const struct redactor *r);
  * of a stream. @return as redact_bytes; -EINVAL when r is HTTP/2 or failed. */
 int redactor_body(struct redactor *r, const void *in, size_t n, struct buf *out);
 
+/* A cheap test before redact_bytes, with no key and no allocation: 0 when
+ * redact_bytes(in[0..n)) is certainly in[0..n) itself (no key shape's
+ * prefix occurs anywhere, and the bytes do not start like an HTTP/1 message
+ * or the HTTP/2 preface), else 1. For short values (argv, environment) that
+ * are mostly paths and words. */
+int redact_may_change(const void *in, size_t n);
+
 /* One shot: the redaction of the whole stream in[0..n), appended to out.
  * @return 0, -ENOMEM, or a buffer error (out unchanged). */
 int redact_bytes(const struct redact_config *cfg, const void *in, size_t n, struct buf *out);

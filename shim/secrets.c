@@ -112,26 +112,12 @@ int secrets_feed(struct redactor *r, int recv, const void *p, size_t n, struct b
 	return ret;
 }
 
-/* A cheap test before the redactor: could s[0..n) hold a key shape, a
- * Bearer token or a secret query parameter? (Most arguments and
- * environment values are paths and words.) */
-static int might_hold_secret(const char *s, size_t n)
-{
-	static const char *const marks[] = { "sk-",   "AKIA",  "gh", "github_pat_", "AIza",
-					     "earer", "EARER", "=",  "HTTP/" };
-
-	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-		if (memmem(s, n, marks[i], strlen(marks[i])))
-			return 1;
-	return 0;
-}
-
 int secrets_json_strn(struct buf *b, const char *s, size_t n)
 {
 	struct buf red = BUF_INIT;
 	int r;
 
-	if (!might_hold_secret(s, n))
+	if (!redact_may_change(s, n))
 		return json_strn(b, s, n);
 	if (!ensure() || redact_bytes(&cfg, s, n, &red) < 0) {
 		buf_release(&red);

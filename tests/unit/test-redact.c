@@ -584,6 +584,101 @@ static void test_lazy_key(void)
 	redact_config_release(&lazy);
 }
 
+/* redact_may_change: never 0 for bytes the redactor changes (random strings
+ * made of the shapes' prefixes, message starts, headers and filler), and 0
+ * for ordinary paths, words and option strings. */
+static void test_may_change(void)
+{
+	static const char *const frag[] = {
+		"sk-",
+		"AKIA",
+		"ghp_",
+		"github_pat_",
+		"AIza",
+		"Bearer ",
+		"bEaReR ",
+		"?",
+		"&",
+		"api_key=",
+		"KEY=",
+		"token=",
+		"password=",
+		"HTTP/1.1 200 OK\r\n",
+		"GET / HTTP/1.1\r\n",
+		"POST ",
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"Authorization: ",
+		"Cookie: a=b; c=d",
+		"X-Api-Key: ",
+		"Content-Length: 3\r\n",
+		"\r\n",
+		"abcdefghijklmnopqrstuvwxyz0123456789",
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123",
+		"x",
+		" ",
+		"=",
+		"-",
+		"_",
+		"/",
+		".",
+	};
+	static const char *const plain[] = {
+		"",
+		"/usr/bin:/bin",
+		"testenv.passenv+=#,OPENBLAS_*;env_run_base.passenv+=OPENBLAS",
+		"high night github",
+		"C.UTF-8",
+		"xterm-256color",
+		"--max-time=5",
+		"https://example.com/search?q=a&limit=3",
+	};
+	static const char *const risky[] = {
+		"sk-",	  "xAKIAx",	  "ghp_", "AIza", "Bearer ", "BEARER abc",     "?api_key=1",
+		"token=", "HTTP/1.1 200", "HTTP", "GET ", "PO",	     "PRI * HTTP/2.0",
+	};
+	const size_t nfrag = sizeof(frag) / sizeof(frag[0]);
+	unsigned seed = 12345;
+	int ok = 1, changed = 0;
+
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+		if (redact_may_change(plain[i], strlen(plain[i])))
+			ok = 0;
+	tap_ok(ok, "paths, words, options and a query without a secret parameter: 0");
+	ok = 1;
+	for (size_t i = 0; i < sizeof(risky) / sizeof(risky[0]); i++)
+		if (!redact_may_change(risky[i], strlen(risky[i])))
+			ok = 0;
+	tap_ok(ok, "a shape's prefix or a message start, complete or cut short: 1");
+	ok = 1;
+	for (int round = 0; round < 40000; round++) {
+		struct buf in = BUF_INIT, out = BUF_INIT;
+		unsigned k;
+
+		seed = seed * 1103515245u + 12345u;
+		k = (seed >> 16) % 14;
+		while (k--) {
+			seed = seed * 1103515245u + 12345u;
+			assert(buf_append(&in, frag[(seed >> 16) % nfrag],
+					  strlen(frag[(seed >> 16) % nfrag])) == 0);
+		}
+		assert(redact_bytes(&cfg, in.data ? in.data : "", in.len, &out) == 0);
+		if (out.len != in.len || (in.len && memcmp(out.data, in.data, in.len) != 0)) {
+			changed++;
+			if (!redact_may_change(in.data, in.len)) {
+				if (ok)
+					fprintf(stderr, "# missed: '%.*s' -> '%.*s'", (int)in.len,
+						in.data, (int)out.len, out.data),
+						fputc(10, stderr);
+				ok = 0;
+			}
+		}
+		buf_release(&in);
+		buf_release(&out);
+	}
+	tap_ok(ok && changed > 1000,
+	       "every random string the redactor changes is flagged (%d changed)", changed);
+}
+
 int main(void)
 {
 	uint8_t key[REDACT_KEY_LEN];
@@ -605,6 +700,7 @@ int main(void)
 	test_errors();
 	test_config();
 	test_lazy_key();
+	test_may_change();
 	redact_config_release(&cfg);
 	return tap_done();
 }
