@@ -10,8 +10,11 @@
  * hook_proc.c; proc.h holds what the two files share.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim/hooks_proc.h"
@@ -162,21 +165,48 @@ static void as_default(struct sigaction *sa)
 	sigemptyset(&sa->sa_mask);
 }
 
+/* Puts back an action exactly as the kernel reported it: through glibc's
+ * sigaction an inherited SIG_IGN (flags 0 after exec) would come back with
+ * SA_RESTORER set, which the program could see. */
+static void restore(int sig, const struct sigaction *old)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} k = { .flags = (unsigned long)old->sa_flags };
+
+	k.handler =
+		(old->sa_flags & SA_SIGINFO) ? (void *)old->sa_sigaction : (void *)old->sa_handler;
+	k.restorer = (void *)old->sa_restorer;
+	memcpy(&k.mask, &old->sa_mask, sizeof(k.mask));
+	syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
+}
+
 void shim_signals_init(void)
 {
-	for (int sig = 1; sig < 32; sig++) {
-		struct sigaction old, sa;
+	struct sigaction sa, old;
+	sigset_t fatal, omask;
 
-		if (!(FATAL_MASK & SIGBIT(sig)))
+	/* Only where nothing (an inherited SIG_IGN, a handler set by an
+	 * earlier constructor, a sanitizer) is in place. One call per signal
+	 * instead of a look and then a set (18 system calls fewer in every
+	 * process): ours goes in, and what was there goes back. The signals
+	 * wait meanwhile, so none meets the swap. */
+	ours(&sa);
+	sigemptyset(&fatal);
+	for (int sig = 1; sig < 32; sig++)
+		if (FATAL_MASK & SIGBIT(sig))
+			sigaddset(&fatal, sig);
+	pthread_sigmask(SIG_BLOCK, &fatal, &omask);
+	for (int sig = 1; sig < 32; sig++) {
+		if (!(FATAL_MASK & SIGBIT(sig)) || REAL(sigaction)(sig, &sa, &old) != 0)
 			continue;
-		/* Only where nothing (an inherited SIG_IGN, a handler set by an
-		 * earlier constructor, a sanitizer) is in place. */
-		if (REAL(sigaction)(sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
-		    old.sa_handler != SIG_DFL)
-			continue;
-		ours(&sa);
-		REAL(sigaction)(sig, &sa, NULL);
+		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+			restore(sig, &old);
 	}
+	pthread_sigmask(SIG_SETMASK, &omask, NULL);
 	signals_on = 1;
 }
 

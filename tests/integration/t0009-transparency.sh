@@ -17,7 +17,10 @@
 #         two halves, 100 and 250 ms after the request, after 300 GETs (so the writer runs and the
 #         wrapper looks before each receive, libattrace(7) HOW IT RECORDS):
 #         recv with MSG_WAITALL, recv with SO_RCVLOWAT, read through a
-#         makefile, and a recv that SIGALRM interrupts (no SA_RESTART).
+#         makefile, and a recv that SIGALRM interrupts (no SA_RESTART);
+#         sigs.py started with SIGHUP and SIGINT ignored: the kernel's view
+#         of both (rt_sigaction itself), Python's of SIGTERM and SIGUSR1,
+#         then a SIGHUP to itself.
 # Must see: output byte-identical to bare runs (waits.py: each receive
 #         returns the whole answer, the interrupted one EINTR); the errnos recorded as the
 #         program saw them; no file_open of the trace file or of /proc/self/exe
@@ -206,6 +209,28 @@ test_expect_success SHIM 'gettimeofday(NULL, &tz) returns as bare, without a cra
 	shim_run gtod.trace $PYTHON gtod.py >gtod.shim &&
 	test_equal "0 0 0" "$(cat gtod.shim)" &&
 	cmp gtod.bare gtod.shim
+'
+
+test_expect_success SHIM 'ignored signals stay ignored, exactly as the kernel had them' '
+	cat >sigs.py <<-\PY &&
+	import ctypes, os, signal
+	libc = ctypes.CDLL(None, use_errno=True)
+	class KSA(ctypes.Structure):
+	    _fields_ = [("h", ctypes.c_ulong), ("flags", ctypes.c_ulong),
+	                ("restorer", ctypes.c_ulong), ("mask", ctypes.c_ulong)]
+	for s in (signal.SIGHUP, signal.SIGINT):
+	    k = KSA()
+	    assert libc.syscall(13, s, None, ctypes.byref(k), 8) == 0  # rt_sigaction
+	    print(s.name, k.h, hex(k.flags), k.restorer, k.mask)
+	for s in (signal.SIGTERM, signal.SIGUSR1):
+	    print(s.name, signal.getsignal(s))
+	os.kill(os.getpid(), signal.SIGHUP)
+	print("alive")
+	PY
+	(trap "" HUP INT && $PYTHON sigs.py >sigs.bare) &&
+	(trap "" HUP INT && shim_run sigs.trace $PYTHON sigs.py >sigs.shim) &&
+	grep -q "^SIGHUP 1 0x0 0 0\$" sigs.bare &&
+	test_cmp sigs.bare sigs.shim
 '
 
 test_expect_success CURL,SHIM 'the shim'\''s own I/O is not recorded' '
