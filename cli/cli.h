@@ -43,9 +43,10 @@ struct at_error;
 struct json_object;
 struct fp;
 
-/* A whole trace in memory, as show and record's summary need it. */
+/* A whole trace in memory, as show needs it (or only its counts and
+ * fingerprint, as record's summary needs them). */
 struct cli_trace {
-	struct json_object **ev; /* events in file order, validated */
+	struct json_object **ev; /* events in file order, validated; NULL after a scan */
 	size_t n;
 	size_t nproc; /* distinct logical pids */
 	size_t nthread; /* distinct (pid, tid) */
@@ -57,6 +58,9 @@ struct cli_trace {
  * computes the fingerprint. @return 0, or a negative errno with reterr set
  * (-ENODATA for a trace with no events). t is released on failure. */
 int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reterr);
+/* The same without keeping the events (ev stays NULL, n counts them): each
+ * is freed once counted and fingerprinted, so memory stays small. */
+int cli_trace_scan(const char *path, struct cli_trace *t, struct at_error *reterr);
 void cli_trace_release(struct cli_trace *t); /* accepts NULL */
 /* Reports a failure to read a trace: "attrace: cannot read 'PATH': MSG",
  * with MSG from reterr or, when empty, strerror(-r). */

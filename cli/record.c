@@ -264,7 +264,7 @@ static void summary(const char *path)
 	struct cli_trace t;
 	int r;
 
-	r = cli_trace_load(path, &t, &err);
+	r = cli_trace_scan(path, &t, &err);
 	if (r == -ENODATA) {
 		cli_error("warning: '%s' holds no events: was CMD statically linked, or did it "
 			  "drop LD_PRELOAD? See libattrace(7)",

@@ -90,14 +90,15 @@ void cli_trace_release(struct cli_trace *t)
 
 	if (!t)
 		return;
-	for (i = 0; i < t->n; i++)
+	for (i = 0; t->ev && i < t->n; i++)
 		json_object_put(t->ev[i]);
 	free(t->ev);
 	fp_free(t->fp);
 	memset(t, 0, sizeof(*t));
 }
 
-int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reterr)
+/* cli_trace_load and cli_trace_scan: keep says whether the events stay. */
+static int trace_read(const char *path, struct cli_trace *t, int keep, struct at_error *reterr)
 {
 	struct strset pids = { 0 }, threads = { 0 };
 	struct json_object *ev = NULL, **p;
@@ -121,7 +122,7 @@ int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reter
 		r = trace_reader_next(rd, &ev, reterr);
 		if (r <= 0)
 			break;
-		if (t->n == cap) {
+		if (keep && t->n == cap) {
 			cap = cap ? 2 * cap : 1024;
 			p = realloc(t->ev, cap * sizeof(*p));
 			if (!p) {
@@ -130,16 +131,20 @@ int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reter
 			}
 			t->ev = p;
 		}
-		t->ev[t->n++] = ev;
 		r = fp_add(t->fp, ev);
-		ev = NULL;
-		if (r < 0)
-			goto out;
-		snprintf(key, sizeof(key), "%s/%" PRId64, jv_str(t->ev[t->n - 1], "pid"),
-			 jv_int(t->ev[t->n - 1], "tid", 0));
-		r = strset_add(&pids, jv_str(t->ev[t->n - 1], "pid"));
+		if (r >= 0) {
+			snprintf(key, sizeof(key), "%s/%" PRId64, jv_str(ev, "pid"),
+				 jv_int(ev, "tid", 0));
+			r = strset_add(&pids, jv_str(ev, "pid"));
+		}
 		if (r >= 0)
 			r = strset_add(&threads, key);
+		if (keep)
+			t->ev[t->n] = ev;
+		else
+			json_object_put(ev);
+		ev = NULL;
+		t->n++;
 		if (r < 0)
 			goto out;
 	}
@@ -161,6 +166,16 @@ out:
 	strset_release(&pids);
 	strset_release(&threads);
 	return r;
+}
+
+int cli_trace_load(const char *path, struct cli_trace *t, struct at_error *reterr)
+{
+	return trace_read(path, t, 1, reterr);
+}
+
+int cli_trace_scan(const char *path, struct cli_trace *t, struct at_error *reterr)
+{
+	return trace_read(path, t, 0, reterr);
 }
 
 /* Appends a printable, escaped preview of p[0..n), at most PREVIEW_MAX
