@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,7 +499,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 {
 	struct shim_thread *t = &shim_tls;
 	struct at_error err = { 0 };
-	Dl_info info;
+	struct dl_find_object self;
 	int root;
 
 	/* Not the whole table: resolving all ~115 functions cost 1.1 ms per
@@ -518,8 +519,12 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 	if (shim_config.mode == AT_MODE_OFF)
 		goto out;
 
-	if (dladdr((void *)shim_init, &info) && info.dli_fname)
-		snprintf(shim_proc.self_path, sizeof(shim_proc.self_path), "%s", info.dli_fname);
+	/* the link map's name is dladdr's dli_fname, without dladdr's search
+	 * for the nearest symbol */
+	if (_dl_find_object((void *)shim_init, &self) == 0 && self.dlfo_link_map &&
+	    self.dlfo_link_map->l_name)
+		snprintf(shim_proc.self_path, sizeof(shim_proc.self_path), "%s",
+			 self.dlfo_link_map->l_name);
 	if (set_trace_path() < 0) {
 		log_warn("cannot resolve the trace path; recording disabled");
 		goto out;

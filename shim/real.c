@@ -33,15 +33,25 @@
 REAL_FUNCS(REAL_DEFINE)
 #undef REAL_DEFINE
 
+/* _dl_find_object, not dladdr: dladdr also looks for the nearest symbol,
+ * which in libc scans its whole symbol table (26 us cold, for getpid in
+ * every process). */
+static int in_this_library(void *p)
+{
+	struct dl_find_object found, mine;
+
+	return _dl_find_object(p, &found) == 0 &&
+	       _dl_find_object((void *)real_resolve, &mine) == 0 &&
+	       found.dlfo_link_map == mine.dlfo_link_map;
+}
+
 void *real_resolve(const char *name, void *self)
 {
 	void *p = dlsym(RTLD_NEXT, name);
-	Dl_info mine, found;
 
 	/* p == self is normal for a symbol we do not hook (getpid: libc's on
 	 * both sides); only a pointer into this very library would recurse. */
-	if (p && p == self && dladdr((void *)real_resolve, &mine) && dladdr(p, &found) &&
-	    found.dli_fbase == mine.dli_fbase) {
+	if (p && p == self && in_this_library(p)) {
 		/* Cannot happen with a sane link map; nothing else is safe yet. */
 		static const char msg[] =
 			"attrace: fatal: dlsym(RTLD_NEXT) returned the hook itself\n";
