@@ -27,7 +27,9 @@ int verb_push(int argc, char **argv);
 /* push.c, also used by record --collector. Uploads one trace file to the
  * collector at url (ATTRACE_API_KEY as bearer), printing one line.
  * @return 0 when acknowledged (2xx), 1 when refused as bad input, -1 when
- * the collector could not be reached or failed (try again later). */
+ * the collector could not be reached or failed, or libcurl.so.4 could not be
+ * loaded (try again later). Loads libcurl on first use (curl_dl.h); the
+ * caller ends with curl_dl_cleanup(). */
 int cli_push_file(const char *url, const char *api_key, const char *path, int quiet);
 /* The spool directory: $XDG_STATE_HOME/attrace/spool or
  * ~/.local/state/attrace/spool. @return 0 or a negative errno. */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* push.c -- attrace push: upload traces (or the spool) to a collector with libcurl. */
-#include <curl/curl.h>
+/* push.c -- attrace push: upload traces (or the spool) to a collector with libcurl (curl_dl.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/curl_dl.h"
 #include "common/buf.h"
 
 #define PUSH_TIMEOUT_S 60
@@ -77,6 +77,8 @@ int cli_push_file(const char *url, const char *api_key, const char *path, int qu
 	struct buf body = BUF_INIT, answer = BUF_INIT, u = BUF_INIT, auth = BUF_INIT;
 	struct curl_slist *hdrs = NULL;
 	struct json_object *j = NULL, *v;
+	const struct curl_dl *curl = NULL;
+	const char *err;
 	long code = 0;
 	CURL *c = NULL;
 	CURLcode cc;
@@ -94,7 +96,15 @@ int cli_push_file(const char *url, const char *api_key, const char *path, int qu
 		ret = 1;
 		goto out;
 	}
-	c = curl_easy_init();
+	/* After the checks of the file: a bad trace is reported as such even
+	 * without libcurl. Without it the trace is kept, as when the collector
+	 * is down. */
+	curl = curl_dl_get(&err);
+	if (!curl) {
+		cli_error("cannot push '%s' to '%s': %s", path, url, err);
+		goto out;
+	}
+	c = curl->easy_init();
 	if (!c || buf_printf(&u, "%s%sapi/v1/traces", url,
 			     url[0] && url[strlen(url) - 1] == '/' ? "" : "/") < 0) {
 		cli_error("out of memory");
@@ -104,27 +114,27 @@ int cli_push_file(const char *url, const char *api_key, const char *path, int qu
 	if (body.len >= 4 && (unsigned char)body.data[0] == 0x28 &&
 	    (unsigned char)body.data[1] == 0xb5 && (unsigned char)body.data[2] == 0x2f &&
 	    (unsigned char)body.data[3] == 0xfd)
-		hdrs = curl_slist_append(hdrs, "Content-Encoding: zstd");
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-ndjson");
+		hdrs = curl->slist_append(hdrs, "Content-Encoding: zstd");
+	hdrs = curl->slist_append(hdrs, "Content-Type: application/x-ndjson");
 	if (api_key && *api_key) {
 		buf_printf(&auth, "Authorization: Bearer %s", api_key);
-		hdrs = curl_slist_append(hdrs, auth.data);
+		hdrs = curl->slist_append(hdrs, auth.data);
 	}
-	curl_easy_setopt(c, CURLOPT_URL, u.data);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)PUSH_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-	cc = curl_easy_perform(c);
+	curl->easy_setopt(c, CURLOPT_URL, u.data);
+	curl->easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl->easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
+	curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+	curl->easy_setopt(c, CURLOPT_TIMEOUT, (long)PUSH_TIMEOUT_S);
+	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl->easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+	cc = curl->easy_perform(c);
 	if (cc != CURLE_OK) {
-		cli_error("cannot push '%s' to '%s': %s", path, url, curl_easy_strerror(cc));
+		cli_error("cannot push '%s' to '%s': %s", path, url, curl->easy_strerror(cc));
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	j = answer.len ? json_tokener_parse(answer.data) : NULL;
 	if (code < 200 || code > 299) {
 		const char *msg = j && json_object_object_get_ex(j, "error", &v)
@@ -153,9 +163,11 @@ int cli_push_file(const char *url, const char *api_key, const char *path, int qu
 out:
 	if (j)
 		json_object_put(j);
-	curl_slist_free_all(hdrs);
-	if (c)
-		curl_easy_cleanup(c);
+	if (curl) {
+		curl->slist_free_all(hdrs);
+		if (c)
+			curl->easy_cleanup(c);
+	}
 	buf_release(&body);
 	buf_release(&answer);
 	buf_release(&u);
@@ -241,7 +253,6 @@ int verb_push(int argc, char **argv)
 		fputs("attrace: push: give TRACE files or --spool (one of the two)\n", stderr);
 		return cli_usage_error("push");
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (arg_spool) {
 		failed = push_spool(arg_collector, arg_api_key) != EXIT_SUCCESS;
 	} else {
@@ -249,6 +260,6 @@ int verb_push(int argc, char **argv)
 			if (cli_push_file(arg_collector, arg_api_key, argv[i], 0) != 0)
 				failed = 1;
 	}
-	curl_global_cleanup();
+	curl_dl_cleanup();
 	return failed ? CLI_EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* record.c -- attrace record: run a command under libattrace, write a trace. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/curl_dl.h"
 #include "common/buf.h"
 #include "common/error.h"
 
@@ -389,9 +389,8 @@ int verb_record(int argc, char **argv)
 		 * it); pushing again here reports the collector's answer, and
 		 * adds any frames written since (the collector merges; a repeat
 		 * stores nothing). */
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 		cli_push_file(arg_collector, getenv("ATTRACE_API_KEY"), abs, 0);
-		curl_global_cleanup();
+		curl_dl_cleanup();
 	}
 	ret = cli_pass_on(status);
 out:

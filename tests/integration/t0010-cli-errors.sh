@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# t0010: attrace show / fingerprint on bad input, and usage errors.
+# t0010: attrace show / fingerprint on bad input, usage errors, and no libcurl at start.
 #
 # Builds: good.trace, a small valid trace written by hand from
 #         attrace-trace(5) (two frames: agent_start + a socket_call, then
@@ -11,7 +11,14 @@
 # Must see: on good.trace exit 0 (show prints something, fingerprint 64 hex);
 #         on each bad input exit 1, nothing but one line on stderr, starting
 #         "attrace: " and naming the file, and naming the frame (truncated) or
-#         line (bad JSON); bad flags, unknown verbs and missing arguments exit 2.
+#         line (bad JSON); bad flags, unknown verbs and missing arguments exit 2;
+#         readelf -d shows no DT_NEEDED libcurl (cli/curl_dl.c loads it for
+#         uploads only) and LD_DEBUG=files shows fingerprint never loads it;
+#         where libcurl.so.4 cannot be loaded (in a user and mount namespace,
+#         /dev/null bound over its file) push exits 1 with one line naming
+#         libcurl.so.4 and the loader's reason, push --spool leaves the spool
+#         as it was, record --collector passes the command's status on and
+#         keeps the trace.
 . "${SRCDIR:-$(dirname "$0")/../..}/tests/lib.sh"
 
 ev()
@@ -108,6 +115,67 @@ test_expect_success CLI 'usage errors exit 2' '
 test_expect_success CLI 'a usage error does not start the command' '
 	expect_usage record --no-such-flag -- sh -c "touch ran" &&
 	! test -e ran
+'
+
+command -v readelf >/dev/null 2>&1 && test_set_prereq READELF
+
+test_expect_success CLI,READELF 'the CLI does not link libcurl' '
+	readelf -d "$ATTRACE_BIN" >dynamic.out &&
+	grep -q "(NEEDED)" dynamic.out &&
+	! grep "(NEEDED).*libcurl" dynamic.out
+'
+
+test_expect_success CLI 'a verb that uploads nothing does not load libcurl' '
+	LD_DEBUG=files attrace fingerprint good.trace >fp.out 2>ld.err &&
+	grep -q "file=libzstd" ld.err &&
+	! grep "file=libcurl" ld.err
+'
+
+# without_libcurl CMD...: run CMD where libcurl.so.4 cannot be loaded: in a
+# user and mount namespace of its own, /dev/null is bound over the file the
+# loader finds for it (dlopen then fails: "file too short"). In an ASan build
+# the runtime is preloaded, as attrace_record does, for record's command.
+curl_so=$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null |
+	awk '$1 == "libcurl.so.4" { print $NF; exit }')
+[ -n "$curl_so" ] && curl_so=$(realpath "$curl_so")
+without_libcurl()
+{
+	unshare -rm sh -c 'mount --bind /dev/null "$1" || exit 125
+		pre_=$2
+		shift 2
+		if [ -n "$pre_" ]; then
+			LD_PRELOAD=$pre_ exec "$@"
+		fi
+		exec "$@"' sh "$curl_so" "${ATTRACE_ASAN_PRELOAD:-}" "$@"
+}
+if [ -n "$curl_so" ] && without_libcurl true 2>/dev/null; then
+	test_set_prereq NO_LIBCURL
+else
+	echo "# cannot hide libcurl.so.4 (unshare -rm with a bind mount): those tests skipped"
+fi
+NOWHERE=http://127.0.0.1:9
+mkdir -p state/attrace/spool
+cp good.trace state/attrace/spool/5f0c00000000000000000000000000aa.jsonl.zst
+export XDG_STATE_HOME="$TRASH/state"
+
+test_expect_success CLI,NO_LIBCURL 'without libcurl, push fails with one line naming it' '
+	{ without_libcurl "$ATTRACE_BIN" push --collector $NOWHERE good.trace 2>nocurl.err; test $? = 1; } &&
+	test_equal 1 "$(wc -l <nocurl.err)" "stderr lines" &&
+	grep -q "^attrace: cannot push .good\.trace. .*: cannot load libcurl\.so\.4: ." nocurl.err
+'
+
+test_expect_success CLI,NO_LIBCURL 'without libcurl, push --spool leaves the spool as it was' '
+	{ without_libcurl "$ATTRACE_BIN" push --collector $NOWHERE --spool 2>spool.err; test $? = 1; } &&
+	grep -q "cannot load libcurl\.so\.4: ." spool.err &&
+	grep -q "0 pushed, 1 left" spool.err &&
+	cmp good.trace state/attrace/spool/5f0c00000000000000000000000000aa.jsonl.zst
+'
+
+test_expect_success CLI,SHIM,NO_LIBCURL 'without libcurl, record --collector passes the status on, keeps the trace' '
+	{ without_libcurl "$ATTRACE_BIN" record -o nocurl.trace --collector $NOWHERE -- \
+		sh -c "exit 3" 2>record.err; test $? = 3; } &&
+	grep -q "^attrace: cannot push .*nocurl\.trace.*: cannot load libcurl\.so\.4: ." record.err &&
+	attrace fingerprint nocurl.trace >/dev/null
 '
 
 test_done
