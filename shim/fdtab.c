@@ -5,8 +5,10 @@
 #include <pthread.h>
 #include <stddef.h>
 
-_Atomic uint8_t fdtab_kind_[FDTAB_MAX];
-static struct fd_obj *objs[FDTAB_MAX];
+#include "shim/shim.h"
+
+SHIM_LARGE _Atomic uint8_t fdtab_kind_[FDTAB_MAX];
+SHIM_LARGE static struct fd_obj *objs[FDTAB_MAX];
 /* Objects change only on socket/close/dup paths, which are syscalls already;
  * the hot read()/write() check reads fdtab_kind_ without this lock. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -31,7 +31,7 @@ static const char *const kind_names[] = {
 /* Relaxed mode warns once per distinct message: a loop reading entropy
  * would otherwise print a line per read. A small table of hashes. */
 #define SEEN_MAX 256
-static uint64_t seen[SEEN_MAX];
+SHIM_LARGE static uint64_t seen[SEEN_MAX];
 static size_t nseen;
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 

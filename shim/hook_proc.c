@@ -133,7 +133,7 @@ struct vnote {
 	char argv[VNOTE_ARGV]; /* argc NUL-terminated strings */
 };
 
-static struct vnote vnotes[VNOTE_N];
+SHIM_LARGE static struct vnote vnotes[VNOTE_N];
 static atomic_int vnotes_ready;
 
 static void copy_trunc(char *dst, size_t n, const char *src, int *truncated)

@@ -97,7 +97,7 @@ typedef void ossl_free_fn(void *, const char *, int);
 /* ---- per-SSL state ---- */
 
 #define VT_BUCKETS 256
-static struct vtls *vt_tab[VT_BUCKETS];
+SHIM_LARGE static struct vtls *vt_tab[VT_BUCKETS];
 static pthread_mutex_t vt_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t vt_hash(const void *ssl)

@@ -47,15 +47,15 @@ void shim_signals_init(void) __attribute__((weak));
 #define MAX_FORWARD 16
 
 /* Replay mode: the trace being replayed, absolute. */
-char shim_replay_in[4096];
+SHIM_LARGE char shim_replay_in[4096];
 
 static struct {
 	struct buf argv_json; /* ["a","b"] */
 	struct buf env_json; /* {"K":"v"} */
-	char exe[PATH_MAX];
+	char *exe;
 	char exe_sha256[FP_HEX_LEN + 1];
-	char hash_cache[PATH_MAX]; /* $XDG_CACHE_HOME/attrace/exe-sha256.d, or "" */
-	char cwd[PATH_MAX];
+	char *hash_cache; /* $XDG_CACHE_HOME/attrace/exe-sha256.d, or "" */
+	char *cwd;
 	const char *via;
 	uint64_t start_seq;
 	atomic_int start_claimed; /* agent_start is emitted exactly once */
@@ -63,7 +63,28 @@ static struct {
 	char *forward[MAX_FORWARD]; /* "ATTRACE_X=v" entries passed to children */
 	size_t nforward;
 	char *preload; /* LD_PRELOAD at start, for children that lost theirs */
+	/* exe, hash_cache and cwd, one after the other: the first touch of a
+	 * page costs a fault (about 10 us here), and three PATH_MAX arrays
+	 * took three pages for some 80 bytes */
+	size_t paths_len;
+	char paths[3 * PATH_MAX];
 } st;
+
+/* Room in st.paths for the next string, PATH_MAX bytes (each of the three
+ * is written once, by the constructor), kept with path_keep. */
+static char *path_room(void)
+{
+	_Static_assert(sizeof(st.paths) >= 3 * PATH_MAX, "room for three paths");
+	return st.paths + st.paths_len;
+}
+
+static char *path_keep(char *s, int ok)
+{
+	if (!ok)
+		s[0] = '\0';
+	st.paths_len += strlen(s) + 1;
+	return s;
+}
 
 static int starts_with(const char *s, const char *prefix)
 {
@@ -390,18 +411,14 @@ static int set_trace_path(void)
 static void set_hash_cache(void)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	int n;
+	char *p = path_room();
+	int n = -1;
 
-	st.hash_cache[0] = '\0';
 	if (xdg && xdg[0] == '/')
-		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/attrace/exe-sha256.d", xdg);
+		n = snprintf(p, PATH_MAX, "%s/attrace/exe-sha256.d", xdg);
 	else if (home && home[0] == '/')
-		n = snprintf(st.hash_cache, sizeof(st.hash_cache), "%s/.cache/attrace/exe-sha256.d",
-			     home);
-	else
-		return;
-	if (n < 0 || (size_t)n >= sizeof(st.hash_cache))
-		st.hash_cache[0] = '\0';
+		n = snprintf(p, PATH_MAX, "%s/.cache/attrace/exe-sha256.d", home);
+	st.hash_cache = path_keep(p, n >= 0 && n < PATH_MAX);
 }
 
 static void save_forwarded_env(void)
@@ -500,6 +517,8 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 	struct shim_thread *t = &shim_tls;
 	struct at_error err = { 0 };
 	struct dl_find_object self;
+	ssize_t n;
+	char *p;
 	int root;
 
 	/* Not the whole table: resolving all ~115 functions cost 1.1 ms per
@@ -507,6 +526,8 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 	 * on first use; see rule 1 in real.c. */
 	real_init_early();
 	t->busy = 1;
+	st.exe = st.cwd = st.hash_cache = st.paths; /* "" until set */
+	shim_proc.self_path = "";
 	if (config_from_env(&shim_config, environ, &err) < 0) {
 		log_warn("%s; recording disabled", err.msg);
 		shim_config.mode = AT_MODE_OFF;
@@ -523,8 +544,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 	 * for the nearest symbol */
 	if (_dl_find_object((void *)shim_init, &self) == 0 && self.dlfo_link_map &&
 	    self.dlfo_link_map->l_name)
-		snprintf(shim_proc.self_path, sizeof(shim_proc.self_path), "%s",
-			 self.dlfo_link_map->l_name);
+		shim_proc.self_path = self.dlfo_link_map->l_name;
 	if (set_trace_path() < 0) {
 		log_warn("cannot resolve the trace path; recording disabled");
 		goto out;
@@ -548,10 +568,13 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 	secrets_init(environ);
 	snapshot_argv(argc, argv);
 	snapshot_env();
-	if (!getcwd(st.cwd, sizeof(st.cwd)))
-		st.cwd[0] = '\0';
-	if (readlink("/proc/self/exe", st.exe, sizeof(st.exe) - 1) < 0)
-		st.exe[0] = '\0';
+	p = path_room();
+	st.cwd = path_keep(p, getcwd(p, PATH_MAX) != NULL);
+	p = path_room();
+	n = readlink("/proc/self/exe", p, PATH_MAX - 1);
+	if (n >= 0)
+		p[n] = '\0';
+	st.exe = path_keep(p, n >= 0);
 	perl_deterministic_keys();
 	scrub_env();
 

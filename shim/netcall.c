@@ -62,7 +62,7 @@ struct nconn {
 };
 
 /* Drain side, under the recorder's write lock. */
-static struct nconn *table[TABLE_SIZE];
+SHIM_LARGE static struct nconn *table[TABLE_SIZE];
 static atomic_size_t nconns; /* written by the drain, read by nc_end */
 static atomic_int ending;
 static struct buf scratch = BUF_INIT;

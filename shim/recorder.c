@@ -134,6 +134,8 @@ static int asym_ok;
 static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t writer_cond;
 static pthread_t writer;
+/* 1 on the writer thread. */
+static __thread int on_writer __attribute__((tls_model("initial-exec")));
 /* 1 while the writer thread exists. Written under writer_lock (or by the
  * only thread, at fork), read anywhere. */
 static atomic_int writer_running;
@@ -794,6 +796,14 @@ static void write_frames(int try)
 	buf_reset(&frame_in);
 	if (frame_out.len == 0)
 		return;
+	/* Without the trace descriptor (the program ran out of numbers) a
+	 * flush opens the file for a moment, on the lowest free number: from
+	 * the writer, that could be the number the program's own open, at
+	 * that moment, was to get. The frames wait for a flush on a program
+	 * thread, or for the descriptor to come back. */
+	if (on_writer && tracefd_peek() < 0 &&
+	    atomic_load_explicit(&tracefd_lost_, memory_order_relaxed))
+		return;
 	r = tracefd_write(shim_proc.trace_path, frame_out.data, frame_out.len, try);
 	if (r == -EAGAIN || r == -EMFILE || r == -ENFILE)
 		return; /* held for the next flush */
@@ -1095,6 +1105,7 @@ static void *writer_main(void *arg)
 
 	(void)arg;
 	shim_tls.busy = 1; /* everything this thread does is the shim's own */
+	on_writer = 1;
 	/* This process records enough to compress: make the room the signal
 	 * path should not have to allocate, off the program's threads (the
 	 * encoder is made by writer_start). */

@@ -138,7 +138,7 @@ int rp_marks_push(struct marks *a, size_t ev, size_t end)
 	return 0;
 }
 
-struct rp_index rp_ix;
+SHIM_LARGE struct rp_index rp_ix;
 
 static int errno_from_name(const char *name)
 {

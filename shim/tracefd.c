@@ -295,8 +295,11 @@ int tracefd_fixup_slow(int r, int minfd)
 		goto out;
 	}
 	REAL(close)(r);
-	if (hi < 0)
+	if (hi < 0) {
+		/* given up, like tracefd_yield: a later close takes it back */
 		transient = 1;
+		atomic_store_explicit(&tracefd_lost_, 1, memory_order_relaxed);
+	}
 	atomic_store_explicit(&tracefd_num_, hi < 0 ? -1 : hi, memory_order_relaxed);
 	r = t;
 out:
