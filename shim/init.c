@@ -70,11 +70,10 @@ static struct {
 	char paths[3 * PATH_MAX];
 } st;
 
-/* Room in st.paths for the next string, PATH_MAX bytes (each of the three
- * is written once, by the constructor), kept with path_keep. */
+/* Room in st.paths for the next string, PATH_MAX bytes: the constructor
+ * writes each of the three once. Kept with path_keep. */
 static char *path_room(void)
 {
-	_Static_assert(sizeof(st.paths) >= 3 * PATH_MAX, "room for three paths");
 	return st.paths + st.paths_len;
 }
 
