@@ -23,24 +23,22 @@ static int ready;
  * that meets no secret never opens the key file). */
 static char *key_env[3];
 
+/* Straight into cfg.key: no thread reads it before load_key returns. */
 static void key_fill(void)
 {
-	uint8_t key[REDACT_KEY_LEN];
 	struct at_error err = { 0 };
-	int r = -EINVAL;
+	int r;
 
 	if (shim_config.redact_key)
-		r = redact_key_parse_hex(shim_config.redact_key, key);
+		r = redact_key_parse_hex(shim_config.redact_key, cfg.key);
 	else
-		r = redact_key_load(key, key_env, &err);
+		r = redact_key_load(cfg.key, key_env, &err);
 	if (r < 0) {
 		log_warn("%s; redacting with a key of this run only (markers will not match "
 			 "another run's)",
 			 err.msg[0] ? err.msg : "cannot read the redaction key");
-		randombytes_buf(key, sizeof(key));
+		randombytes_buf(cfg.key, sizeof(cfg.key));
 	}
-	memcpy(cfg.key, key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
 }
 
 static void load_key(void)
