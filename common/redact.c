@@ -777,18 +777,16 @@ static inline int prefix_eq(const char *h, const char *lit, size_t n)
 #define H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
 
-/* @return 1: hbuf starts an HTTP message (complete), 2: it is the HTTP/2
- * client preface, 0: could still, -1: cannot. */
-static int classify_start(struct redactor *r)
+/* @return 1: h[0..n) starts an HTTP message (complete; *status is the
+ * status code, or -1 for a request), 2: it is the HTTP/2 client preface,
+ * 0: could still, -1: cannot. */
+static int start_verdict(const char *h, size_t n, int *status)
 {
-	const char *h = r->hbuf;
-	size_t n = r->hblen;
 	int maybe = 0, st = status_prefix(h, n);
 
 	/* "HTTP/1.x NNN" */
 	if (st == 1) {
-		r->response = 1;
-		r->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+		*status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
 		return 1;
 	}
 	if (st == 0)
@@ -802,7 +800,7 @@ static int classify_start(struct redactor *r)
 		size_t ml = methods[m].len;
 
 		if (n >= ml && prefix_eq(h, methods[m].s, ml)) {
-			r->response = 0;
+			*status = -1;
 			return 1;
 		}
 		if (n < ml && prefix_eq(h, methods[m].s, n))
@@ -811,26 +809,33 @@ static int classify_start(struct redactor *r)
 	return maybe ? 0 : -1;
 }
 
+/* start_verdict on the bytes held, noting a message's kind in r. */
+static int classify_start(struct redactor *r)
+{
+	int status, v = start_verdict(r->hbuf, r->hblen, &status);
+
+	if (v == 1) {
+		r->response = status >= 0;
+		if (status >= 0)
+			r->status = status;
+	}
+	return v;
+}
+
 int redact_may_change(const void *in, size_t n)
 {
 	const unsigned char *p = in;
 	const char *h = in;
-
-	size_t s = 0, left;
+	size_t s = 0;
+	int status;
 
 	pthread_once(&tab.once, tab_build);
 	/* a start of an HTTP message or the HTTP/2 preface (or a prefix of one),
 	 * after any empty lines, switches to the header rules */
 	while (s < n && (h[s] == '\r' || h[s] == '\n'))
 		s++;
-	left = n - s;
-	if (left && status_prefix(h + s, left < 12 ? left : 12) >= 0)
+	if (s < n && start_verdict(h + s, n - s, &status) >= 0)
 		return 1;
-	if (left && prefix_eq(h + s, H2_PREFACE, left < H2_PREFACE_LEN ? left : H2_PREFACE_LEN))
-		return 1;
-	for (size_t m = 0; left && m < sizeof(methods) / sizeof(methods[0]); m++)
-		if (prefix_eq(h + s, methods[m].s, left < methods[m].len ? left : methods[m].len))
-			return 1;
 	/* a key shape's prefix anywhere, whatever precedes or follows it */
 	for (size_t i = 0; i < n; i++) {
 		uint32_t live = tab.first[p[i]];
