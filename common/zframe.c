@@ -144,6 +144,23 @@ size_t zframe_store_bound(size_t n)
 	return 4 + 1 + 4 + 3 * (n / ZFRAME_BLOCK_MAX + 1) + n + 4;
 }
 
+/* Magic and Frame_Header_Descriptor: 4-byte content size (FCS flag 2),
+ * single segment (window = content size, no window byte), checksum, no
+ * dictionary. */
+static unsigned char *put_store_head(unsigned char *p, size_t n)
+{
+	put_le(p, ZFRAME_MAGIC, 4);
+	p[4] = (2 << 6) | (1 << 5) | (1 << 2);
+	put_le(p + 5, n, 4);
+	return p + 9;
+}
+
+/* Block_Header: last flag, type 0 (raw), size */
+static void put_raw_block_head(unsigned char *p, size_t k, int last)
+{
+	put_le(p, (uint64_t)last | (uint64_t)k << 3, 3);
+}
+
 int zframe_store(const void *src, size_t n, struct buf *out)
 {
 	const unsigned char *s = src;
@@ -157,19 +174,11 @@ int zframe_store(const void *src, size_t n, struct buf *out)
 	r = buf_reserve(out, zframe_store_bound(n));
 	if (r < 0)
 		return r;
-	p = (unsigned char *)out->data + out->len;
-	put_le(p, ZFRAME_MAGIC, 4);
-	/* Frame_Header_Descriptor: 4-byte content size (FCS flag 2), single
-	 * segment (window = content size, no window byte), checksum, no dict. */
-	p[4] = (2 << 6) | (1 << 5) | (1 << 2);
-	put_le(p + 5, n, 4);
-	p += 9;
+	p = put_store_head((unsigned char *)out->data + out->len, n);
 	for (size_t off = 0; off < n;) {
 		size_t k = n - off < ZFRAME_BLOCK_MAX ? n - off : ZFRAME_BLOCK_MAX;
-		int last = off + k == n;
 
-		/* Block_Header: last flag, type 0 (raw), size */
-		put_le(p, (uint64_t)last | (uint64_t)k << 3, 3);
+		put_raw_block_head(p, k, off + k == n);
 		memcpy(p + 3, s + off, k);
 		p += 3 + k;
 		off += k;
@@ -178,6 +187,16 @@ int zframe_store(const void *src, size_t n, struct buf *out)
 	p += 4;
 	out->len = (size_t)(p - (unsigned char *)out->data);
 	out->data[out->len] = '\0';
+	return 0;
+}
+
+int zframe_store_parts(const void *src, size_t n, unsigned char head[ZFRAME_STORE_HEAD],
+		       unsigned char tail[ZFRAME_STORE_TAIL])
+{
+	if (n == 0 || n > ZFRAME_BLOCK_MAX)
+		return -E2BIG;
+	put_raw_block_head(put_store_head(head, n), n, 1);
+	put_le(tail, (uint32_t)xxh64(src, n), 4);
 	return 0;
 }
 

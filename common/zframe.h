@@ -39,6 +39,14 @@ size_t zframe_bound(size_t n);
  * failure contract as zframe_compress. @return 0 or a negative errno. */
 int zframe_store(const void *src, size_t n, struct buf *out);
 size_t zframe_store_bound(size_t n);
+/* The same frame for 0 < n <= 128 KiB (one block), as the bytes that go
+ * before src and after it: head, src, tail, written together (one writev),
+ * make a frame byte for byte equal to zframe_store's, without copying src.
+ * @return 0, or -E2BIG when n does not fit one block. */
+#define ZFRAME_STORE_HEAD 12
+#define ZFRAME_STORE_TAIL 4
+int zframe_store_parts(const void *src, size_t n, unsigned char head[ZFRAME_STORE_HEAD],
+		       unsigned char tail[ZFRAME_STORE_TAIL]);
 
 struct zframe_dec {
 	const unsigned char *data;

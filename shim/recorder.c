@@ -758,6 +758,34 @@ static int enc_ready(void)
 	return enc != NULL;
 }
 
+/* frame_in as one stored frame, head and tail around it, in one writev.
+ * @return 0 when done with frame_in (written, or dropped on a write
+ * error), -1 when the frame must take the general path (too big for one
+ * block, or no descriptor to be had now: it is then held in frame_out). */
+static int write_stored_direct(int try)
+{
+	unsigned char head[ZFRAME_STORE_HEAD], tail[ZFRAME_STORE_TAIL];
+	struct iovec iov[3];
+	int r;
+
+	if (zframe_store_parts(frame_in.data, frame_in.len, head, tail) < 0)
+		return -1;
+	if (on_writer && tracefd_peek() < 0 &&
+	    atomic_load_explicit(&tracefd_lost_, memory_order_relaxed))
+		return -1;
+	iov[0] = (struct iovec){ head, sizeof(head) };
+	iov[1] = (struct iovec){ frame_in.data, frame_in.len };
+	iov[2] = (struct iovec){ tail, sizeof(tail) };
+	r = tracefd_writev(shim_proc.trace_path, iov, 3, try);
+	if (r == -EAGAIN || r == -EMFILE || r == -ENFILE)
+		return -1;
+	if (r < 0 && !write_failed++)
+		log_warn("cannot write trace '%s': %s; events are being dropped",
+			 shim_proc.trace_path, strerror(-r));
+	buf_reset(&frame_in);
+	return 0;
+}
+
 /* Appends a frame's worth of lines to the trace file. Caller holds wlock.
  * Up to RAW_MAX bytes, or without an encoder, go out as a stored
  * (uncompressed) frame; larger batches are compressed. Frames that found
@@ -771,6 +799,12 @@ static void write_frames(int try)
 
 	if (frame_in.len == 0 && frame_out.len == 0)
 		return;
+	/* A process without a writer writes each event through: the frame goes
+	 * out in pieces, straight from frame_in, and frame_out is not touched
+	 * (its pages cost a fault each in every short process). */
+	if (frame_out.len == 0 && (frame_in.len <= RAW_MAX || !enc) &&
+	    write_stored_direct(try) == 0)
+		return;
 	if (frame_out.len > HELD_MAX) {
 		warn_drop("no file descriptor left to write the trace");
 		buf_reset(&frame_out);
@@ -782,6 +816,15 @@ static void write_frames(int try)
 		if (n > FRAME_MAX_SRC) {
 			const char *nl = memrchr(frame_in.data + off, '\n', FRAME_MAX_SRC);
 			n = nl ? (size_t)(nl - (frame_in.data + off)) + 1 : n;
+		}
+		if (try && frame_out.cap - frame_out.len <= zframe_store_bound(n)) {
+			/* A signal handler allocates nothing (frame_out is made
+			 * by the first flush that needs it, off this path) and
+			 * prints nothing: the frame is counted as dropped. It
+			 * was lost before too, held for a flush that a dying
+			 * process never makes. */
+			atomic_fetch_add(&dropped, 1);
+			break;
 		}
 		if (n <= RAW_MAX || !enc)
 			r = zframe_store(frame_in.data + off, n, &frame_out);
@@ -1234,11 +1277,12 @@ int rec_init(int truncate, void (*emit_start)(void))
 {
 	int r;
 
-	/* Room for a stored frame of a few events; the writer thread reserves
-	 * more when it starts, and makes the encoder (level 1: level 3 made
-	 * traces ~10% smaller for twice the cycles). */
-	if (buf_reserve(&frame_in, 16u << 10) < 0 ||
-	    buf_reserve(&frame_out, zframe_store_bound(16u << 10)) < 0)
+	/* Room for a stored frame of a few events (a signal handler's flush
+	 * allocates nothing); the writer thread reserves more when it starts,
+	 * and makes the encoder (level 1: level 3 made traces ~10% smaller for
+	 * twice the cycles). No frame_out yet: frames written through go out
+	 * straight from frame_in (write_stored_direct). */
+	if (buf_reserve(&frame_in, 16u << 10) < 0)
 		return -ENOMEM;
 	pthread_key_create(&tbuf_key, tbuf_key_dtor);
 	/* The trace descriptor, opened here, in the constructor, while the

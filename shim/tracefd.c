@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -157,10 +158,13 @@ out:
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+/* Writes every byte of iov[0..n), one writev(2) while nothing is short:
+ * one O_APPEND write of a regular file is one append, so a frame written
+ * whole never interleaves with another process's. iov is consumed. */
+static int write_all(int fd, struct iovec *iov, int n)
 {
-	while (len > 0) {
-		ssize_t w = REAL(write)(fd, p, len);
+	while (n > 0) {
+		ssize_t w = REAL(writev)(fd, iov, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -168,13 +172,17 @@ static int write_all(int fd, const char *p, size_t len)
 			return -errno;
 		if (w == 0)
 			return -EIO;
-		p += w;
-		len -= (size_t)w;
+		for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }
 
-int tracefd_write(const char *path, const void *data, size_t len, int try)
+int tracefd_writev(const char *path, struct iovec *iov, int n, int try)
 {
 	int fd, r;
 
@@ -189,7 +197,7 @@ int tracefd_write(const char *path, const void *data, size_t len, int try)
 		fd = -1;
 	}
 	if (fd >= 0) {
-		r = write_all(fd, data, len);
+		r = write_all(fd, iov, n);
 		goto out;
 	}
 	fd = REAL(open)(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -197,11 +205,18 @@ int tracefd_write(const char *path, const void *data, size_t len, int try)
 		r = -errno;
 		goto out;
 	}
-	r = write_all(fd, data, len);
+	r = write_all(fd, iov, n);
 	REAL(close)(fd);
 out:
 	pthread_mutex_unlock(&lock);
 	return r;
+}
+
+int tracefd_write(const char *path, const void *data, size_t len, int try)
+{
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+
+	return tracefd_writev(path, &iov, 1, try);
 }
 
 /* Moves the trace descriptor off its number (which the program is about to

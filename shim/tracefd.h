@@ -51,6 +51,10 @@ int tracefd_open(const char *path, int truncate);
  * (no descriptor to be had: nothing written, keep the bytes for later), or
  * another -errno (some bytes may have been written). */
 int tracefd_write(const char *path, const void *data, size_t len, int try);
+/* The same for the bytes of iov[0..n) in order, written with one writev(2)
+ * (a frame in pieces: no copy to join them). iov is consumed. */
+struct iovec;
+int tracefd_writev(const char *path, struct iovec *iov, int n, int try);
 
 /* Before the program's dup2/dup3(oldfd, newfd) (newfd >= 0) or close/
  * fcntl(F_DUPFD*) of oldfd (newfd == -1). @return 0: make the real call;

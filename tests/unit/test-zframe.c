@@ -296,10 +296,40 @@ static void test_store(void)
 	free(back);
 }
 
+/* zframe_store_parts: head + src + tail is zframe_store's frame, byte for
+ * byte, for every one-block size; past one block it refuses. */
+static void test_store_parts(void)
+{
+	static const size_t sizes[] = { 1, 7, 255, 4096, 5000, 131072 };
+	unsigned char *src = malloc(131073);
+	unsigned char head[ZFRAME_STORE_HEAD], tail[ZFRAME_STORE_TAIL];
+	int same = 1;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct buf whole = BUF_INIT, parts = BUF_INIT;
+
+		fill(src, sizes[i], 1);
+		same &= zframe_store(src, sizes[i], &whole) == 0 &&
+			zframe_store_parts(src, sizes[i], head, tail) == 0 &&
+			buf_append(&parts, head, sizeof(head)) == 0 &&
+			buf_append(&parts, src, sizes[i]) == 0 &&
+			buf_append(&parts, tail, sizeof(tail)) == 0 && parts.len == whole.len &&
+			memcmp(parts.data, whole.data, whole.len) == 0;
+		buf_release(&whole);
+		buf_release(&parts);
+	}
+	tap_ok(same, "zframe_store_parts: head + src + tail equals zframe_store's frame");
+	tap_ok(zframe_store_parts(src, 131073, head, tail) == -E2BIG &&
+		       zframe_store_parts(src, 0, head, tail) == -E2BIG,
+	       "zframe_store_parts: empty or past one block is refused");
+	free(src);
+}
+
 int main(void)
 {
 	test_encoder();
 	test_store();
+	test_store_parts();
 	test_decoder();
 	test_window_cap();
 	return tap_done();
