@@ -221,15 +221,19 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *restrict act,
 	struct sigaction old, mine;
 	int r;
 
-	if (!watched(sig) || shim_in_vfork_child())
+	/* The vfork-child test (getpid, a system call) only where its answer
+	 * changes something: curl sets SIGPIPE to SIG_IGN some 15 times. */
+	if (!watched(sig))
 		return REAL(sigaction)(sig, act, oldact);
 	if (act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL) {
+		if (shim_in_vfork_child())
+			return REAL(sigaction)(sig, act, oldact);
 		ours(&mine);
 		act = &mine;
 	}
 	r = REAL(sigaction)(sig, act, &old);
 	if (r == 0 && oldact) {
-		if (is_ours(&old))
+		if (is_ours(&old) && !shim_in_vfork_child())
 			as_default(&old);
 		*oldact = old;
 	}
@@ -240,7 +244,7 @@ SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
 	struct sigaction sa, old;
 
-	if (!watched(sig) || shim_in_vfork_child())
+	if (!watched(sig) || (handler == SIG_DFL && shim_in_vfork_child()))
 		return REAL(signal)(sig, handler);
 	if (handler == SIG_DFL) {
 		ours(&sa);
@@ -249,5 +253,8 @@ SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 		return is_ours(&old) ? SIG_DFL : old.sa_handler;
 	}
 	sighandler_t prev = REAL(signal)(sig, handler);
-	return prev == (sighandler_t)(void (*)(void))on_fatal ? SIG_DFL : prev;
+
+	if (prev == (sighandler_t)(void (*)(void))on_fatal && !shim_in_vfork_child())
+		return SIG_DFL;
+	return prev;
 }
