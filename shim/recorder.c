@@ -71,6 +71,9 @@
 #define FRAME_MAX_SRC	(4u << 20) /* lines per frame, uncompressed */
 #define RAW_MAX		(4u << 10) /* frames up to this size are stored, not compressed */
 #define TIME_MAX_DELTAS (64u << 10) /* close a time batch before its deltas pass this */
+/* A batch's first room: most processes read the wall clock a few times.
+ * 64 KiB at once cost a short process a page fault and a brk. */
+#define TIME_MIN_DELTAS 256u
 #define BATCH_FRESH_NS	(10 * 1000 * 1000) /* the periodic flush leaves younger batches open */
 #define HELD_MAX	(64u << 20) /* frames kept while no descriptor can be had */
 
@@ -105,6 +108,7 @@ struct tbuf {
 	const char *tstep;
 	unsigned char *tdeltas;
 	size_t tlen;
+	size_t tcap; /* tdeltas' size: grows from TIME_MIN_DELTAS under tb's lock */
 	struct tbuf *next;
 };
 
@@ -312,7 +316,18 @@ static __attribute__((noinline)) void rec_time_slow(struct shim_thread *t, enum 
 			return warn_drop("out of memory");
 	}
 	tb_lock(tb);
-	if (tb->tclk == (int)clk && tb->tlen + 10 <= TIME_MAX_DELTAS) {
+	if (tb->tclk == (int)clk && tb->tlen + 10 > tb->tcap && tb->tcap < TIME_MAX_DELTAS) {
+		/* Only this thread appends, and the writer reads the deltas
+		 * only under tb's lock, held here: they may move. */
+		size_t cap = tb->tcap * 2 < TIME_MAX_DELTAS ? tb->tcap * 2 : TIME_MAX_DELTAS;
+		unsigned char *p = realloc(tb->tdeltas, cap);
+
+		if (p) {
+			tb->tdeltas = p;
+			tb->tcap = cap;
+		}
+	}
+	if (tb->tclk == (int)clk && tb->tlen + 10 <= tb->tcap) {
 		append_delta(tb, ns);
 		tb_unlock(tb);
 		return;
@@ -321,7 +336,8 @@ static __attribute__((noinline)) void rec_time_slow(struct shim_thread *t, enum 
 	saved = errno;
 	time_close(tb);
 	if (!tb->tdeltas) {
-		tb->tdeltas = malloc(TIME_MAX_DELTAS);
+		tb->tdeltas = malloc(TIME_MIN_DELTAS);
+		tb->tcap = tb->tdeltas ? TIME_MIN_DELTAS : 0;
 		if (!tb->tdeltas) {
 			tb_unlock(tb);
 			warn_drop("out of memory");
@@ -354,8 +370,7 @@ void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 		atomic_store_explicit(&tb->in_fast, 1, memory_order_relaxed);
 		atomic_signal_fence(memory_order_seq_cst);
 		if (__builtin_expect(!atomic_load_explicit(&tb->wants, memory_order_relaxed) &&
-					     tb->tclk == (int)clk &&
-					     tb->tlen + 10 <= TIME_MAX_DELTAS,
+					     tb->tclk == (int)clk && tb->tlen + 10 <= tb->tcap,
 				     1)) {
 			append_delta(tb, ns);
 			atomic_store_explicit(&tb->in_fast, 0, memory_order_release);
