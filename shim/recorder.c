@@ -1292,12 +1292,14 @@ int rec_init(int truncate, void (*emit_start)(void))
 {
 	int r;
 
-	/* Room for a stored frame of a few events (a signal handler's flush
-	 * allocates nothing); the writer thread reserves more when it starts,
+	/* Room for a stored frame (a signal handler's flush allocates
+	 * nothing; without a writer nothing waits in frame_in between events,
+	 * and 16 KiB here took 32 KiB of heap); the writer thread reserves
+	 * more when it starts,
 	 * and makes the encoder (level 1: level 3 made traces ~10% smaller for
 	 * twice the cycles). No frame_out yet: frames written through go out
 	 * straight from frame_in (write_stored_direct). */
-	if (buf_reserve(&frame_in, 16u << 10) < 0)
+	if (buf_reserve(&frame_in, RAW_MAX) < 0)
 		return -ENOMEM;
 	pthread_key_create(&tbuf_key, tbuf_key_dtor);
 	/* The trace descriptor, opened here, in the constructor, while the
