@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/fingerprint.h" /* FP_HEX_LEN */
+#include "common/fmt.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -146,6 +147,16 @@ static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
 	return n == 0 && hex[0] ? 0 : -1;
 }
 
+/* 1 when s[0..n) are all lower-case hex digits: strspn(s, "0123456789abcdef")
+ * >= n without strspn, which no typical program calls (common/fmt.h). */
+static int lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 /* The executable's SHA-256, through a per-user cache keyed by device,
  * inode, size and mtime: hashing python3 (6.8 MB) took 4 ms of CPU at every
  * start of every traced process, the largest start-up cost of the shim. One
@@ -160,18 +171,29 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 	char entry[PATH_MAX], tmp[PATH_MAX + 32];
 	size_t dirlen = strlen(st.hash_cache);
 	struct stat sb;
+	struct fmt f;
 	ssize_t n = 0;
 	int fd, cfd, r, cache = dirlen > 0;
 
 	/* stat, not open: on a cache hit the executable is not opened */
 	if (stat(path, &sb) < 0)
 		return -1;
-	if (cache &&
-	    (size_t)snprintf(entry, sizeof(entry), "%s/%llx-%llx-%llx-%lld.%09ld", st.hash_cache,
-			     (unsigned long long)sb.st_dev, (unsigned long long)sb.st_ino,
-			     (unsigned long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
-			     sb.st_mtim.tv_nsec) >= sizeof(entry))
-		cache = 0;
+	if (cache) {
+		/* "%s/%llx-%llx-%llx-%lld.%09ld" (common/fmt.h: why not snprintf) */
+		fmt_init(&f, entry, sizeof(entry));
+		fmt_str(&f, st.hash_cache);
+		fmt_char(&f, '/');
+		fmt_hex(&f, (uint64_t)sb.st_dev);
+		fmt_char(&f, '-');
+		fmt_hex(&f, (uint64_t)sb.st_ino);
+		fmt_char(&f, '-');
+		fmt_hex(&f, (uint64_t)sb.st_size);
+		fmt_char(&f, '-');
+		fmt_int(&f, (int64_t)sb.st_mtim.tv_sec, 0);
+		fmt_char(&f, '.');
+		fmt_int(&f, sb.st_mtim.tv_nsec, 9);
+		cache = fmt_fits(&f);
+	}
 	cfd = cache ? REAL(open)(entry, O_RDONLY | O_CLOEXEC) : -1;
 	if (cfd >= 0) {
 		/* exactly 64 hex digits and a newline: one byte more to read
@@ -179,7 +201,7 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 		n = REAL(read)(cfd, line, sizeof(line));
 		REAL(close)(cfd);
 		if (n == FP_HEX_LEN + 1 && line[FP_HEX_LEN] == '\n' &&
-		    strspn(line, "0123456789abcdef") == FP_HEX_LEN) {
+		    lower_hex(line, FP_HEX_LEN)) {
 			memcpy(hex, line, FP_HEX_LEN);
 			hex[FP_HEX_LEN] = '\0';
 			return 0;
@@ -295,15 +317,17 @@ static int parse_ctx(const char *ctx)
 	}
 	if (n < 6 || strlen(f[0]) >= sizeof(shim_proc.lpid) || strlen(f[5]) != 32)
 		return -EINVAL;
-	shim_proc.image = n == 7 ? (int)strtol(f[6], NULL, 10) : 0;
-	snprintf(shim_proc.lpid, sizeof(shim_proc.lpid), "%s", f[0]);
-	snprintf(shim_proc.parent, sizeof(shim_proc.parent), "%s", strcmp(f[1], "-") ? f[1] : "");
+	/* strtol, strtoull and snprintf("%s") as before, without libc's
+	 * (common/fmt.h) */
+	shim_proc.image = n == 7 ? (int)fmt_parse_int(f[6]) : 0;
+	fmt_copy(shim_proc.lpid, sizeof(shim_proc.lpid), f[0]);
+	fmt_copy(shim_proc.parent, sizeof(shim_proc.parent), strcmp(f[1], "-") ? f[1] : "");
 	st.via = strcmp(f[2], "exec") == 0    ? "exec"
 		 : strcmp(f[2], "vfork") == 0 ? "vfork"
 		 : strcmp(f[2], "fork") == 0  ? "fork"
 					      : "spawn";
-	atomic_store(&shim_proc.seq, strtoull(f[3], NULL, 10));
-	atomic_store(&shim_proc.next_child, (int)strtol(f[4], NULL, 10));
+	atomic_store(&shim_proc.seq, fmt_parse_uint(f[3]));
+	atomic_store(&shim_proc.next_child, (int)fmt_parse_int(f[4]));
 	memcpy(shim_proc.trace_id, f[5], 33);
 	return 0;
 }
@@ -375,19 +399,30 @@ static int set_trace_path(void)
 	char cwd[PATH_MAX];
 	const char *p = shim_config.trace;
 	char dflt[64];
+	struct fmt f;
 
 	if (shim_config.mode == AT_MODE_REPLAY)
 		return set_replay_paths();
 
 	if (!p || !*p) {
+		static const int at[6] = { 2, 5, 8, 11, 14, 17 };
 		int64_t now = rec_now_ns();
 		time_t secs = (time_t)(now / 1000000000);
 		char ts[TRACE_TS_LEN];
 
-		/* attrace-YYMMDD_HHMMSS-PID.jsonl.zst, from the ISO timestamp */
+		/* attrace-YYMMDD_HHMMSS-PID.jsonl.zst, from the ISO timestamp:
+		 * "attrace-%.2s%.2s%.2s_%.2s%.2s%.2s-%d.jsonl.zst" */
 		trace_fmt_ts((int64_t)secs * 1000000000, ts);
-		snprintf(dflt, sizeof(dflt), "attrace-%.2s%.2s%.2s_%.2s%.2s%.2s-%d.jsonl.zst",
-			 ts + 2, ts + 5, ts + 8, ts + 11, ts + 14, ts + 17, (int)REAL(getpid)());
+		fmt_init(&f, dflt, sizeof(dflt));
+		fmt_str(&f, "attrace-");
+		for (int i = 0; i < 6; i++) {
+			if (i == 3)
+				fmt_char(&f, '_');
+			fmt_strn(&f, ts + at[i], 2);
+		}
+		fmt_char(&f, '-');
+		fmt_int(&f, REAL(getpid)(), 0);
+		fmt_str(&f, ".jsonl.zst");
 		p = dflt;
 	}
 	if (p[0] == '/') {
@@ -398,10 +433,11 @@ static int set_trace_path(void)
 	}
 	if (!getcwd(cwd, sizeof(cwd)))
 		return -errno;
-	if ((size_t)snprintf(shim_proc.trace_path, sizeof(shim_proc.trace_path), "%s/%s", cwd, p) >=
-	    sizeof(shim_proc.trace_path))
-		return -ENAMETOOLONG;
-	return 0;
+	fmt_init(&f, shim_proc.trace_path, sizeof(shim_proc.trace_path));
+	fmt_str(&f, cwd);
+	fmt_char(&f, '/');
+	fmt_str(&f, p);
+	return fmt_fits(&f) ? 0 : -ENAMETOOLONG;
 }
 
 /* $XDG_CACHE_HOME/attrace/exe-sha256.d, or ~/.cache/attrace/exe-sha256.d
@@ -411,13 +447,20 @@ static void set_hash_cache(void)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	char *p = path_room();
-	int n = -1;
+	struct fmt f;
+	int ok = 0;
 
-	if (xdg && xdg[0] == '/')
-		n = snprintf(p, PATH_MAX, "%s/attrace/exe-sha256.d", xdg);
-	else if (home && home[0] == '/')
-		n = snprintf(p, PATH_MAX, "%s/.cache/attrace/exe-sha256.d", home);
-	st.hash_cache = path_keep(p, n >= 0 && n < PATH_MAX);
+	fmt_init(&f, p, PATH_MAX);
+	if (xdg && xdg[0] == '/') {
+		fmt_str(&f, xdg);
+		fmt_str(&f, "/attrace/exe-sha256.d");
+		ok = fmt_fits(&f);
+	} else if (home && home[0] == '/') {
+		fmt_str(&f, home);
+		fmt_str(&f, "/.cache/attrace/exe-sha256.d");
+		ok = fmt_fits(&f);
+	}
+	st.hash_cache = path_keep(p, ok);
 }
 
 static void save_forwarded_env(void)
@@ -437,6 +480,17 @@ static void save_forwarded_env(void)
 
 static int preload_has_self(const char *v);
 
+/* strcspn(p, ": ") without strcspn, which no typical program calls
+ * (common/fmt.h): the length of one LD_PRELOAD entry. */
+static size_t preload_entry_len(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] && p[n] != ':' && p[n] != ' ')
+		n++;
+	return n;
+}
+
 /* The program sees the environment it would have without attrace: every
  * ATTRACE_* variable goes, and libattrace.so leaves LD_PRELOAD (the
  * variable goes too when nothing else is in it). The shim has read them
@@ -452,7 +506,7 @@ static void scrub_env(void)
 
 	if (pre && preload_has_self(pre)) {
 		for (const char *p = pre; *p;) {
-			size_t len = strcspn(p, ": ");
+			size_t len = preload_entry_len(p);
 
 			if (len && !(len == selfn && memcmp(p, shim_proc.self_path, len) == 0) &&
 			    n + len + 2 < sizeof(keep)) {
@@ -473,6 +527,8 @@ static void scrub_env(void)
 	}
 	for (;;) {
 		char name[64];
+		struct fmt f;
+		size_t len = 0;
 		char **e;
 
 		for (e = environ; e && *e; e++)
@@ -480,7 +536,10 @@ static void scrub_env(void)
 				break;
 		if (!e || !*e)
 			break;
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+		while ((*e)[len] && (*e)[len] != '=')
+			len++;
+		fmt_init(&f, name, sizeof(name));
+		fmt_strn(&f, *e, len);
 		if (unsetenv(name) < 0)
 			break;
 	}
@@ -550,7 +609,7 @@ __attribute__((constructor)) static void shim_init(int argc, char **argv, char *
 	}
 	root = parse_ctx(shim_config.ctx) < 0;
 	if (root) {
-		snprintf(shim_proc.lpid, sizeof(shim_proc.lpid), "0");
+		fmt_copy(shim_proc.lpid, sizeof(shim_proc.lpid), "0");
 		shim_proc.parent[0] = '\0';
 		st.via = "root";
 		new_trace_id();
@@ -771,7 +830,7 @@ static int preload_has_self(const char *v)
 	size_t n = strlen(shim_proc.self_path);
 
 	for (const char *p = v; p && *p;) {
-		const char *end = p + strcspn(p, ": ");
+		const char *end = p + preload_entry_len(p);
 		if ((size_t)(end - p) == n && memcmp(p, shim_proc.self_path, n) == 0)
 			return 1;
 		p = *end ? end + 1 : end;
