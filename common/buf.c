@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/hot.h"
+
 #define BUF_MIN_CAP 64
 
 void buf_init(struct buf *b, size_t max)
@@ -38,7 +40,7 @@ void buf_release(struct buf *b)
 	buf_init(b, b->max);
 }
 
-int buf_reserve(struct buf *b, size_t extra)
+AT_HOT int buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need, cap;
 	char *p;
@@ -66,7 +68,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	return 0;
 }
 
-int buf_append(struct buf *b, const void *p, size_t n)
+AT_HOT int buf_append(struct buf *b, const void *p, size_t n)
 {
 	int r;
 

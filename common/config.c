@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hot.h"
 #include "common/http1.h"
 #include "common/log.h"
 
-static int set_string(char **slot, const char *value)
+AT_HOT static int set_string(char **slot, const char *value)
 {
 	char *p = NULL;
 
@@ -80,7 +81,8 @@ static int bad_value(struct at_error *reterr, const char *name, const char *valu
 	return -EINVAL;
 }
 
-int config_set(struct at_config *c, const char *name, const char *value, struct at_error *reterr)
+AT_HOT int config_set(struct at_config *c, const char *name, const char *value,
+		      struct at_error *reterr)
 {
 	if (!value)
 		value = "";
@@ -159,7 +161,7 @@ int config_set(struct at_config *c, const char *name, const char *value, struct 
 	return 0; /* other ATTRACE_ names belong to tests and tools */
 }
 
-int config_from_env(struct at_config *c, char *const *envp, struct at_error *reterr)
+AT_HOT int config_from_env(struct at_config *c, char *const *envp, struct at_error *reterr)
 {
 	static const char prefix[] = "ATTRACE_";
 	char name[64];
@@ -214,7 +216,7 @@ void config_release(struct at_config *c)
 }
 
 /* 1 when `up` (upper case) has `w` at its start. */
-static int at(const char *up, const char *w)
+AT_HOT static int at(const char *up, const char *w)
 {
 	while (*w && *up == *w) {
 		up++;
@@ -223,7 +225,7 @@ static int at(const char *up, const char *w)
 	return *w == '\0';
 }
 
-int config_name_is_secret(const char *name)
+AT_HOT int config_name_is_secret(const char *name)
 {
 	char c;
 

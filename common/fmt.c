@@ -4,7 +4,9 @@
 
 #include <string.h>
 
-void fmt_init(struct fmt *f, char *out, size_t size)
+#include "common/hot.h"
+
+AT_HOT void fmt_init(struct fmt *f, char *out, size_t size)
 {
 	f->out = out;
 	f->size = size;
@@ -13,7 +15,7 @@ void fmt_init(struct fmt *f, char *out, size_t size)
 		out[0] = '\0';
 }
 
-static void put(struct fmt *f, const char *s, size_t n)
+AT_HOT static void put(struct fmt *f, const char *s, size_t n)
 {
 	size_t room = f->len < f->size ? f->size - 1 - f->len : 0;
 	size_t k = n < room ? n : room;
@@ -25,7 +27,7 @@ static void put(struct fmt *f, const char *s, size_t n)
 	f->len += n;
 }
 
-void fmt_strn(struct fmt *f, const char *s, size_t n)
+AT_HOT void fmt_strn(struct fmt *f, const char *s, size_t n)
 {
 	size_t k = 0;
 
@@ -34,18 +36,18 @@ void fmt_strn(struct fmt *f, const char *s, size_t n)
 	put(f, s, k);
 }
 
-void fmt_str(struct fmt *f, const char *s)
+AT_HOT void fmt_str(struct fmt *f, const char *s)
 {
 	fmt_strn(f, s, SIZE_MAX);
 }
 
-void fmt_char(struct fmt *f, char c)
+AT_HOT void fmt_char(struct fmt *f, char c)
 {
 	put(f, &c, 1);
 }
 
 /* Digits of v in base `base` at the end of tmp[24]. @return the first digit. */
-static char *digits(char tmp[24], uint64_t v, unsigned base)
+AT_HOT static char *digits(char tmp[24], uint64_t v, unsigned base)
 {
 	static const char xdigit[] = "0123456789abcdef";
 	char *p = tmp + 24;
@@ -57,7 +59,7 @@ static char *digits(char tmp[24], uint64_t v, unsigned base)
 	return p;
 }
 
-void fmt_int(struct fmt *f, int64_t v, int width)
+AT_HOT void fmt_int(struct fmt *f, int64_t v, int width)
 {
 	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 	char tmp[24];
@@ -71,7 +73,7 @@ void fmt_int(struct fmt *f, int64_t v, int width)
 	put(f, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-void fmt_uint(struct fmt *f, uint64_t v)
+AT_HOT void fmt_uint(struct fmt *f, uint64_t v)
 {
 	char tmp[24];
 	char *p = digits(tmp, v, 10);
@@ -79,7 +81,7 @@ void fmt_uint(struct fmt *f, uint64_t v)
 	put(f, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-void fmt_hex(struct fmt *f, uint64_t v)
+AT_HOT void fmt_hex(struct fmt *f, uint64_t v)
 {
 	char tmp[24];
 	char *p = digits(tmp, v, 16);
@@ -87,7 +89,7 @@ void fmt_hex(struct fmt *f, uint64_t v)
 	put(f, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-size_t fmt_copy(char *out, size_t size, const char *s)
+AT_HOT size_t fmt_copy(char *out, size_t size, const char *s)
 {
 	struct fmt f;
 
@@ -100,7 +102,7 @@ size_t fmt_copy(char *out, size_t size, const char *s)
  * the C locale (the constructor runs before any setlocale), a sign, digits.
  * @return 1 when the magnitude overflowed 64 bits (*ret_mag is then
  * UINT64_MAX), else 0. */
-static int parse_dec(const char *s, uint64_t *ret_mag, int *ret_neg)
+AT_HOT static int parse_dec(const char *s, uint64_t *ret_mag, int *ret_neg)
 {
 	uint64_t v = 0;
 	int over = 0;
@@ -122,7 +124,7 @@ static int parse_dec(const char *s, uint64_t *ret_mag, int *ret_neg)
 	return over;
 }
 
-int64_t fmt_parse_int(const char *s)
+AT_HOT int64_t fmt_parse_int(const char *s)
 {
 	uint64_t mag;
 	int neg;
@@ -134,7 +136,7 @@ int64_t fmt_parse_int(const char *s)
 	return mag > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)mag;
 }
 
-uint64_t fmt_parse_uint(const char *s)
+AT_HOT uint64_t fmt_parse_uint(const char *s)
 {
 	uint64_t mag;
 	int neg;

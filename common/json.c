@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "common/hot.h"
 #include "common/sectext.h"
 
 /* Byte classes for string escaping. */
@@ -169,26 +170,26 @@ static inline int put_sep(struct buf *b)
 	return need_sep(b) ? buf_putc(b, ',') : 0;
 }
 
-int json_obj_open(struct buf *b)
+AT_HOT int json_obj_open(struct buf *b)
 {
 	int r = put_sep(b);
 
 	return r < 0 ? r : buf_putc(b, '{');
 }
 
-int json_obj_close(struct buf *b)
+AT_HOT int json_obj_close(struct buf *b)
 {
 	return buf_putc(b, '}');
 }
 
-int json_arr_open(struct buf *b)
+AT_HOT int json_arr_open(struct buf *b)
 {
 	int r = put_sep(b);
 
 	return r < 0 ? r : buf_putc(b, '[');
 }
 
-int json_arr_close(struct buf *b)
+AT_HOT int json_arr_close(struct buf *b)
 {
 	return buf_putc(b, ']');
 }
@@ -219,7 +220,8 @@ static inline void copy_short(char *o, const char *s, size_t n)
 	}
 }
 
-static int put_key(struct buf *b, const char *key, size_t klen, const char *suffix, size_t slen)
+AT_HOT static int put_key(struct buf *b, const char *key, size_t klen, const char *suffix,
+			  size_t slen)
 {
 	int sep = need_sep(b);
 	char *o;
@@ -243,7 +245,7 @@ static int put_key(struct buf *b, const char *key, size_t klen, const char *suff
 	return 0;
 }
 
-int json_keyn(struct buf *b, const char *key, size_t klen)
+AT_HOT int json_keyn(struct buf *b, const char *key, size_t klen)
 {
 	return put_key(b, key, klen, "", 0);
 }
@@ -275,7 +277,7 @@ static inline uint64_t word_special(uint64_t w)
  * its plain bytes only, up to the first one to escape (HTTP text has a
  * "\r\n" every few dozen bytes; a byte loop between them cost twice as
  * much). */
-static int put_string(struct buf *b, const unsigned char *s, size_t n)
+AT_HOT static int put_string(struct buf *b, const unsigned char *s, size_t n)
 {
 	char *o, *end;
 	size_t i = 0, k;
@@ -377,7 +379,7 @@ fail:
 	return r;
 }
 
-int json_strn(struct buf *b, const char *s, size_t n)
+AT_HOT int json_strn(struct buf *b, const char *s, size_t n)
 {
 	int r = put_sep(b);
 
@@ -388,7 +390,7 @@ int json_strn(struct buf *b, const char *s, size_t n)
 	return put_string(b, (const unsigned char *)s, n);
 }
 
-int json_str(struct buf *b, const char *s)
+AT_HOT int json_str(struct buf *b, const char *s)
 {
 	return json_strn(b, s, s ? strlen(s) : 0);
 }
@@ -427,7 +429,7 @@ static int put_u64(struct buf *b, uint64_t v, int neg)
 	return append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
-int json_int(struct buf *b, int64_t v)
+AT_HOT int json_int(struct buf *b, int64_t v)
 {
 	int r = put_sep(b);
 
@@ -465,7 +467,7 @@ int json_null(struct buf *b)
 static __thread struct sec_text epoch_last __attribute__((tls_model("initial-exec"))) =
 	SEC_TEXT_INIT;
 
-int json_epoch(struct buf *b, int64_t ns)
+AT_HOT int json_epoch(struct buf *b, int64_t ns)
 {
 	/* Floor to the microsecond, so that the value agrees with trace_fmt_ts(). */
 	int64_t us = ns / 1000 - (ns % 1000 < 0);
@@ -521,7 +523,7 @@ int json_kv_bytes(struct buf *b, const char *key, const void *p, size_t n)
 static const char b64_chars[64] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int b64_encode(struct buf *b, const void *p, size_t n)
+AT_HOT int b64_encode(struct buf *b, const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	size_t out = (n + 2) / 3 * 4, i;

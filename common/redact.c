@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/h2redact.h"
+#include "common/hot.h"
 #include "common/http1.h"
 
 #define HASH_LEN      8 /* BLAKE2b output bytes: 16 hex digits */
@@ -132,7 +133,7 @@ static struct {
 
 static void hlen_build(void);
 
-static void tab_build(void)
+AT_HOT static void tab_build(void)
 {
 	unsigned c, s;
 	size_t i;
@@ -728,7 +729,7 @@ static void scan_begin(struct redactor *r, enum ctx ctx, unsigned prev)
 /* ---- framing ---- */
 
 /* @return 1 when h[0..n) is all of "HTTP/1.x NNN", 0 when a prefix of it, -1 when not. */
-static int status_prefix(const char *h, size_t n)
+AT_HOT static int status_prefix(const char *h, size_t n)
 {
 	static const char resp[] = "HTTP/1.";
 	size_t i;
@@ -780,7 +781,7 @@ static inline int prefix_eq(const char *h, const char *lit, size_t n)
 /* @return 1: h[0..n) starts an HTTP message (complete; *status is the
  * status code, or -1 for a request), 2: it is the HTTP/2 client preface,
  * 0: could still, -1: cannot. */
-static int start_verdict(const char *h, size_t n, int *status)
+AT_HOT static int start_verdict(const char *h, size_t n, int *status)
 {
 	int maybe = 0, st = status_prefix(h, n);
 
@@ -822,7 +823,7 @@ static int classify_start(struct redactor *r)
 	return v;
 }
 
-int redact_may_change(const void *in, size_t n)
+AT_HOT int redact_may_change(const void *in, size_t n)
 {
 	const unsigned char *p = in;
 	const char *h = in;

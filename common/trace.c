@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "common/jscan.h"
 #include "common/json.h"
 #include "common/sectext.h"
@@ -80,7 +81,7 @@ static void fmt_second(int64_t secs, char *out)
  * the collector link this statically). */
 static __thread struct sec_text ts_last __attribute__((tls_model("initial-exec"))) = SEC_TEXT_INIT;
 
-void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
+AT_HOT void trace_fmt_ts(int64_t ns, char out[TRACE_TS_LEN])
 {
 	/* Floor divisions, so that times before 1970 come out right too. */
 	int64_t us = ns / 1000 - (ns % 1000 < 0);
@@ -181,7 +182,7 @@ static int head_plain(struct buf *b, const struct trace_head *h, const char *ste
 	return 0;
 }
 
-int trace_ev_head(struct buf *b, const struct trace_head *h)
+AT_HOT int trace_ev_head(struct buf *b, const struct trace_head *h)
 {
 	char ts[TRACE_TS_LEN];
 	const char *step = h->step ? h->step : "root";
@@ -227,7 +228,7 @@ out:
 	return r;
 }
 
-int trace_ev_tail(struct buf *b)
+AT_HOT int trace_ev_tail(struct buf *b)
 {
 	return buf_append(b, "}}\n", 3);
 }

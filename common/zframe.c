@@ -12,6 +12,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "common/hot.h"
+
 #define ZFRAME_DEFAULT_MAX_SRC ((size_t)1 << 20)
 #define ZFRAME_DEFAULT_MAX_OUT ((size_t)1 << 30)
 #define ZFRAME_WINDOW_LOG_MAX  27
@@ -126,8 +128,10 @@ fail_r:
 
 /* XXH64, seed 0: the frame checksum is its low 32 bits (RFC 8878, 3.1.1).
  * xxHash's own header, inlined (XXH_INLINE_ALL): no library to load, which
- * is what a frame written without libzstd is for. */
-static uint64_t xxh64(const unsigned char *p, size_t len)
+ * is what a frame written without libzstd is for. Flattened, so that
+ * xxHash's code lands in AT_HOT's section with it: every traced process
+ * checksums its frames (common/hot.h). */
+AT_HOT __attribute__((flatten)) static uint64_t xxh64(const unsigned char *p, size_t len)
 {
 	return XXH64(p, len, 0);
 }
@@ -190,8 +194,8 @@ int zframe_store(const void *src, size_t n, struct buf *out)
 	return 0;
 }
 
-int zframe_store_parts(const void *src, size_t n, unsigned char head[ZFRAME_STORE_HEAD],
-		       unsigned char tail[ZFRAME_STORE_TAIL])
+AT_HOT int zframe_store_parts(const void *src, size_t n, unsigned char head[ZFRAME_STORE_HEAD],
+			      unsigned char tail[ZFRAME_STORE_TAIL])
 {
 	if (n == 0 || n > ZFRAME_BLOCK_MAX)
 		return -E2BIG;

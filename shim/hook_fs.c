@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include "common/canon.h"
+#include "common/hot.h"
 #include "common/json.h"
 #include "shim/fdtab.h"
 #include "shim/governance.h"
@@ -183,7 +184,7 @@ static __attribute__((noinline, cold)) void replay_check(const struct open_call 
 
 /* Finishes any open-family hook: classifies fd, records the event, and
  * preserves errno. @return fd unchanged. */
-static int open_done(const struct open_call *c, int fd)
+AT_HOT static int open_done(const struct open_call *c, int fd)
 {
 	int saved = errno;
 	struct shim_thread *t;
@@ -240,7 +241,7 @@ out:
 		}                                               \
 	} while (0)
 
-SHIM_EXPORT int open(const char *path, int flags, ...)
+AT_HOT SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	int fd;
@@ -259,7 +260,7 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 			 fd);
 }
 
-SHIM_EXPORT int open64(const char *path, int flags, ...)
+AT_HOT SHIM_EXPORT int open64(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	int fd;
@@ -278,7 +279,7 @@ SHIM_EXPORT int open64(const char *path, int flags, ...)
 			 fd);
 }
 
-SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+AT_HOT SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	int fd;
@@ -297,7 +298,7 @@ SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 			 fd);
 }
 
-SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+AT_HOT SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 	int fd;
@@ -405,7 +406,7 @@ SHIM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 
 /* fopen's fd is not classified: see hook_random.c on FILE* reads. A stale
  * kind on it is still cleared, since the kernel just handed the number out. */
-static FILE *fopen_done(const char *fn, const char *path, const char *fmode, FILE *f)
+AT_HOT static FILE *fopen_done(const char *fn, const char *path, const char *fmode, FILE *f)
 {
 	int saved = errno;
 	int fd = -1;
@@ -425,7 +426,7 @@ static FILE *fopen_done(const char *fn, const char *path, const char *fmode, FIL
 	return f;
 }
 
-SHIM_EXPORT FILE *fopen(const char *path, const char *mode)
+AT_HOT SHIM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
 	FILE *f = REAL(fopen)(path, mode);
 
@@ -435,7 +436,7 @@ SHIM_EXPORT FILE *fopen(const char *path, const char *mode)
 	return fopen_done("fopen", path, mode, f);
 }
 
-SHIM_EXPORT FILE *fopen64(const char *path, const char *mode)
+AT_HOT SHIM_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
 	FILE *f = REAL(fopen64)(path, mode);
 

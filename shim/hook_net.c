@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/hot.h"
 #include "common/json.h"
 #include "shim/fdtab.h"
 #include "shim/hooks_proc.h"
@@ -63,7 +64,7 @@ static const char *const errno_names[] = {
 };
 #undef E
 
-const char *shim_errno_name(int e)
+AT_HOT const char *shim_errno_name(int e)
 {
 	const char *s = NULL;
 
@@ -758,7 +759,7 @@ static NET_SLOW int close_tracked(int fd)
 	return r;
 }
 
-SHIM_EXPORT int close(int fd)
+AT_HOT SHIM_EXPORT int close(int fd)
 {
 	close_fn *real = real_close;
 
@@ -913,7 +914,7 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 /* fcntl's third argument is an int, a long or a pointer depending on cmd;
  * like glibc itself we read it as one pointer-sized value and pass it on,
  * which is correct for every command on the ABIs we support. */
-static int fcntl_impl(fcntl_fn *real, int fd, int cmd, void *arg)
+AT_HOT static int fcntl_impl(fcntl_fn *real, int fd, int cmd, void *arg)
 {
 	int dupfd = cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
 	struct sock *s;
@@ -957,7 +958,7 @@ static int fcntl_impl(fcntl_fn *real, int fd, int cmd, void *arg)
 	return r;
 }
 
-SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+AT_HOT SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;
@@ -968,7 +969,7 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	return fcntl_impl(REAL(fcntl), fd, cmd, arg);
 }
 
-SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+AT_HOT SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;

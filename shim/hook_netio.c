@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "shim/fdtab.h"
@@ -674,7 +675,7 @@ static NET_SLOW ssize_t read_tracked(int fd, void *p, size_t n, enum fd_kind kin
 	return r;
 }
 
-SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
+AT_HOT SHIM_EXPORT ssize_t read(int fd, void *p, size_t n)
 {
 	enum fd_kind kind = fdtab_kind(fd);
 

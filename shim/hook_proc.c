@@ -45,6 +45,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "common/json.h"
 #include "shim/governance.h"
 #include "shim/hooks.h"
@@ -104,7 +105,7 @@ static void replay_check_sh(const char *fn, const char *line)
 	replay_check(fn, key);
 }
 
-int shim_in_vfork_child(void)
+AT_HOT int shim_in_vfork_child(void)
 {
 	return proc_active() && REAL(getpid)() != shim_proc.real_pid;
 }
@@ -198,7 +199,7 @@ static struct vnote *vnote_for_child(pid_t pid, const char *path, char *const ar
 	return v;
 }
 
-void shim_proc_pending(void)
+AT_HOT void shim_proc_pending(void)
 {
 	pthread_t self;
 	struct shim_thread *t;

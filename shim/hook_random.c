@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "common/json.h"
 #include "shim/fdtab.h"
 #include "shim/governance.h"
@@ -48,7 +49,7 @@ struct rnd {
 	uint32_t bound;
 };
 
-static void emit(struct shim_thread *t, const struct rnd *r)
+AT_HOT static void emit(struct shim_thread *t, const struct rnd *r)
 {
 	struct buf *b = ev_begin(t, "random");
 
@@ -82,7 +83,7 @@ static __attribute__((noinline, cold)) void serve(struct shim_thread *t, const s
 
 /* Records r if this thread may record; preserves errno. In replay, first
  * overwrites the caller's bytes with the recorded ones. */
-static void record(const struct rnd *r)
+AT_HOT static void record(const struct rnd *r)
 {
 	int saved = errno;
 	struct shim_thread *t = shim_enter();
@@ -102,7 +103,7 @@ static void record(const struct rnd *r)
 	errno = saved;
 }
 
-SHIM_EXPORT ssize_t getrandom(void *buf, size_t len, unsigned int flags)
+AT_HOT SHIM_EXPORT ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 {
 	ssize_t r = REAL(getrandom)(buf, len, flags);
 
@@ -160,8 +161,10 @@ SHIM_EXPORT uint32_t arc4random_uniform(uint32_t bound)
  * know how many the caller passed, so read six longs (extra ones are
  * whatever sits in the argument registers, which the kernel ignores) and
  * pass them all on. Only SYS_getrandom is recorded; every other number is
- * passed through untouched, errno included. */
-SHIM_EXPORT long syscall(long number, ...)
+ * passed through untouched, errno included. AT_HOT (common/hot.h): the
+ * shim's own start calls it too (shim_signals_init's restore, the
+ * recorder's membarrier). */
+AT_HOT SHIM_EXPORT long syscall(long number, ...)
 {
 	va_list ap;
 	long a1, a2, a3, a4, a5, a6, r;
@@ -208,7 +211,7 @@ void rec_urandom_read(int fd, const void *buf, ssize_t n)
 	errno = saved;
 }
 
-int random_note_open(int fd, const char *path, int flags)
+AT_HOT int random_note_open(int fd, const char *path, int flags)
 {
 	if ((flags & O_ACCMODE) == O_WRONLY || (flags & O_PATH) || strncmp(path, "/dev/", 5) != 0)
 		return 0;

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "shim/hooks_proc.h"
 #include "shim/proc.h"
 #include "shim/real.h"
@@ -29,7 +30,7 @@
  * not ours to report: it would end the parent's stream) or inside the shim
  * (a signal handler that interrupted the shim mid-event would wait on a
  * lock its own thread holds). */
-static void complete(int status, const char *how)
+AT_HOT static void complete(int status, const char *how)
 {
 	int saved = errno;
 
@@ -46,13 +47,13 @@ static void complete(int status, const char *how)
  * to run two instructions. This one sits with the exit path's code. Our
  * destructor is in .fini_array, as before. */
 void shim_dt_fini(void);
-void shim_dt_fini(void)
+AT_HOT void shim_dt_fini(void)
 {
 }
 
 static int (*program_main)(int, char **, char **);
 
-static int main_wrapper(int argc, char **argv, char **envp)
+AT_HOT static int main_wrapper(int argc, char **argv, char **envp)
 {
 	int status = program_main(argc, argv, envp);
 
@@ -62,9 +63,9 @@ static int main_wrapper(int argc, char **argv, char **envp)
 
 /* Wraps main so that its return value is seen: glibc then calls exit()
  * internally, which no hook sees. Everything else passes unchanged. */
-SHIM_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
-				  void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
-				  void *stack_end)
+AT_HOT SHIM_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+					 void (*init)(void), void (*fini)(void),
+					 void (*rtld_fini)(void), void *stack_end)
 {
 	program_main = main;
 	return REAL(__libc_start_main)(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
@@ -194,7 +195,7 @@ static void restore(int sig, const struct sigaction *old)
 	syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof(k.mask));
 }
 
-void shim_signals_init(void)
+AT_HOT void shim_signals_init(void)
 {
 	struct sigaction sa, old;
 	sigset_t fatal, omask;
@@ -225,8 +226,8 @@ void shim_signals_init(void)
  * behaves as SIG_DFL, plus agent_complete); any other handler simply
  * replaces ours. In a vfork child (its own copy of the dispositions, about
  * to exec, which resets them anyway) everything passes through. */
-SHIM_EXPORT int sigaction(int sig, const struct sigaction *restrict act,
-			  struct sigaction *restrict oldact)
+AT_HOT SHIM_EXPORT int sigaction(int sig, const struct sigaction *restrict act,
+				 struct sigaction *restrict oldact)
 {
 	struct sigaction old, mine;
 	int r;
@@ -250,7 +251,7 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *restrict act,
 	return r;
 }
 
-SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+AT_HOT SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
 	struct sigaction sa, old;
 

@@ -22,6 +22,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/hot.h"
 #include "shim/real.h"
 #include "shim/replayer.h"
 #include "shim/shim.h"
@@ -87,7 +88,7 @@ static __attribute__((noinline, cold)) int64_t replay(enum shim_clock clk, int64
 	return ns;
 }
 
-SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
+AT_HOT SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	int r = REAL(clock_gettime)(clk, ts);
 	unsigned slot = wall_slot(clk, r);
@@ -107,7 +108,7 @@ SHIM_EXPORT int clock_gettime(clockid_t clk, struct timespec *ts)
 	return r;
 }
 
-SHIM_EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz)
+AT_HOT SHIM_EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
 	int r = REAL(gettimeofday)(tv, tz);
 	const void *seen = tv;
@@ -130,7 +131,7 @@ SHIM_EXPORT int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 	return r;
 }
 
-SHIM_EXPORT time_t time(time_t *tloc)
+AT_HOT SHIM_EXPORT time_t time(time_t *tloc)
 {
 	time_t r = REAL(time)(tloc);
 

@@ -23,6 +23,7 @@
 
 #include "common/fingerprint.h" /* FP_HEX_LEN */
 #include "common/fmt.h"
+#include "common/hot.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -73,12 +74,12 @@ static struct {
 
 /* Room in st.paths for the next string, PATH_MAX bytes: the constructor
  * writes each of the three once. Kept with path_keep. */
-static char *path_room(void)
+AT_HOT static char *path_room(void)
 {
 	return st.paths + st.paths_len;
 }
 
-static char *path_keep(char *s, int ok)
+AT_HOT static char *path_keep(char *s, int ok)
 {
 	if (!ok)
 		s[0] = '\0';
@@ -86,7 +87,7 @@ static char *path_keep(char *s, int ok)
 	return s;
 }
 
-static int starts_with(const char *s, const char *prefix)
+AT_HOT static int starts_with(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
@@ -95,7 +96,7 @@ static int starts_with(const char *s, const char *prefix)
  * ELF constructors): the same strings /proc/self/cmdline holds at this
  * point, without the open, the read and a 64 KiB buffer on the stack (20 us
  * of every process start). */
-static void snapshot_argv(int argc, char **argv)
+AT_HOT static void snapshot_argv(int argc, char **argv)
 {
 	buf_reset(&st.argv_json);
 	json_arr_open(&st.argv_json);
@@ -104,7 +105,7 @@ static void snapshot_argv(int argc, char **argv)
 	json_arr_close(&st.argv_json);
 }
 
-static void snapshot_env(void)
+AT_HOT static void snapshot_env(void)
 {
 	buf_reset(&st.env_json);
 	json_obj_open(&st.env_json);
@@ -149,7 +150,7 @@ static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
 
 /* 1 when s[0..n) are all lower-case hex digits: strspn(s, "0123456789abcdef")
  * >= n without strspn, which no typical program calls (common/fmt.h). */
-static int lower_hex(const char *s, size_t n)
+AT_HOT static int lower_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
@@ -165,7 +166,7 @@ static int lower_hex(const char *s, size_t n)
  * about 100 us, and stopped taking new binaries at 16 KiB). Entries are
  * written to a temporary name and renamed, so no reader sees half of one; a
  * missing or read-only cache only means hashing again. @return 0 or -1. */
-static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
+AT_HOT static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 {
 	char line[FP_HEX_LEN + 2];
 	char entry[PATH_MAX], tmp[PATH_MAX + 32];
@@ -253,7 +254,7 @@ static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
  * claims it first: rec_init in the constructor (or in a fork child), else
  * exit/exec/fork paths if that ever failed to run. With `hash` 0 (a
  * fatal-signal handler) exe_sha256 is null. */
-static void emit_agent_start_opt(int hash)
+AT_HOT static void emit_agent_start_opt(int hash)
 {
 	struct shim_thread *t = &shim_tls;
 	int saved_tid = t->tid;
@@ -293,14 +294,14 @@ static void emit_agent_start_opt(int hash)
 	atomic_store(&st.start_done, 1);
 }
 
-static void emit_agent_start(void)
+AT_HOT static void emit_agent_start(void)
 {
 	emit_agent_start_opt(1);
 }
 
 /* ATTRACE_CTX=<lpid>;<parent>;<via>;<seq>;<next_child>;<trace_id>;<image>, parent "-"
  * for none; image counts the execs of this logical process before it. */
-static int parse_ctx(const char *ctx)
+AT_HOT static int parse_ctx(const char *ctx)
 {
 	char tmp[512];
 	char *f[7];
@@ -332,7 +333,7 @@ static int parse_ctx(const char *ctx)
 	return 0;
 }
 
-static void new_trace_id(void)
+AT_HOT static void new_trace_id(void)
 {
 	unsigned char r[16];
 	static const char hex[] = "0123456789abcdef";
@@ -394,7 +395,7 @@ static int set_replay_paths(void)
 	return abs_path(out, shim_proc.trace_path, sizeof(shim_proc.trace_path));
 }
 
-static int set_trace_path(void)
+AT_HOT static int set_trace_path(void)
 {
 	char cwd[PATH_MAX];
 	const char *p = shim_config.trace;
@@ -443,7 +444,7 @@ static int set_trace_path(void)
 /* $XDG_CACHE_HOME/attrace/exe-sha256.d, or ~/.cache/attrace/exe-sha256.d
  * (both directories made on first use, as XDG allows); none without either
  * variable. */
-static void set_hash_cache(void)
+AT_HOT static void set_hash_cache(void)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	char *p = path_room();
@@ -463,7 +464,7 @@ static void set_hash_cache(void)
 	st.hash_cache = path_keep(p, ok);
 }
 
-static void save_forwarded_env(void)
+AT_HOT static void save_forwarded_env(void)
 {
 	for (char **e = environ; e && *e; e++) {
 		if (starts_with(*e, "LD_PRELOAD="))
@@ -482,7 +483,7 @@ static int preload_has_self(const char *v);
 
 /* strcspn(p, ": ") without strcspn, which no typical program calls
  * (common/fmt.h): the length of one LD_PRELOAD entry. */
-static size_t preload_entry_len(const char *p)
+AT_HOT static size_t preload_entry_len(const char *p)
 {
 	size_t n = 0;
 
@@ -498,7 +499,7 @@ static size_t preload_entry_len(const char *p)
  * recorded and a replayed run thus see the same environment, which
  * matters: perl's and python's hash orders depend on how many variables
  * there are. */
-static void scrub_env(void)
+AT_HOT static void scrub_env(void)
 {
 	char keep[4096];
 	const char *pre = getenv("LD_PRELOAD");
@@ -553,7 +554,7 @@ static void scrub_env(void)
  * Unless the user chose otherwise, ask perl for PERL_PERTURB_KEYS=0
  * (perlrun(1)): the order still follows the random seed, but only it and
  * the keys. Set in the process's own environment before perl reads it. */
-static void perl_deterministic_keys(void)
+AT_HOT static void perl_deterministic_keys(void)
 {
 	const char *base = strrchr(st.exe, '/');
 
@@ -570,7 +571,7 @@ static void check_replayed_image(void)
 		gov_violation(GOV_LEAK, "subprocess leak: execve(\"%s\")", st.exe);
 }
 
-__attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
+AT_HOT __attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
 {
 	struct shim_thread *t = &shim_tls;
 	struct at_error err = { 0 };
@@ -655,7 +656,7 @@ out:
 	t->busy = 0;
 }
 
-__attribute__((destructor)) static void shim_fini(void)
+AT_HOT __attribute__((destructor)) static void shim_fini(void)
 {
 	struct shim_thread *t = &shim_tls;
 
@@ -666,7 +667,7 @@ __attribute__((destructor)) static void shim_fini(void)
 	t->busy = 0;
 }
 
-void shim_complete_how(int status, int sig, const char *how)
+AT_HOT void shim_complete_how(int status, int sig, const char *how)
 {
 	struct shim_thread *t = &shim_tls;
 	int was_busy = t->busy;
@@ -719,7 +720,7 @@ void shim_complete_how(int status, int sig, const char *how)
 	t->busy = was_busy;
 }
 
-void shim_complete(int status, int sig)
+AT_HOT void shim_complete(int status, int sig)
 {
 	shim_complete_how(status, sig, sig ? "signal" : "exit");
 }
@@ -825,7 +826,7 @@ static char *arena_printf(struct arena *a, const char *fmt, ...)
 	return s;
 }
 
-static int preload_has_self(const char *v)
+AT_HOT static int preload_has_self(const char *v)
 {
 	size_t n = strlen(shim_proc.self_path);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/hot.h"
 #include "common/http.h"
 #include "common/json.h"
 #include "common/trace.h"
@@ -289,12 +290,12 @@ void nc_close(const struct rec_late *h, struct buf *out)
 	on_record(&r, NULL, out);
 }
 
-int nc_ending(void)
+AT_HOT int nc_ending(void)
 {
 	return atomic_load_explicit(&ending, memory_order_relaxed);
 }
 
-void nc_drain(struct buf *out)
+AT_HOT void nc_drain(struct buf *out)
 {
 	size_t i;
 
@@ -310,7 +311,7 @@ void nc_drain(struct buf *out)
 		buf_release(&scratch);
 }
 
-void nc_end(void)
+AT_HOT void nc_end(void)
 {
 	atomic_store(&ending, 1);
 }

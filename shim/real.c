@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hot.h"
+
 #define REAL_DEFINE(name) name##_fn *real_##name;
 REAL_FUNCS(REAL_DEFINE)
 #undef REAL_DEFINE
@@ -36,7 +38,7 @@ REAL_FUNCS(REAL_DEFINE)
 /* _dl_find_object, not dladdr: dladdr also looks for the nearest symbol,
  * which in libc scans its whole symbol table (26 us cold, for getpid in
  * every process). */
-static int in_this_library(void *p)
+AT_HOT static int in_this_library(void *p)
 {
 	struct dl_find_object found, mine;
 
@@ -45,7 +47,7 @@ static int in_this_library(void *p)
 	       found.dlfo_link_map == mine.dlfo_link_map;
 }
 
-void *real_resolve(const char *name, void *self)
+AT_HOT void *real_resolve(const char *name, void *self)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 
@@ -62,7 +64,7 @@ void *real_resolve(const char *name, void *self)
 	return p;
 }
 
-void real_init_early(void)
+AT_HOT void real_init_early(void)
 {
 #define REAL_RESOLVE(name) \
 	if (!real_##name)  \

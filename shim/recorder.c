@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/trace.h"
@@ -177,7 +178,7 @@ static inline void tb_unlock(struct tbuf *tb)
 	atomic_store_explicit(&tb->lock, 0, memory_order_release);
 }
 
-int64_t rec_now_ns(void)
+AT_HOT int64_t rec_now_ns(void)
 {
 	struct timespec ts;
 
@@ -195,7 +196,7 @@ static void tbuf_key_dtor(void *p)
 	__atomic_store_n(&tb->dead, 1, __ATOMIC_RELEASE);
 }
 
-static struct tbuf *tbuf_attach(struct shim_thread *t)
+AT_HOT static struct tbuf *tbuf_attach(struct shim_thread *t)
 {
 	struct tbuf *tb = calloc(1, sizeof(*tb));
 
@@ -236,7 +237,7 @@ static void head(struct buf *b, uint64_t seq, int tid, const char *type, int64_t
 }
 
 /* Appends the open time batch as one event. Caller holds tb's lock. */
-static void time_close(struct tbuf *tb)
+AT_HOT static void time_close(struct tbuf *tb)
 {
 	struct buf *b = &tb->ev;
 
@@ -303,8 +304,8 @@ static void asym_register(void)
 /* Everything but the common case: a first read, another clock, a full
  * batch, the writer wanting the batch, or no membarrier. Kept out of line
  * so that rec_time() stays a leaf without register saves. */
-static __attribute__((noinline)) void rec_time_slow(struct shim_thread *t, enum shim_clock clk,
-						    int64_t ns)
+AT_HOT static __attribute__((noinline)) void rec_time_slow(struct shim_thread *t,
+							   enum shim_clock clk, int64_t ns)
 {
 	struct tbuf *tb = t->tb;
 	size_t pending;
@@ -358,7 +359,7 @@ static __attribute__((noinline)) void rec_time_slow(struct shim_thread *t, enum 
 	errno = saved;
 }
 
-void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
+AT_HOT void rec_time(struct shim_thread *t, enum shim_clock clk, int64_t ns)
 {
 	struct tbuf *tb = t->tb;
 
@@ -438,7 +439,7 @@ static void writer_wake(void)
 	pthread_mutex_unlock(&writer_lock);
 }
 
-static void settle(size_t pending)
+AT_HOT static void settle(size_t pending)
 {
 	int64_t now, start;
 
@@ -489,7 +490,7 @@ static void settle(size_t pending)
 	shim_flush();
 }
 
-struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
+AT_HOT struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, int64_t ts_ns)
 {
 	struct tbuf *tb = t->tb;
 
@@ -510,7 +511,7 @@ struct buf *ev_begin_at(struct shim_thread *t, const char *type, uint64_t seq, i
 	return &tb->ev;
 }
 
-struct buf *ev_begin(struct shim_thread *t, const char *type)
+AT_HOT struct buf *ev_begin(struct shim_thread *t, const char *type)
 {
 	/* seq before the lock is fine: only this thread appends to its buffer */
 	return ev_begin_at(t, type, atomic_fetch_add(&shim_proc.seq, 1), rec_now_ns());
@@ -529,7 +530,7 @@ struct buf *ev_try_begin(struct shim_thread *t, const char *type)
 	return &tb->ev;
 }
 
-void ev_end_noflush(struct shim_thread *t)
+AT_HOT void ev_end_noflush(struct shim_thread *t)
 {
 	struct tbuf *tb = t->tb;
 
@@ -545,7 +546,7 @@ void rec_thread_retid(struct shim_thread *t)
 		t->tb->tid = t->tid;
 }
 
-void ev_end(struct shim_thread *t)
+AT_HOT void ev_end(struct shim_thread *t)
 {
 	struct tbuf *tb = t->tb;
 	size_t pending;
@@ -807,7 +808,7 @@ static int write_stored_direct(int try)
  * no descriptor (the program at its RLIMIT_NOFILE, see tracefd.h) stay in
  * frame_out, up to HELD_MAX, and go out with the next flush. try: the
  * signal path, which must not wait for the trace descriptor's lock. */
-static void write_frames(int try)
+AT_HOT static void write_frames(int try)
 {
 	size_t off = 0;
 	int r;
@@ -882,7 +883,7 @@ static void write_frames(int try)
  * age (the wall clock may have been set back), as is a gone thread's; other
  * modes close every batch (the image may vanish next). GATHER_TRY skips
  * threads whose lock is taken (signal-handler path). */
-static int gather(enum gather_mode mode)
+AT_HOT static int gather(enum gather_mode mode)
 {
 	int try = mode == GATHER_TRY;
 	int64_t now = mode == GATHER_PERIODIC ? rec_now_ns() : 0;
@@ -1022,7 +1023,7 @@ static int gather(enum gather_mode mode)
 	return held;
 }
 
-static void flush_mode(enum gather_mode mode)
+AT_HOT static void flush_mode(enum gather_mode mode)
 {
 	struct shim_thread *t = &shim_tls;
 	int was_busy = t->busy;
@@ -1117,7 +1118,7 @@ void rec_idle_work(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void shim_flush(void)
+AT_HOT void shim_flush(void)
 {
 	flush_mode(GATHER_ALL);
 }
@@ -1288,7 +1289,7 @@ void rec_writer_resume(void)
 	paused_running = 0;
 }
 
-int rec_init(int truncate, void (*emit_start)(void))
+AT_HOT int rec_init(int truncate, void (*emit_start)(void))
 {
 	int r;
 
@@ -1334,12 +1335,12 @@ static void writer_signal_stop(void)
 	pthread_mutex_unlock(&writer_lock);
 }
 
-void rec_stop_writer(void)
+AT_HOT void rec_stop_writer(void)
 {
 	writer_signal_stop();
 }
 
-void rec_finish(void)
+AT_HOT void rec_finish(void)
 {
 	writer_signal_stop();
 	/* agent_start: claimed here if the writer never got to it, else

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/hot.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/redact.h"
@@ -59,7 +60,7 @@ static void load(void)
 	ready = 1;
 }
 
-void secrets_init(char *const *envp)
+AT_HOT void secrets_init(char *const *envp)
 {
 	size_t k = 0;
 
@@ -110,7 +111,7 @@ int secrets_feed(struct redactor *r, int recv, const void *p, size_t n, struct b
 	return ret;
 }
 
-int secrets_json_strn(struct buf *b, const char *s, size_t n)
+AT_HOT int secrets_json_strn(struct buf *b, const char *s, size_t n)
 {
 	struct buf red = BUF_INIT;
 	int r;

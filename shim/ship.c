@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "common/log.h"
 #include "shim/shim.h"
 
@@ -350,7 +351,7 @@ static void ship_spool(long deadline)
 			 shim_config.collector);
 }
 
-void shim_ship(int from_signal)
+AT_HOT void shim_ship(int from_signal)
 {
 	char why[512] = "";
 	int was_recording = shim_recording;

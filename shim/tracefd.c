@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/hot.h"
 #include "common/log.h"
 #include "shim/hooks_proc.h"
 #include "shim/real.h"
@@ -53,7 +54,7 @@ static void forget(void)
 
 /* Copies fd to the highest free number below top, never to avoid.
  * @return the new fd (close-on-exec) or -errno. */
-static int move_below(int fd, int avoid, int top)
+AT_HOT static int move_below(int fd, int avoid, int top)
 {
 	int n, r, tries = 0;
 
@@ -87,7 +88,7 @@ static int soft_limit(void)
 /* Copies fd to the highest free number below min(RLIMIT_NOFILE, TOP_MAX);
  * with wide, when there is none, below RLIMIT_NOFILE (the program already
  * uses numbers past TOP_MAX). @return the new fd or -errno. */
-static int move_high(int fd, int avoid, int wide)
+AT_HOT static int move_high(int fd, int avoid, int wide)
 {
 	int lim = soft_limit();
 	int r = move_below(fd, avoid, lim < TOP_MAX ? lim : TOP_MAX);
@@ -127,7 +128,7 @@ static void empty_trace(int fd, const char *path)
 		REAL(close)(tfd);
 }
 
-int tracefd_open(const char *path, int truncate)
+AT_HOT int tracefd_open(const char *path, int truncate)
 {
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
 	struct stat st;
@@ -161,7 +162,7 @@ out:
 /* Writes every byte of iov[0..n), one writev(2) while nothing is short:
  * one O_APPEND write of a regular file is one append, so a frame written
  * whole never interleaves with another process's. iov is consumed. */
-static int write_all(int fd, struct iovec *iov, int n)
+AT_HOT static int write_all(int fd, struct iovec *iov, int n)
 {
 	while (n > 0) {
 		ssize_t w = REAL(writev)(fd, iov, n);
@@ -182,7 +183,7 @@ static int write_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-int tracefd_writev(const char *path, struct iovec *iov, int n, int try)
+AT_HOT int tracefd_writev(const char *path, struct iovec *iov, int n, int try)
 {
 	int fd, r;
 
