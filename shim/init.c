@@ -65,15 +65,17 @@ static struct {
 	char *forward[MAX_FORWARD]; /* "ATTRACE_X=v" entries passed to children */
 	size_t nforward;
 	char *preload; /* LD_PRELOAD at start, for children that lost theirs */
-	/* exe, hash_cache and cwd, one after the other: the first touch of a
-	 * page costs a fault (about 10 us here), and three PATH_MAX arrays
-	 * took three pages for some 80 bytes */
+	/* exe, hash_cache and cwd, one after the other, then room for the
+	 * hash cache entry's name (exe_sha256): the first touch of a page
+	 * costs a fault (about 10 us here), and four PATH_MAX arrays took
+	 * four pages for some 150 bytes */
 	size_t paths_len;
-	char paths[3 * PATH_MAX];
+	char paths[4 * PATH_MAX];
 } st;
 
 /* Room in st.paths for the next string, PATH_MAX bytes: the constructor
- * writes each of the three once. Kept with path_keep. */
+ * writes each of the three once, kept with path_keep; exe_sha256 then
+ * uses the room after them without keeping it. */
 AT_HOT static char *path_room(void)
 {
 	return st.paths + st.paths_len;
@@ -134,7 +136,7 @@ AT_HOT static void snapshot_env(void)
 
 /* SHA-256 of an open file (shim/sha256_dl.c: libcrypto loaded on demand,
  * on cache misses only). @return 0 or -1. */
-static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
+__attribute__((noinline, cold)) static int sha256_fd(int fd, char hex[FP_HEX_LEN + 1])
 {
 	char chunk[65536];
 	struct sha256 *s = sha256_new();
@@ -166,60 +168,27 @@ AT_HOT static int lower_hex(const char *s, size_t n)
  * about 100 us, and stopped taking new binaries at 16 KiB). Entries are
  * written to a temporary name and renamed, so no reader sees half of one; a
  * missing or read-only cache only means hashing again. @return 0 or -1. */
-AT_HOT static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
+/* A cache miss: hashes what path names now and, when it is still what sb
+ * describes, stores the hash under entry. Out of line with its 64 KiB
+ * read buffer: inlined, that buffer moved the stack pointer of every
+ * process start 70 KiB down, and the hit path's first touches of the stack
+ * there cost two page faults. @return 0 or -1. */
+__attribute__((noinline, cold)) static int exe_sha256_miss(const char *path, const struct stat *sb,
+							   const char *entry, int cache,
+							   char hex[FP_HEX_LEN + 1])
 {
-	char line[FP_HEX_LEN + 2];
-	char entry[PATH_MAX], tmp[PATH_MAX + 32];
-	size_t dirlen = strlen(st.hash_cache);
-	struct stat sb;
-	struct fmt f;
-	ssize_t n = 0;
-	int fd, cfd, r, cache = dirlen > 0;
+	char line[FP_HEX_LEN + 1], tmp[PATH_MAX + 32];
+	struct stat now;
+	int fd, cfd, r;
 
-	/* stat, not open: on a cache hit the executable is not opened */
-	if (stat(path, &sb) < 0)
-		return -1;
-	if (cache) {
-		/* "%s/%llx-%llx-%llx-%lld.%09ld" (common/fmt.h: why not snprintf) */
-		fmt_init(&f, entry, sizeof(entry));
-		fmt_str(&f, st.hash_cache);
-		fmt_char(&f, '/');
-		fmt_hex(&f, (uint64_t)sb.st_dev);
-		fmt_char(&f, '-');
-		fmt_hex(&f, (uint64_t)sb.st_ino);
-		fmt_char(&f, '-');
-		fmt_hex(&f, (uint64_t)sb.st_size);
-		fmt_char(&f, '-');
-		fmt_int(&f, (int64_t)sb.st_mtim.tv_sec, 0);
-		fmt_char(&f, '.');
-		fmt_int(&f, sb.st_mtim.tv_nsec, 9);
-		cache = fmt_fits(&f);
-	}
-	cfd = cache ? REAL(open)(entry, O_RDONLY | O_CLOEXEC) : -1;
-	if (cfd >= 0) {
-		/* exactly 64 hex digits and a newline: one byte more to read
-		 * tells a longer file */
-		n = REAL(read)(cfd, line, sizeof(line));
-		REAL(close)(cfd);
-		if (n == FP_HEX_LEN + 1 && line[FP_HEX_LEN] == '\n' &&
-		    lower_hex(line, FP_HEX_LEN)) {
-			memcpy(hex, line, FP_HEX_LEN);
-			hex[FP_HEX_LEN] = '\0';
-			return 0;
-		}
-	}
 	fd = REAL(open)(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	{
-		struct stat now;
-
-		/* replaced since the stat: hash what we opened, cache nothing */
-		if (fstat(fd, &now) < 0 || now.st_dev != sb.st_dev || now.st_ino != sb.st_ino ||
-		    now.st_size != sb.st_size || now.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
-		    now.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)
-			cache = 0;
-	}
+	/* replaced since the stat: hash what we opened, cache nothing */
+	if (fstat(fd, &now) < 0 || now.st_dev != sb->st_dev || now.st_ino != sb->st_ino ||
+	    now.st_size != sb->st_size || now.st_mtim.tv_sec != sb->st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != sb->st_mtim.tv_nsec)
+		cache = 0;
 	r = sha256_fd(fd, hex);
 	REAL(close)(fd);
 	if (r == 0 && cache) {
@@ -248,6 +217,52 @@ AT_HOT static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
 		}
 	}
 	return r;
+}
+
+AT_HOT static int exe_sha256(const char *path, char hex[FP_HEX_LEN + 1])
+{
+	char line[FP_HEX_LEN + 2];
+	/* the entry's name goes after the kept paths, on the page they
+	 * touched already, and is not kept */
+	char *entry = path_room();
+	struct stat sb;
+	struct fmt f;
+	ssize_t n = 0;
+	int cfd, cache = st.hash_cache[0] != '\0';
+
+	/* stat, not open: on a cache hit the executable is not opened */
+	if (stat(path, &sb) < 0)
+		return -1;
+	if (cache) {
+		/* "%s/%llx-%llx-%llx-%lld.%09ld" (common/fmt.h: why not snprintf) */
+		fmt_init(&f, entry, PATH_MAX);
+		fmt_str(&f, st.hash_cache);
+		fmt_char(&f, '/');
+		fmt_hex(&f, (uint64_t)sb.st_dev);
+		fmt_char(&f, '-');
+		fmt_hex(&f, (uint64_t)sb.st_ino);
+		fmt_char(&f, '-');
+		fmt_hex(&f, (uint64_t)sb.st_size);
+		fmt_char(&f, '-');
+		fmt_int(&f, (int64_t)sb.st_mtim.tv_sec, 0);
+		fmt_char(&f, '.');
+		fmt_int(&f, sb.st_mtim.tv_nsec, 9);
+		cache = fmt_fits(&f);
+	}
+	cfd = cache ? REAL(open)(entry, O_RDONLY | O_CLOEXEC) : -1;
+	if (cfd >= 0) {
+		/* exactly 64 hex digits and a newline: one byte more to read
+		 * tells a longer file */
+		n = REAL(read)(cfd, line, sizeof(line));
+		REAL(close)(cfd);
+		if (n == FP_HEX_LEN + 1 && line[FP_HEX_LEN] == '\n' &&
+		    lower_hex(line, FP_HEX_LEN)) {
+			memcpy(hex, line, FP_HEX_LEN);
+			hex[FP_HEX_LEN] = '\0';
+			return 0;
+		}
+	}
+	return exe_sha256_miss(path, &sb, entry, cache, hex);
 }
 
 /* agent_start for this image, at the reserved seq, emitted once by whoever
