@@ -774,30 +774,43 @@ static int enc_ready(void)
 	return enc != NULL;
 }
 
-/* frame_in as one stored frame, head and tail around it, in one writev.
- * @return 0 when done with frame_in (written, or dropped on a write
- * error), -1 when the frame must take the general path (too big for one
- * block, or no descriptor to be had now: it is then held in frame_out). */
-static int write_stored_direct(int try)
+/* Appends iov[0..n) (whole frames) to the trace. @return 1 when the bytes
+ * must wait for a later flush (no descriptor to be had now), else 0:
+ * written, or dropped with a warning. */
+AT_HOT static int trace_put(struct iovec *iov, int n, int try)
 {
-	unsigned char head[ZFRAME_STORE_HEAD], tail[ZFRAME_STORE_TAIL];
-	struct iovec iov[3];
 	int r;
 
-	if (zframe_store_parts(frame_in.data, frame_in.len, head, tail) < 0)
-		return -1;
+	/* Without the trace descriptor (the program ran out of numbers) a
+	 * flush opens the file for a moment, on the lowest free number: from
+	 * the writer, that could be the number the program's own open, at
+	 * that moment, was to get. The frames wait for a flush on a program
+	 * thread, or for the descriptor to come back. */
 	if (on_writer && tracefd_peek() < 0 &&
 	    atomic_load_explicit(&tracefd_lost_, memory_order_relaxed))
-		return -1;
-	iov[0] = (struct iovec){ head, sizeof(head) };
-	iov[1] = (struct iovec){ frame_in.data, frame_in.len };
-	iov[2] = (struct iovec){ tail, sizeof(tail) };
-	r = tracefd_writev(shim_proc.trace_path, iov, 3, try);
+		return 1;
+	r = tracefd_writev(shim_proc.trace_path, iov, n, try);
 	if (r == -EAGAIN || r == -EMFILE || r == -ENFILE)
-		return -1;
+		return 1;
 	if (r < 0 && !write_failed++)
 		log_warn("cannot write trace '%s': %s; events are being dropped",
 			 shim_proc.trace_path, strerror(-r));
+	return 0;
+}
+
+/* frame_in as one stored frame, head and tail around it, in one writev.
+ * @return 0 when done with frame_in, -1 when the frame must take the
+ * general path (too big for one block, or held: then in frame_out). */
+AT_HOT static int write_stored_direct(int try)
+{
+	unsigned char head[ZFRAME_STORE_HEAD], tail[ZFRAME_STORE_TAIL];
+	struct iovec iov[3] = { { head, sizeof(head) },
+				{ frame_in.data, frame_in.len },
+				{ tail, sizeof(tail) } };
+
+	if (zframe_store_parts(frame_in.data, frame_in.len, head, tail) < 0 ||
+	    trace_put(iov, 3, try))
+		return -1;
 	buf_reset(&frame_in);
 	return 0;
 }
@@ -810,6 +823,7 @@ static int write_stored_direct(int try)
  * signal path, which must not wait for the trace descriptor's lock. */
 AT_HOT static void write_frames(int try)
 {
+	struct iovec iov;
 	size_t off = 0;
 	int r;
 
@@ -855,21 +869,9 @@ AT_HOT static void write_frames(int try)
 	buf_reset(&frame_in);
 	if (frame_out.len == 0)
 		return;
-	/* Without the trace descriptor (the program ran out of numbers) a
-	 * flush opens the file for a moment, on the lowest free number: from
-	 * the writer, that could be the number the program's own open, at
-	 * that moment, was to get. The frames wait for a flush on a program
-	 * thread, or for the descriptor to come back. */
-	if (on_writer && tracefd_peek() < 0 &&
-	    atomic_load_explicit(&tracefd_lost_, memory_order_relaxed))
-		return;
-	r = tracefd_write(shim_proc.trace_path, frame_out.data, frame_out.len, try);
-	if (r == -EAGAIN || r == -EMFILE || r == -ENFILE)
-		return; /* held for the next flush */
-	if (r < 0 && !write_failed++)
-		log_warn("cannot write trace '%s': %s; events are being dropped",
-			 shim_proc.trace_path, strerror(-r));
-	buf_reset(&frame_out);
+	iov = (struct iovec){ frame_out.data, frame_out.len };
+	if (!trace_put(&iov, 1, try))
+		buf_reset(&frame_out);
 }
 
 /* Moves every thread's pending lines into frame_in. Caller holds wlock.

@@ -213,13 +213,6 @@ out:
 	return r;
 }
 
-int tracefd_write(const char *path, const void *data, size_t len, int try)
-{
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-
-	return tracefd_writev(path, &iov, 1, try);
-}
-
 /* Moves the trace descriptor off its number (which the program is about to
  * take); lets it go if there is no room. Caller holds the lock; not in a
  * vfork child. */

@@ -45,14 +45,13 @@ static inline int tracefd_peek(void)
  * the process writes transiently; -errno from open is worth a warning). */
 int tracefd_open(const char *path, int truncate);
 
-/* Appends len bytes of whole frames to path through the trace descriptor
- * (or a transient one). try: give up rather than wait for the lock (signal
- * path). @return 0, -EAGAIN (lock taken, nothing written), -EMFILE/-ENFILE
- * (no descriptor to be had: nothing written, keep the bytes for later), or
- * another -errno (some bytes may have been written). */
-int tracefd_write(const char *path, const void *data, size_t len, int try);
-/* The same for the bytes of iov[0..n) in order, written with one writev(2)
- * (a frame in pieces: no copy to join them). iov is consumed. */
+/* Appends the bytes of iov[0..n) (whole frames, possibly in pieces) to
+ * path through the trace descriptor (or a transient one), with one
+ * writev(2) unless it comes up short; iov is consumed. try: give up rather
+ * than wait for the lock (signal path). @return 0, -EAGAIN (lock taken,
+ * nothing written), -EMFILE/-ENFILE (no descriptor to be had: nothing
+ * written, keep the bytes for later), or another -errno (some bytes may
+ * have been written). */
 struct iovec;
 int tracefd_writev(const char *path, struct iovec *iov, int n, int try);
 
